@@ -1,0 +1,144 @@
+import * as Config from "effect/Config"
+import * as Flag from "effect/cli/Flag"
+
+// Every plugin flag, with its env var fallback (KMS_PLUGIN_<FLAG>). The values
+// stay raw strings here; parseConfig validates them all in one place so every
+// mistake gets the same kind of message, naming the flag.
+
+export const envVarOf = (flag: string): string => `KMS_PLUGIN_${flag.toUpperCase().replaceAll("-", "_")}`
+
+const describe = (flag: string, text: string): string => `${text} [env ${envVarOf(flag)}]`
+
+const text = (name: string, metavar: string, description: string) =>
+  Flag.String(name).pipe(
+    Flag.withMetavar(metavar),
+    Flag.withDescription(describe(name, description)),
+    Flag.withFallbackConfig(Config.String(envVarOf(name))),
+    Flag.optional
+  )
+
+// Repeatable; the env var holds a comma-separated list and is read by parseConfig.
+const repeated = (name: string, metavar: string, description: string) =>
+  Flag.String(name).pipe(
+    Flag.withMetavar(metavar),
+    Flag.withDescription(describe(name, `${description} Repeatable; the env var takes a comma-separated list.`)),
+    Flag.atLeast(0)
+  )
+
+const toggle = (name: string, description: string) =>
+  Flag.Boolean(name).pipe(
+    Flag.withDescription(describe(name, description)),
+    Flag.withFallbackConfig(Config.Boolean(envVarOf(name))),
+    Flag.withDefault(false)
+  )
+
+/** The flags of the plugin itself (the root command and `selftest`). */
+export const pluginFlags = {
+  keyUri: text(
+    "key-uri",
+    "uri",
+    "Cloud KMS crypto key that wraps new data keys: projects/P/locations/L/keyRings/R/cryptoKeys/K. Required with --kms-backend cloud."
+  ),
+  decryptKeyUri: repeated(
+    "decrypt-key-uri",
+    "uri",
+    "Another crypto key that may still decrypt (never encrypt) data, for moving to a new --key-uri."
+  ),
+  keySuffix: text(
+    "key-suffix",
+    "suffix",
+    "Appended to the v2 key_id as ':<suffix>' so a re-enabled key version gets a fresh key_id. Letters, digits, '.', '_', '-'."
+  ),
+  decryptKeySuffix: repeated(
+    "decrypt-key-suffix",
+    "suffix",
+    "An earlier --key-suffix whose key_ids must still decrypt."
+  ),
+  kms: text("kms", "v1|v2|both", "Kubernetes KMS API(s) to serve on the socket. Default both."),
+  kmsBackend: text(
+    "kms-backend",
+    "cloud|fake",
+    "cloud: Google Cloud KMS. fake: in-process AES-256-GCM keys for development and tests, never for production. Default cloud."
+  ),
+  kmsEndpoint: text(
+    "kms-endpoint",
+    "host:port",
+    "Cloud KMS-compatible gRPC endpoint to use instead of cloudkms.googleapis.com."
+  ),
+  kmsInsecure: toggle(
+    "kms-insecure",
+    "Talk to --kms-endpoint over plaintext gRPC with no credentials (emulators and tests only)."
+  ),
+  kmsMaxAttempts: text("kms-max-attempts", "n", "Attempts per Cloud KMS call, first try included. Default 5."),
+  kmsAttemptTimeout: text("kms-attempt-timeout", "duration", "Timeout of one Cloud KMS attempt. Default 2s."),
+  kmsRetryInitialBackoff: text(
+    "kms-retry-initial-backoff",
+    "duration",
+    "First delay between Cloud KMS attempts; doubles each time, with jitter. Default 50ms."
+  ),
+  kmsRetryMaxBackoff: text("kms-retry-max-backoff", "duration", "Longest delay between Cloud KMS attempts. Default 1s."),
+  kmsCallTimeout: text(
+    "kms-call-timeout",
+    "duration",
+    "Bound on a whole Cloud KMS call (all attempts) when the caller sets no deadline. Default 10s."
+  ),
+  keyRefreshInterval: text(
+    "key-refresh-interval",
+    "duration",
+    "How often the current key version is checked with Cloud KMS; after a failed check, every 10s until one succeeds. Default 1m."
+  ),
+  pathToUnixSocket: text(
+    "path-to-unix-socket",
+    "path",
+    "Unix socket to serve the KMS API on; its directory must exist. '@name' is a Linux abstract socket. Default /var/run/kmsplugin/socket.sock."
+  ),
+  socketMode: text("socket-mode", "octal", "File mode of the socket, set when it is created. Default 0600."),
+  shutdownGracePeriod: text(
+    "shutdown-grace-period",
+    "duration",
+    "On SIGTERM, SIGINT or SIGHUP: how long in-flight calls may take to finish before they are cut. Default 10s."
+  ),
+  healthzBindAddress: text(
+    "healthz-bind-address",
+    "ip",
+    "Address the health and metrics server listens on. Default 127.0.0.1."
+  ),
+  healthzPort: text("healthz-port", "port", "Port of /healthz, /livez, /readyz (and /metrics by default). Default 8081."),
+  healthzPath: text("healthz-path", "path", "Path of the health check. Default healthz."),
+  healthzTimeout: text(
+    "healthz-timeout",
+    "duration",
+    "Bound on one health check through the plugin's own socket. Default 5s."
+  ),
+  healthzKmsCache: text(
+    "healthz-kms-cache",
+    "duration",
+    "How long a ?ping-kms=true round trip result is reused, so probes cannot burn Cloud KMS quota. Default 5s."
+  ),
+  metricsPort: text(
+    "metrics-port",
+    "port",
+    "Serve /metrics on this port instead of on --healthz-port (the Go plugin used 8082)."
+  ),
+  metricsPath: text("metrics-path", "path", "Path of the Prometheus metrics. Default metrics."),
+  gceConfig: text(
+    "gce-config",
+    "path",
+    "gce.conf of a GKE hosted master: its [global] token-url and token-body give the credentials."
+  ),
+  integrationTest: toggle(
+    "integration-test",
+    "Go plugin compatibility: use an insecure, credential-less Cloud KMS client against 127.0.0.1:--fake-kms-port."
+  ),
+  fakeKmsPort: text("fake-kms-port", "port", "Port of the fake Cloud KMS used by --integration-test. Default 8085."),
+  fakeKeyFile: text(
+    "fake-key-file",
+    "path",
+    "With --kms-backend fake: keep the fake keys in this file (mode 0600) so data survives restarts."
+  ),
+  logFormat: text("log-format", "json|text", "Log line format. Default json.")
+}
+
+export type PluginFlags = {
+  readonly [K in keyof typeof pluginFlags]: (typeof pluginFlags)[K] extends Flag.Flag<infer A> ? A : never
+}

@@ -1,0 +1,171 @@
+import * as Option from "effect/Option"
+import * as Result from "effect/Result"
+import { cryptoKeyNameExample, isCryptoKeyName } from "../kms/KeyNames.ts"
+import { ConfigError, type FlagProblem } from "./ConfigError.ts"
+import { parseDurationMillis } from "./Duration.ts"
+import { envVarOf, type PluginFlags } from "./flags.ts"
+import type { CloudEndpoint, KmsApi, KmsBackend, LogFormat, PluginConfigShape } from "./PluginConfig.ts"
+
+/** Key used by `--kms-backend fake` when no --key-uri is given. */
+export const fakeDefaultKeyUri = "projects/fake-project/locations/global/keyRings/fake-ring/cryptoKeys/fake-key"
+export const defaultSocketPath = "/var/run/kmsplugin/socket.sock"
+
+const suffixPattern = /^[A-Za-z0-9._-]{1,64}$/
+const hostPattern = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])$/
+const ipv4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/
+const ipv6 = /^[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*$/
+const urlPathSegment = /^[A-Za-z0-9._~-]+(?:\/[A-Za-z0-9._~-]+)*$/
+
+/**
+ * Validates every flag and turns them into the plugin's configuration. Pure:
+ * the socket directory is checked separately, at start.
+ */
+export const parseConfig = (
+  flags: PluginFlags,
+  env: Readonly<Record<string, string | undefined>> = {}
+): Result.Result<PluginConfigShape, ConfigError> => {
+  const problems: Array<FlagProblem> = []
+  const problem = (flag: string, message: string) => {
+    problems.push({ flag, message })
+    return undefined
+  }
+  const value = (o: Option.Option<string>): string | undefined => Option.getOrUndefined(o)
+
+  const choice = <A extends string>(flag: string, raw: string | undefined, choices: ReadonlyArray<A>, fallback: A): A => {
+    if (raw === undefined) return fallback
+    const found = choices.find((c) => c === raw.toLowerCase())
+    return found ?? problem(flag, `expected one of ${choices.join(", ")}, got ${JSON.stringify(raw)}`) ?? fallback
+  }
+  const duration = (flag: string, raw: string | undefined, fallbackMillis: number, minMillis = 1): number => {
+    if (raw === undefined) return fallbackMillis
+    const millis = parseDurationMillis(raw)
+    if (millis === undefined) return problem(flag, `expected a duration such as 500ms, 3s or 1m, got ${JSON.stringify(raw)}`) ?? fallbackMillis
+    if (millis < minMillis) return problem(flag, `must be at least ${minMillis}ms, got ${JSON.stringify(raw)}`) ?? fallbackMillis
+    return Math.round(millis)
+  }
+  const port = (flag: string, raw: string | undefined, fallback: number): number => {
+    if (raw === undefined) return fallback
+    const n = /^\d{1,5}$/.test(raw) ? Number(raw) : Number.NaN
+    return n >= 0 && n <= 65535 ? n : problem(flag, `expected a port number 0-65535, got ${JSON.stringify(raw)}`) ?? fallback
+  }
+  const count = (flag: string, raw: string | undefined, fallback: number, max: number): number => {
+    if (raw === undefined) return fallback
+    const n = /^\d{1,4}$/.test(raw) ? Number(raw) : Number.NaN
+    return n >= 1 && n <= max ? n : problem(flag, `expected a whole number 1-${max}, got ${JSON.stringify(raw)}`) ?? fallback
+  }
+  const urlPath = (flag: string, raw: string | undefined, fallback: string): string => {
+    if (raw === undefined) return fallback
+    const path = raw.replace(/^\/+/, "")
+    return urlPathSegment.test(path) ? path : problem(flag, `expected a URL path such as ${fallback}, got ${JSON.stringify(raw)}`) ?? fallback
+  }
+  const list = (flag: string, given: ReadonlyArray<string>): ReadonlyArray<string> => {
+    if (given.length > 0) return given
+    const fromEnv = env[envVarOf(flag)]
+    return fromEnv === undefined ? [] : fromEnv.split(",").map((s) => s.trim()).filter((s) => s.length > 0)
+  }
+  const keyName = (flag: string, raw: string): string =>
+    isCryptoKeyName(raw) ? raw : problem(flag, `expected a crypto key name such as ${cryptoKeyNameExample}, got ${JSON.stringify(raw)}`) ?? raw
+  const suffix = (flag: string, raw: string): string =>
+    suffixPattern.test(raw) ? raw : problem(flag, `expected 1-64 letters, digits, '.', '_' or '-', got ${JSON.stringify(raw)}`) ?? raw
+
+  const backend: KmsBackend = choice("kms-backend", value(flags.kmsBackend), ["cloud", "fake"] as const, "cloud")
+  const kmsApi: KmsApi = choice("kms", value(flags.kms), ["v1", "v2", "both"] as const, "both")
+  const logFormat: LogFormat = choice("log-format", value(flags.logFormat), ["json", "text"] as const, "json")
+
+  const rawKeyUri = value(flags.keyUri)
+  const keyUri = rawKeyUri === undefined
+    ? backend === "fake"
+      ? fakeDefaultKeyUri
+      : problem("key-uri", `required with --kms-backend cloud, e.g. --key-uri ${cryptoKeyNameExample}`) ?? ""
+    : keyName("key-uri", rawKeyUri)
+  const decryptKeyUris = [...new Set(list("decrypt-key-uri", flags.decryptKeyUri).map((k) => keyName("decrypt-key-uri", k)))]
+    .filter((k) => k !== keyUri)
+
+  const rawSuffix = value(flags.keySuffix)
+  const keySuffix = rawSuffix === undefined || rawSuffix === "" ? undefined : suffix("key-suffix", rawSuffix)
+  const decryptKeySuffixes = [...new Set(list("decrypt-key-suffix", flags.decryptKeySuffix).map((s) => suffix("decrypt-key-suffix", s)))]
+
+  const fakeKmsPort = port("fake-kms-port", value(flags.fakeKmsPort), 8085)
+  const rawEndpoint = value(flags.kmsEndpoint)
+  const cloudEndpoint: CloudEndpoint = flags.integrationTest
+    ? { _tag: "Custom", host: "127.0.0.1", port: fakeKmsPort, insecure: true }
+    : rawEndpoint === undefined
+    ? flags.kmsInsecure
+      ? problem("kms-insecure", "needs --kms-endpoint (plaintext is never used with Google's endpoint)") ?? { _tag: "Google" }
+      : { _tag: "Google" }
+    : parseEndpoint(rawEndpoint, flags.kmsInsecure) ?? problem("kms-endpoint", `expected host:port, got ${JSON.stringify(rawEndpoint)}`) ??
+      { _tag: "Google" }
+
+  const maxAttempts = count("kms-max-attempts", value(flags.kmsMaxAttempts), 5, 100)
+  const attemptTimeoutMillis = duration("kms-attempt-timeout", value(flags.kmsAttemptTimeout), 2_000)
+  const initialBackoffMillis = duration("kms-retry-initial-backoff", value(flags.kmsRetryInitialBackoff), 50)
+  const maxBackoffMillis = duration("kms-retry-max-backoff", value(flags.kmsRetryMaxBackoff), 1_000)
+  if (maxBackoffMillis < initialBackoffMillis) {
+    problem("kms-retry-max-backoff", "must not be shorter than --kms-retry-initial-backoff")
+  }
+  const callTimeoutMillis = duration("kms-call-timeout", value(flags.kmsCallTimeout), 10_000)
+
+  const rawSocket = value(flags.pathToUnixSocket)
+  const socketPath = rawSocket === undefined ? defaultSocketPath : rawSocket
+  if (socketPath === "" || socketPath === "@") problem("path-to-unix-socket", "must not be empty")
+  else if (socketPath.includes("\0")) problem("path-to-unix-socket", "must not contain NUL")
+  else if (!socketPath.startsWith("@") && Buffer.byteLength(socketPath) > 107) {
+    problem("path-to-unix-socket", `unix socket paths are limited to 107 bytes, got ${Buffer.byteLength(socketPath)}`)
+  }
+
+  const rawMode = value(flags.socketMode)
+  const socketMode = rawMode === undefined ? 0o600 : parseMode(rawMode) ??
+    problem("socket-mode", `expected an octal mode from 0600 to 0777 that lets the owner read and write, got ${JSON.stringify(rawMode)}`) ??
+    0o600
+
+  const rawBind = value(flags.healthzBindAddress)
+  const healthzBindAddress = rawBind === undefined ? "127.0.0.1" : ipv4.test(rawBind) || ipv6.test(rawBind)
+    ? rawBind
+    : problem("healthz-bind-address", `expected an IP address such as 127.0.0.1 or 0.0.0.0, got ${JSON.stringify(rawBind)}`) ?? "127.0.0.1"
+  const healthzPort = port("healthz-port", value(flags.healthzPort), 8081)
+  const rawMetricsPort = value(flags.metricsPort)
+  const metricsPort = rawMetricsPort === undefined ? undefined : port("metrics-port", rawMetricsPort, 8082)
+
+  const config: PluginConfigShape = {
+    keyUri,
+    decryptKeyUris,
+    keySuffix,
+    decryptKeySuffixes,
+    kmsApi,
+    backend,
+    cloudEndpoint,
+    retry: { maxAttempts, initialBackoffMillis, maxBackoffMillis, attemptTimeoutMillis, callTimeoutMillis },
+    keyRefreshIntervalMillis: duration("key-refresh-interval", value(flags.keyRefreshInterval), 60_000, 100),
+    socketPath,
+    socketMode,
+    shutdownGraceMillis: duration("shutdown-grace-period", value(flags.shutdownGracePeriod), 10_000, 0),
+    healthzBindAddress,
+    healthzPort,
+    healthzPath: urlPath("healthz-path", value(flags.healthzPath), "healthz"),
+    healthzTimeoutMillis: duration("healthz-timeout", value(flags.healthzTimeout), 5_000),
+    healthzKmsCacheMillis: duration("healthz-kms-cache", value(flags.healthzKmsCache), 5_000, 0),
+    metricsPort: metricsPort === healthzPort ? undefined : metricsPort,
+    metricsPath: urlPath("metrics-path", value(flags.metricsPath), "metrics"),
+    gceConfig: value(flags.gceConfig),
+    fakeKeyFile: value(flags.fakeKeyFile),
+    logFormat
+  }
+  return problems.length === 0 ? Result.succeed(config) : Result.fail(new ConfigError({ problems }))
+}
+
+const parseEndpoint = (raw: string, insecure: boolean): CloudEndpoint | undefined => {
+  const colon = raw.lastIndexOf(":")
+  if (colon <= 0) return undefined
+  const host = raw.slice(0, colon)
+  const portText = raw.slice(colon + 1)
+  const port = /^\d{1,5}$/.test(portText) ? Number(portText) : 0
+  if (port < 1 || port > 65535 || !hostPattern.test(host)) return undefined
+  return { _tag: "Custom", host: host.replace(/^\[(.*)\]$/, "$1"), port, insecure }
+}
+
+const parseMode = (raw: string): number | undefined => {
+  const digits = raw.replace(/^0o/i, "")
+  if (!/^[0-7]{3,4}$/.test(digits)) return undefined
+  const mode = Number.parseInt(digits, 8)
+  return mode <= 0o777 && (mode & 0o600) === 0o600 ? mode : undefined
+}

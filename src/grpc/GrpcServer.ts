@@ -1,0 +1,116 @@
+import * as path from "node:path"
+import * as grpc from "@grpc/grpc-js"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { PluginConfig } from "../config/PluginConfig.ts"
+import { KeyManagement } from "../kms/KeyManagement.ts"
+import { Shutdown } from "../runtime/Shutdown.ts"
+import { StartupError } from "../runtime/StartupError.ts"
+import { CallObserver } from "./CallObserver.ts"
+import { kmsServices } from "./KmsProtos.ts"
+import type { V1beta1, V2 } from "./messages.ts"
+import { maxRequestMessageBytes } from "./RequestRules.ts"
+import { claimSocketPath, ownSocket, removeOwnedSocket, withSocketUmask } from "./UnixSocket.ts"
+import { type CallRunner, unaryCall } from "./unaryCall.ts"
+import { makeV1beta1Handlers } from "./V1beta1Handlers.ts"
+import { makeV2Handlers } from "./V2Handlers.ts"
+
+/** The serving socket, once bound. */
+export class GrpcServer extends Context.Service<GrpcServer, {
+  /** grpc-js target for clients of this server, e.g. unix:///var/run/kmsplugin/socket.sock */
+  readonly target: string
+}>()("k8s-cloudkms-plugin/grpc/GrpcServer") {}
+
+const serverOptions: grpc.ServerOptions = {
+  // Refused from the length prefix, before the message is buffered.
+  "grpc.max_receive_message_length": maxRequestMessageBytes,
+  "grpc.max_send_message_length": maxRequestMessageBytes
+}
+
+const noUid = (): undefined => undefined
+
+export const targetOf = (socketPath: string): string =>
+  socketPath.startsWith("@") ? `unix-abstract:${socketPath.slice(1)}` : `unix://${path.resolve(socketPath)}`
+
+/**
+ * Serves KMS v2 and/or v1beta1 on the unix socket. Scoped: on release it stops
+ * accepting, lets in-flight calls finish within the grace period, then cuts
+ * the rest, and removes the socket.
+ */
+export const GrpcServerLayer = Layer.effect(
+  GrpcServer,
+  Effect.gen(function*() {
+    const config = yield* PluginConfig
+    const kms = yield* KeyManagement
+    const observer = yield* CallObserver
+    const shutdown = yield* Shutdown
+    const run: CallRunner = Effect.runCallbackWith(yield* Effect.context<never>())
+    const observe = observer.observe
+
+    const server = new grpc.Server(serverOptions)
+    const services = kmsServices()
+    if (config.kmsApi !== "v1") {
+      const v2 = makeV2Handlers(kms, config)
+      const uid = (request: { readonly uid: string }) => request.uid
+      server.addService(services.v2, {
+        Status: unaryCall<V2.StatusRequest, V2.StatusResponse>(run, { api: "v2", name: "Status" }, v2.Status, noUid, observe),
+        Encrypt: unaryCall<V2.EncryptRequest, V2.EncryptResponse>(run, { api: "v2", name: "Encrypt" }, v2.Encrypt, uid, observe),
+        Decrypt: unaryCall<V2.DecryptRequest, V2.DecryptResponse>(run, { api: "v2", name: "Decrypt" }, v2.Decrypt, uid, observe)
+      })
+    }
+    if (config.kmsApi !== "v2") {
+      const v1 = makeV1beta1Handlers(kms)
+      const method = (name: string) => ({ api: "v1beta1", name }) as const
+      server.addService(services.v1beta1, {
+        Version: unaryCall<V1beta1.VersionRequest, V1beta1.VersionResponse>(run, method("Version"), v1.Version, noUid, observe),
+        Encrypt: unaryCall<V1beta1.EncryptRequest, V1beta1.EncryptResponse>(run, method("Encrypt"), v1.Encrypt, noUid, observe),
+        Decrypt: unaryCall<V1beta1.DecryptRequest, V1beta1.DecryptResponse>(run, method("Decrypt"), v1.Decrypt, noUid, observe)
+      })
+    }
+
+    const target = targetOf(config.socketPath)
+    yield* claimSocketPath(config.socketPath)
+    const socket = yield* Effect.acquireRelease(
+      withSocketUmask(
+        config.socketMode,
+        Effect.callback<void, StartupError>((resume) => {
+          server.bindAsync(target, grpc.ServerCredentials.createInsecure(), (error) => {
+            resume(error === null ? Effect.void : Effect.fail(new StartupError({ message: `cannot serve on ${config.socketPath}: ${error.message}` })))
+          })
+        })
+      ).pipe(
+        Effect.andThen(ownSocket(config.socketPath, config.socketMode)),
+        Effect.map((owned) => {
+          if (owned === undefined) return undefined
+          // A forced exit (second signal) still removes the socket.
+          const onExit = () => removeOwnedSocket(owned)
+          process.once("exit", onExit)
+          return { owned, onExit }
+        })
+      ),
+      (socket) =>
+        Effect.gen(function*() {
+          yield* Effect.logInfo("shutting down: no new calls, waiting for in-flight calls")
+          const drained = yield* Effect.callback<void>((resume) => server.tryShutdown(() => resume(Effect.void))).pipe(
+            Effect.timeoutOption(config.shutdownGraceMillis)
+          )
+          if (drained._tag === "None") {
+            server.forceShutdown()
+            yield* shutdown.markForced(`in-flight calls still running after the ${config.shutdownGraceMillis}ms grace period`)
+            yield* Effect.logWarning("grace period exceeded: cut the remaining calls")
+          }
+          if (socket !== undefined) {
+            removeOwnedSocket(socket.owned)
+            process.removeListener("exit", socket.onExit)
+          }
+          yield* Effect.logInfo(`stopped serving on ${config.socketPath}`)
+        })
+    )
+    yield* Effect.logInfo(
+      `serving KMS ${config.kmsApi === "both" ? "v2 and v1beta1" : config.kmsApi === "v1" ? "v1beta1" : "v2"} on ${target}` +
+        (socket === undefined ? "" : ` (mode 0${config.socketMode.toString(8)})`)
+    )
+    return GrpcServer.of({ target })
+  })
+)

@@ -1,0 +1,48 @@
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
+import type { KeyVersion } from "./KeyNames.ts"
+import type { KmsError } from "./KmsErrors.ts"
+
+/** What Status reports: the key version new data is wrapped with, and health. */
+export interface KeyStatus {
+  /** Resource name of the current crypto key version; undefined until first learned. */
+  readonly keyVersion: string | undefined
+  /** Why the backend is not healthy; undefined when it is. */
+  readonly problem: string | undefined
+}
+
+export interface Encrypted {
+  readonly ciphertext: Uint8Array
+  /** Resource name of the crypto key version that wrapped it. */
+  readonly keyVersion: string
+}
+
+/** Per-call limits, from the incoming gRPC call. */
+export interface CallLimits {
+  /** Absolute deadline (ms since epoch) of the caller, if it set one. */
+  readonly deadline: number | undefined
+}
+
+/**
+ * The port: wraps and unwraps data keys with a key the cluster never sees.
+ * Implemented by CloudKms (Google Cloud KMS) and FakeKms (in-process).
+ */
+export interface KeyManagementShape {
+  /** Answered from memory: no remote call. */
+  readonly status: Effect.Effect<KeyStatus>
+  /** Wraps with exactly the version that `status` reports. */
+  readonly encrypt: (plaintext: Uint8Array, limits: CallLimits) => Effect.Effect<Encrypted, KmsError>
+  /**
+   * Unwraps. `keyVersion` is what the v2 key_id names (already checked to be a
+   * configured key); v1beta1 has none and tries every configured key.
+   */
+  readonly decrypt: (
+    ciphertext: Uint8Array,
+    keyVersion: KeyVersion | undefined,
+    limits: CallLimits
+  ) => Effect.Effect<Uint8Array, KmsError>
+}
+
+export class KeyManagement extends Context.Service<KeyManagement, KeyManagementShape>()(
+  "k8s-cloudkms-plugin/kms/KeyManagement"
+) {}
