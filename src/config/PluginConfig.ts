@@ -42,6 +42,7 @@ export interface PluginConfigShape {
   readonly metricsPath: string
   readonly gceConfig: string | undefined
   readonly fakeKeyFile: string | undefined
+  readonly fakeLatencyMillis: number
   readonly logFormat: LogFormat
 }
 

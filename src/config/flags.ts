@@ -136,6 +136,11 @@ export const pluginFlags = {
     "path",
     "With --kms-backend fake: keep the fake keys in this file (mode 0600) so data survives restarts."
   ),
+  fakeLatency: text(
+    "fake-latency",
+    "duration",
+    "With --kms-backend fake: added to every Encrypt and Decrypt, to mimic a remote KMS. Default 0."
+  ),
   logFormat: text("log-format", "json|text", "Log line format. Default json.")
 }
 

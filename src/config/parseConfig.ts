@@ -148,6 +148,7 @@ export const parseConfig = (
     metricsPath: urlPath("metrics-path", value(flags.metricsPath), "metrics"),
     gceConfig: value(flags.gceConfig),
     fakeKeyFile: value(flags.fakeKeyFile),
+    fakeLatencyMillis: duration("fake-latency", value(flags.fakeLatency), 0, 0),
     logFormat
   }
   return problems.length === 0 ? Result.succeed(config) : Result.fail(new ConfigError({ problems }))

@@ -61,16 +61,20 @@ const make = Effect.gen(function*() {
       : { keyVersion: name, problem: `primary version ${name} is ${primary?.state ?? "missing"}` }
   })
 
+  // Mimics a remote KMS's latency when asked (--fake-latency).
+  const remote = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+    config.fakeLatencyMillis === 0 ? effect : Effect.andThen(Effect.sleep(config.fakeLatencyMillis), effect)
+
   const encrypt: KeyManagementShape["encrypt"] = (plaintext) =>
-    Effect.suspend(() => {
+    remote(Effect.suspend(() => {
       const sealed = sealWithPrimary(primaryKey(), plaintext)
       return Result.isSuccess(sealed)
         ? Effect.succeed({ ciphertext: sealed.success.ciphertext, keyVersion: keyVersionName(sealed.success.keyVersion) })
         : Effect.fail(sealed.failure)
-    })
+    }))
 
   const decrypt: KeyManagementShape["decrypt"] = (ciphertext, keyVersion) =>
-    Effect.suspend((): Effect.Effect<Uint8Array, KmsError> => {
+    remote(Effect.suspend((): Effect.Effect<Uint8Array, KmsError> => {
       if (keyVersion !== undefined) {
         const key = configuredKey(keyVersion.cryptoKey)
         if (key === undefined) return Effect.fail(new UnknownKey({ message: `${keyVersion.cryptoKey} is not a configured key` }))
@@ -89,7 +93,7 @@ const make = Effect.gen(function*() {
       return Effect.fail(
         unusable ?? new InvalidCiphertext({ message: `no configured key (${configured.join(", ")}) opens this ciphertext` })
       )
-    })
+    }))
 
   const changed = <A>(f: (key: FakeCryptoKey) => A) => (cryptoKey?: string) =>
     Effect.sync(() => {
