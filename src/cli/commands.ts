@@ -2,12 +2,9 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Runtime from "effect/Runtime"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
-import type * as LogLevel from "effect/LogLevel"
 import * as Command from "effect/cli/Command"
 import * as Flag from "effect/cli/Flag"
 import * as Config from "effect/Config"
-import * as GlobalFlag from "effect/cli/GlobalFlag"
 import { ConfigError } from "../config/ConfigError.ts"
 import { envVarOf, pluginFlags, type PluginFlags } from "../config/flags.ts"
 import { loadConfig } from "../config/loadConfig.ts"
@@ -15,7 +12,7 @@ import { defaultSocketPath } from "../config/parseConfig.ts"
 import { PluginConfig, type PluginConfigShape } from "../config/PluginConfig.ts"
 import { parseDurationMillis } from "../config/Duration.ts"
 import { targetOf } from "../grpc/GrpcServer.ts"
-import { loggingLayer, parseLogLevel } from "../logging/Logging.ts"
+import { loggingLayer } from "../logging/Logging.ts"
 import type { Shutdown } from "../runtime/Shutdown.ts"
 import type { StartupError } from "../runtime/StartupError.ts"
 import { pluginName } from "../version.ts"
@@ -25,26 +22,13 @@ import { checkV1, checkV2, formatReport } from "../client/probeChecks.ts"
 /** Everything the plugin runs once its config is known (composed in main). */
 export type PluginLayer = Layer.Layer<never, ConfigError | StartupError, PluginConfig | Shutdown>
 
-// Level: the global --log-level flag, else KMS_PLUGIN_LOG_LEVEL (any case), else info.
-const logLevelOf = Effect.gen(function*() {
-  const fromFlag = yield* GlobalFlag.LogLevel
-  if (Option.isSome(fromFlag)) return fromFlag.value
-  const fromEnv = process.env[envVarOf("log-level")]
-  if (fromEnv === undefined || fromEnv === "") return "Info" satisfies LogLevel.LogLevel
-  const level = parseLogLevel(fromEnv)
-  return level ?? (yield* new ConfigError({
-    problems: [{ flag: "log-level", message: `${envVarOf("log-level")}=${JSON.stringify(fromEnv)} is not a log level (debug, info, warn, error, …)` }]
-  }))
-})
-
 /** Validated config, with logging set up as it asks, then `use`. */
 const withConfig = <A, E, R>(flags: PluginFlags, use: (config: PluginConfigShape) => Effect.Effect<A, E, R>) =>
   Effect.gen(function*() {
     const config = yield* loadConfig(flags)
-    const level = yield* logLevelOf
     return yield* use(config).pipe(
       Effect.provideService(PluginConfig, config),
-      Effect.provide(loggingLayer(config.logFormat, level))
+      Effect.provide(loggingLayer(config.logFormat, config.logLevel))
     )
   })
 

@@ -10,10 +10,11 @@ import { pluginVersion } from "../version.ts"
 import { cliPresenter } from "./CliPresenter.ts"
 import { type PluginLayer, rootCommand } from "./commands.ts"
 
-// A daemon has no use for the interactive --wizard or shell --completions.
+// A daemon has no use for the interactive --wizard or shell --completions, and
+// --log-level is the plugin's own flag (any case, and from the env var too).
 const cliLayer = Layer.mergeAll(
   NodeServices.layer,
-  CliConfig.layer({ builtIns: [GlobalFlag.Help, GlobalFlag.Version, GlobalFlag.LogLevel] }),
+  CliConfig.layer({ builtIns: [GlobalFlag.Help, GlobalFlag.Version] }),
   CliOutput.layerPresenter(cliPresenter)
 )
 

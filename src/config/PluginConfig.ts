@@ -1,4 +1,5 @@
 import * as Context from "effect/Context"
+import type * as LogLevel from "effect/LogLevel"
 
 export type KmsApi = "v1" | "v2" | "both"
 export type KmsBackend = "cloud" | "fake"
@@ -44,6 +45,7 @@ export interface PluginConfigShape {
   readonly fakeKeyFile: string | undefined
   readonly fakeLatencyMillis: number
   readonly logFormat: LogFormat
+  readonly logLevel: LogLevel.LogLevel
 }
 
 export class PluginConfig extends Context.Service<PluginConfig, PluginConfigShape>()(

@@ -141,7 +141,8 @@ export const pluginFlags = {
     "duration",
     "With --kms-backend fake: added to every Encrypt and Decrypt, to mimic a remote KMS. Default 0."
   ),
-  logFormat: text("log-format", "json|text", "Log line format. Default json.")
+  logFormat: text("log-format", "json|text", "Log line format. Default json."),
+  logLevel: text("log-level", "level", "Least severe level logged: debug, info, warn, error (any case). Default info.")
 }
 
 export type PluginFlags = {

@@ -2,6 +2,7 @@ import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import { cryptoKeyNameExample, isCryptoKeyName } from "../kms/KeyNames.ts"
 import { ConfigError, type FlagProblem } from "./ConfigError.ts"
+import { parseLogLevel } from "../logging/Logging.ts"
 import { parseDurationMillis } from "./Duration.ts"
 import { envVarOf, type PluginFlags } from "./flags.ts"
 import type { CloudEndpoint, KmsApi, KmsBackend, LogFormat, PluginConfigShape } from "./PluginConfig.ts"
@@ -71,6 +72,9 @@ export const parseConfig = (
   const backend: KmsBackend = choice("kms-backend", value(flags.kmsBackend), ["cloud", "fake"] as const, "cloud")
   const kmsApi: KmsApi = choice("kms", value(flags.kms), ["v1", "v2", "both"] as const, "both")
   const logFormat: LogFormat = choice("log-format", value(flags.logFormat), ["json", "text"] as const, "json")
+  const rawLevel = value(flags.logLevel)
+  const logLevel = rawLevel === undefined || rawLevel === "" ? "Info" : parseLogLevel(rawLevel) ??
+    problem("log-level", `expected debug, info, warn or error (any case), got ${JSON.stringify(rawLevel)}`) ?? "Info"
 
   const rawKeyUri = value(flags.keyUri)
   const keyUri = rawKeyUri === undefined
@@ -149,7 +153,8 @@ export const parseConfig = (
     gceConfig: value(flags.gceConfig),
     fakeKeyFile: value(flags.fakeKeyFile),
     fakeLatencyMillis: duration("fake-latency", value(flags.fakeLatency), 0, 0),
-    logFormat
+    logFormat,
+    logLevel
   }
   return problems.length === 0 ? Result.succeed(config) : Result.fail(new ConfigError({ problems }))
 }

@@ -91,10 +91,10 @@ export const GrpcServerLayer = Layer.effect(
       ),
       (socket) =>
         Effect.gen(function*() {
-          yield* Effect.logInfo("shutting down: no new calls, waiting for in-flight calls")
-          const drained = yield* Effect.callback<void>((resume) => server.tryShutdown(() => resume(Effect.void))).pipe(
-            Effect.timeoutOption(config.shutdownGraceMillis)
-          )
+          // tryShutdown closes the listener at once, then waits for open calls.
+          const draining = yield* Effect.sync(() => new Promise<void>((resolve) => server.tryShutdown(() => resolve())))
+          yield* Effect.logInfo("shutting down: no new connections, waiting for in-flight calls")
+          const drained = yield* Effect.promise(() => draining).pipe(Effect.timeoutOption(config.shutdownGraceMillis))
           if (drained._tag === "None") {
             server.forceShutdown()
             yield* shutdown.markForced(`in-flight calls still running after the ${config.shutdownGraceMillis}ms grace period`)

@@ -2,6 +2,7 @@ import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
 import * as Effect from "effect/Effect"
+import { ConfigError } from "../config/ConfigError.ts"
 import { StartupError } from "../runtime/StartupError.ts"
 
 // The socket file's lifecycle. "Stale" means nobody answers on it: a live
@@ -36,14 +37,14 @@ const answers = (socketPath: string): Promise<boolean> =>
   })
 
 /** Makes the path free to bind: removes a stale socket, refuses anything else. */
-export const claimSocketPath = (socketPath: string): Effect.Effect<void, StartupError> =>
+export const claimSocketPath = (socketPath: string): Effect.Effect<void, ConfigError | StartupError> =>
   Effect.gen(function*() {
     if (isAbstractSocket(socketPath)) return
     const existing = yield* Effect.sync(() => fs.lstatSync(socketPath, { throwIfNoEntry: false }))
     if (existing === undefined) return
     if (!existing.isSocket()) {
-      return yield* new StartupError({
-        message: `--path-to-unix-socket ${socketPath} exists and is not a socket; refusing to touch it`
+      return yield* new ConfigError({
+        problems: [{ flag: "path-to-unix-socket", message: `${socketPath} exists and is not a socket; refusing to touch it` }]
       })
     }
     if (yield* Effect.promise(() => answers(socketPath))) {

@@ -46,7 +46,8 @@ export const noFlags: PluginFlags = {
   fakeKmsPort: Option.none(),
   fakeKeyFile: Option.none(),
   fakeLatency: Option.none(),
-  logFormat: Option.none()
+  logFormat: Option.none(),
+  logLevel: Option.none()
 }
 
 /** The config the CLI would build from these flags (which must be valid). */

@@ -1,0 +1,64 @@
+import { execFileSync } from "node:child_process"
+import * as fs from "node:fs"
+
+// What the kernel says about a server process: CPU time (all threads, so the
+// libuv pool's crypto and GC threads count too) and memory. Linux only.
+
+let ticksPerSecond: number | undefined
+
+// utime/stime are in clock ticks (USER_HZ, almost always 100).
+const clockTicks = (): number => {
+  if (ticksPerSecond === undefined) {
+    let parsed = Number.NaN
+    try {
+      parsed = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim())
+    } catch {
+      // getconf missing: fall back to the Linux default.
+    }
+    ticksPerSecond = Number.isInteger(parsed) && parsed > 0 ? parsed : 100
+  }
+  return ticksPerSecond
+}
+
+/** utime + stime of the process, in microseconds. */
+export const cpuMicros = (pid: number): number => {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
+  // The command name (field 2) may hold spaces and parens: split after its last ')'.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+  // fields[0] is field 3 (state); utime and stime are fields 14 and 15.
+  const utime = Number(fields[11])
+  const stime = Number(fields[12])
+  if (!Number.isFinite(utime) || !Number.isFinite(stime)) throw new Error(`cannot parse /proc/${pid}/stat`)
+  return ((utime + stime) * 1_000_000) / clockTicks()
+}
+
+const statusKib = (pid: number, field: "VmRSS" | "VmHWM"): number => {
+  const status = fs.readFileSync(`/proc/${pid}/status`, "utf8")
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB$`, "m").exec(status)
+  if (match?.[1] === undefined) throw new Error(`no ${field} in /proc/${pid}/status`)
+  return Number(match[1])
+}
+
+/** Resident set size now, in MiB. */
+export const rssMib = (pid: number): number => statusKib(pid, "VmRSS") / 1024
+
+/** Peak resident set size over the process's life, in MiB. */
+export const peakRssMib = (pid: number): number => statusKib(pid, "VmHWM") / 1024
+
+/** Samples VmRSS every intervalMillis until stopped; returns the highest seen. */
+export const sampleRss = (pid: number, intervalMillis: number): { readonly stop: () => number } => {
+  let peak = rssMib(pid)
+  const timer = setInterval(() => {
+    try {
+      peak = Math.max(peak, rssMib(pid))
+    } catch {
+      // The process went away; the run will report that on its own.
+    }
+  }, intervalMillis)
+  return {
+    stop: () => {
+      clearInterval(timer)
+      return peak
+    }
+  }
+}
