@@ -2,19 +2,25 @@
 import * as Layer from "effect/Layer"
 import { runCli } from "./cli/runCli.ts"
 import { PluginConfig } from "./config/PluginConfig.ts"
-import { CallLogLayer } from "./grpc/CallObserver.ts"
 import { GrpcServerLayer } from "./grpc/GrpcServer.ts"
+import { HealthChecksLayer } from "./health/HealthChecks.ts"
+import { HealthServerLayer } from "./health/HealthServer.ts"
+import { CloudKmsLayer } from "./kms/cloud/CloudKms.ts"
 import { FakeKmsLayer } from "./kms/fake/FakeKms.ts"
+import { CallMetricsLayer } from "./observability/CallMetrics.ts"
 
 // The plugin, composed once: the KeyManagement backend chosen by
-// --kms-backend, the gRPC server on the unix socket, and the CLI around them.
+// --kms-backend, the gRPC server on the unix socket, the health and metrics
+// server beside it, and the command line around them.
 
 const KeyManagementLayer = Layer.unwrap(
-  PluginConfig.useSync((config) => config.backend === "fake" ? FakeKmsLayer : FakeKmsLayer)
+  PluginConfig.useSync((config) => config.backend === "fake" ? FakeKmsLayer : CloudKmsLayer)
 )
 
-const PluginLayer = GrpcServerLayer.pipe(
-  Layer.provide(Layer.mergeAll(KeyManagementLayer, CallLogLayer))
+const PluginLayer = HealthServerLayer.pipe(
+  Layer.provide(HealthChecksLayer),
+  Layer.provideMerge(GrpcServerLayer),
+  Layer.provide(Layer.merge(KeyManagementLayer, CallMetricsLayer))
 )
 
 runCli(PluginLayer)

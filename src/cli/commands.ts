@@ -11,7 +11,9 @@ import { loadConfig } from "../config/loadConfig.ts"
 import { defaultSocketPath } from "../config/parseConfig.ts"
 import { PluginConfig, type PluginConfigShape } from "../config/PluginConfig.ts"
 import { parseDurationMillis } from "../config/Duration.ts"
-import { targetOf } from "../grpc/GrpcServer.ts"
+import { type GrpcServer, targetOf } from "../grpc/GrpcServer.ts"
+import type { HealthServer } from "../health/HealthServer.ts"
+import type { ServeError } from "effect/http/HttpServerError"
 import { loggingLayer } from "../logging/Logging.ts"
 import type { Shutdown } from "../runtime/Shutdown.ts"
 import type { StartupError } from "../runtime/StartupError.ts"
@@ -20,7 +22,7 @@ import { makePluginClient } from "../client/PluginClient.ts"
 import { checkV1, checkV2, formatReport } from "../client/probeChecks.ts"
 
 /** Everything the plugin runs once its config is known (composed in main). */
-export type PluginLayer = Layer.Layer<never, ConfigError | StartupError, PluginConfig | Shutdown>
+export type PluginLayer = Layer.Layer<GrpcServer | HealthServer, ConfigError | StartupError | ServeError, PluginConfig | Shutdown>
 
 /** Validated config, with logging set up as it asks, then `use`. */
 const withConfig = <A, E, R>(flags: PluginFlags, use: (config: PluginConfigShape) => Effect.Effect<A, E, R>) =>

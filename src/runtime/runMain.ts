@@ -34,12 +34,17 @@ const report = (exit: Exit.Exit<unknown, unknown>): void => {
     process.stderr.write(`${pluginName}: invalid configuration:\n${error.problems.map((p) => `  --${p.flag}: ${p.message}`).join("\n")}\n`)
   } else if (error instanceof StartupError) {
     process.stderr.write(`${pluginName}: cannot start: ${error.message}\n`)
+  } else if (isServeError(error)) {
+    process.stderr.write(`${pluginName}: cannot start the health server: ${String(error.cause)}\n`)
   } else if (!Runtime.getErrorReported(error)) {
     // Already presented (effect/cli parse errors).
   } else {
     process.stderr.write(`${pluginName}: ${Cause.pretty(exit.cause)}\n`)
   }
 }
+
+const isServeError = (error: unknown): error is { readonly _tag: "ServeError"; readonly cause: unknown } =>
+  typeof error === "object" && error !== null && "_tag" in error && error._tag === "ServeError" && "cause" in error
 
 export const runMain = (program: Effect.Effect<void, unknown, Shutdown>): void => {
   const shutdown = makeShutdown()

@@ -75,8 +75,10 @@ export class FaultInjector {
     this.#rules.push({ rule, remaining: rule.times })
   }
 
+  /** Drops every rule and every latency. */
   clear(): void {
     this.#rules = []
+    this.#latency.clear()
   }
 
   /** Latency for one method, or for all methods without their own ("all"); undefined removes it. */

@@ -1,0 +1,99 @@
+import { randomBytes, timingSafeEqual } from "node:crypto"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { type CallFailed, makePluginClient, type PluginClient } from "../client/PluginClient.ts"
+import { PluginConfig, type PluginConfigShape } from "../config/PluginConfig.ts"
+import { GrpcServer } from "../grpc/GrpcServer.ts"
+import { KeyManagement } from "../kms/KeyManagement.ts"
+import { makeSingleFlight } from "../kms/SingleFlight.ts"
+
+// What the probes ask. Every check but readiness goes through the plugin's
+// own socket, as the apiserver would. Liveness never depends on Cloud KMS: a
+// kubelet must not restart the plugin for a remote problem.
+
+export type CheckOutcome = { readonly ok: true } | { readonly ok: false; readonly reason: string }
+
+const ok: CheckOutcome = { ok: true }
+const failed = (reason: string): CheckOutcome => ({ ok: false, reason })
+
+export interface HealthChecksShape {
+  /** The process and its socket answer (Status and/or Version, whatever KMS health says). */
+  readonly livez: Effect.Effect<CheckOutcome>
+  /** Status healthz is ok and/or Version is v1beta1; with pingKms, a cached KMS round trip too. */
+  readonly healthz: (pingKms: boolean) => Effect.Effect<CheckOutcome>
+  /** The KMS key is reachable: the last remote check succeeded. */
+  readonly readyz: Effect.Effect<CheckOutcome>
+}
+
+export class HealthChecks extends Context.Service<HealthChecks, HealthChecksShape>()("k8s-cloudkms-plugin/health/HealthChecks") {}
+
+const reasonOf = (error: CallFailed | string): string => typeof error === "string" ? error : error.message
+
+const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && timingSafeEqual(a, b)
+
+const socketAnswers = (client: PluginClient, config: PluginConfigShape, strict: boolean): Effect.Effect<void, CallFailed | string> =>
+  Effect.gen(function*() {
+    if (config.kmsApi !== "v1") {
+      const status = yield* client.v2Status
+      if (strict && status.healthz !== "ok") return yield* Effect.fail(`v2 Status healthz: ${status.healthz}`)
+      if (strict && status.keyId === "") return yield* Effect.fail("v2 Status has no key_id")
+    }
+    if (config.kmsApi !== "v2") {
+      const version = yield* client.v1Version
+      if (version.version !== "v1beta1") return yield* Effect.fail(`v1beta1 Version answered ${JSON.stringify(version.version)}`)
+    }
+  })
+
+const roundTrip = (client: PluginClient, config: PluginConfigShape): Effect.Effect<void, CallFailed | string> =>
+  Effect.gen(function*() {
+    const seed = randomBytes(32)
+    if (config.kmsApi !== "v1") {
+      const encrypted = yield* client.v2Encrypt({ plaintext: seed, uid: "healthz-ping-kms" })
+      const decrypted = yield* client.v2Decrypt({ ciphertext: encrypted.ciphertext, keyId: encrypted.keyId, annotations: encrypted.annotations, uid: "healthz-ping-kms" })
+      if (!sameBytes(decrypted.plaintext, seed)) return yield* Effect.fail("KMS round trip returned a different plaintext")
+    } else {
+      const encrypted = yield* client.v1Encrypt(seed)
+      const decrypted = yield* client.v1Decrypt(encrypted.cipher)
+      if (!sameBytes(decrypted.plain, seed)) return yield* Effect.fail("KMS round trip returned a different plaintext")
+    }
+  })
+
+const outcome = (check: Effect.Effect<void, CallFailed | string>): Effect.Effect<CheckOutcome> =>
+  check.pipe(Effect.as(ok), Effect.catch((error) => Effect.succeed(failed(reasonOf(error)))))
+
+export const HealthChecksLayer = Layer.effect(
+  HealthChecks,
+  Effect.gen(function*() {
+    const config = yield* PluginConfig
+    const kms = yield* KeyManagement
+    const { target } = yield* GrpcServer
+    const client = yield* makePluginClient(target, { timeoutMillis: config.healthzTimeoutMillis })
+
+    // The round trip costs two KMS calls: its result is reused for a short
+    // window, and concurrent probes share one round trip.
+    let cached: { readonly at: number; readonly outcome: CheckOutcome } | undefined
+    const flights = makeSingleFlight<CheckOutcome, never>(yield* Effect.scope)
+    const freshRoundTrip = outcome(roundTrip(client, config)).pipe(
+      Effect.tap((result) => Effect.sync(() => {
+        cached = { at: Date.now(), outcome: result }
+      }))
+    )
+    const cachedRoundTrip = Effect.suspend(() =>
+      cached !== undefined && Date.now() - cached.at < config.healthzKmsCacheMillis
+        ? Effect.succeed(cached.outcome)
+        : flights.run("round-trip", freshRoundTrip)
+    )
+
+    return HealthChecks.of({
+      livez: outcome(socketAnswers(client, config, false)),
+      healthz: (pingKms) =>
+        Effect.flatMap(outcome(socketAnswers(client, config, true)), (socket) =>
+          socket.ok && pingKms ? cachedRoundTrip : Effect.succeed(socket)),
+      readyz: Effect.map(kms.status, (status) =>
+        status.problem === undefined && status.keyVersion !== undefined
+          ? ok
+          : failed(status.problem ?? "no key version learned from the KMS yet"))
+    })
+  })
+)

@@ -1,0 +1,94 @@
+import { createHash } from "node:crypto"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import { PluginConfig } from "../../config/PluginConfig.ts"
+import { coalescedDecrypts } from "../../observability/Metrics.ts"
+import { KeyManagement, type KeyManagementShape } from "../KeyManagement.ts"
+import { type KmsError, KmsUnavailable, UnknownKey } from "../KmsErrors.ts"
+import { makeSingleFlight } from "../SingleFlight.ts"
+import { type CloudKmsApi, makeCloudKmsApi } from "./CloudKmsClient.ts"
+import { crc32cOf, verifyDecrypt, verifyEncrypt } from "./Integrity.ts"
+import { makeKeyVersionTracker } from "./KeyVersionTracker.ts"
+import { retryingCall } from "./RetryingCall.ts"
+
+// KeyManagement on Google Cloud KMS. The ciphertext is Cloud KMS's own, with
+// no envelope and no AAD, so data written by Google's Go plugin decrypts here
+// and the other way round.
+
+const make = (api: CloudKmsApi) =>
+  Effect.gen(function*() {
+    const config = yield* PluginConfig
+    const tracker = yield* makeKeyVersionTracker(api, config)
+    const decryptKeys = [config.keyUri, ...config.decryptKeyUris]
+    const scope = yield* Effect.scope
+    const flights = makeSingleFlight<Uint8Array, KmsError>(scope, Metric.update(coalescedDecrypts, 1))
+
+    const encryptWith = (keyVersion: string, plaintext: Uint8Array, limits: Parameters<KeyManagementShape["encrypt"]>[1]) =>
+      retryingCall(config.retry, limits, {
+        operation: "encrypt",
+        resource: keyVersion,
+        send: (signal) => api.encrypt({ name: keyVersion, plaintext, plaintextCrc32c: { value: crc32cOf(plaintext) } }, signal),
+        verify: verifyEncrypt(keyVersion)
+      })
+
+    const encrypt: KeyManagementShape["encrypt"] = (plaintext, limits) =>
+      Effect.suspend(() => {
+        const pinned = tracker.current()
+        if (pinned === undefined) {
+          return Effect.flatMap(tracker.status, (status) =>
+            Effect.fail(new KmsUnavailable({ message: `no usable version of ${config.keyUri} known yet: ${status.problem ?? "checking"}` })))
+        }
+        return encryptWith(pinned, plaintext, limits).pipe(
+          // The pinned version was disabled or destroyed: learn the new primary now and use it.
+          Effect.catchTag("KeyUnusable", (error) =>
+            Effect.flatMap(tracker.refreshNow, (fresh) =>
+              fresh === undefined || fresh === pinned ? Effect.fail(error) : encryptWith(fresh, plaintext, limits)))
+        )
+      })
+
+    const decryptWith = (cryptoKey: string, ciphertext: Uint8Array, limits: Parameters<KeyManagementShape["decrypt"]>[2]) =>
+      retryingCall(config.retry, limits, {
+        operation: "decrypt",
+        resource: cryptoKey,
+        send: (signal) => api.decrypt({ name: cryptoKey, ciphertext, ciphertextCrc32c: { value: crc32cOf(ciphertext) } }, signal),
+        verify: verifyDecrypt
+      })
+
+    // v1beta1 has no key_id: try --key-uri, then each --decrypt-key-uri, while Cloud KMS says "not this key".
+    const decryptAnyKey = (ciphertext: Uint8Array, limits: Parameters<KeyManagementShape["decrypt"]>[2]) =>
+      decryptKeys.slice(1).reduce<Effect.Effect<Uint8Array, KmsError>>(
+        (attempt, key) => Effect.catchTag(attempt, "InvalidCiphertext", () => decryptWith(key, ciphertext, limits)),
+        decryptWith(config.keyUri, ciphertext, limits)
+      )
+
+    const decrypt: KeyManagementShape["decrypt"] = (ciphertext, keyVersion, limits) =>
+      Effect.suspend(() => {
+        if (keyVersion !== undefined && !decryptKeys.includes(keyVersion.cryptoKey)) {
+          return Effect.fail(new UnknownKey({ message: `${keyVersion.cryptoKey} is neither --key-uri nor a --decrypt-key-uri` }))
+        }
+        const target = keyVersion?.cryptoKey
+        const flightKey = createHash("sha256").update(target ?? "*").update("\0").update(ciphertext).digest("base64")
+        return flights.run(
+          flightKey,
+          target === undefined ? decryptAnyKey(ciphertext, limits) : decryptWith(target, ciphertext, limits)
+        )
+      })
+
+    return KeyManagement.of({ status: tracker.status, encrypt, decrypt })
+  })
+
+/** The Cloud KMS backend; the client is loaded here, only when this layer is built. */
+export const CloudKmsLayer: Layer.Layer<KeyManagement, never, PluginConfig> = Layer.effect(
+  KeyManagement,
+  Effect.gen(function*() {
+    const config = yield* PluginConfig
+    if (config.cloudEndpoint._tag === "Custom" && config.cloudEndpoint.insecure) {
+      yield* Effect.logWarning(
+        `Cloud KMS at ${config.cloudEndpoint.host}:${config.cloudEndpoint.port} over plaintext gRPC with no credentials: for emulators and tests only`
+      )
+    }
+    const api = yield* makeCloudKmsApi(config.cloudEndpoint)
+    return yield* make(api)
+  })
+)
