@@ -10,7 +10,8 @@ import { fileURLToPath } from "node:url"
 const major = Number(process.versions.node.split(".")[0])
 const main = fileURLToPath(new URL("../src/main.ts", import.meta.url))
 if (major >= 24) {
-  await import(main)
+  const plugin = await import(main)
+  plugin.main()
 } else {
   const pinned = fileURLToPath(new URL("../node_modules/node/bin/node", import.meta.url))
   if (!existsSync(pinned)) {

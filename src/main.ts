@@ -17,10 +17,13 @@ const KeyManagementLayer = Layer.unwrap(
   PluginConfig.useSync((config) => config.backend === "fake" ? FakeKmsLayer : CloudKmsLayer)
 )
 
-const PluginLayer = HealthServerLayer.pipe(
+export const PluginLayer = HealthServerLayer.pipe(
   Layer.provide(HealthChecksLayer),
   Layer.provideMerge(GrpcServerLayer),
   Layer.provide(Layer.merge(KeyManagementLayer, CallMetricsLayer))
 )
 
-runCli(PluginLayer)
+export const main = (): void => runCli(PluginLayer)
+
+// Tests import PluginLayer; only running this file (or bin/) starts the command line.
+if (import.meta.main) main()

@@ -148,7 +148,8 @@ export const parseConfig = (
     healthzPath: urlPath("healthz-path", value(flags.healthzPath), "healthz"),
     healthzTimeoutMillis: duration("healthz-timeout", value(flags.healthzTimeout), 5_000),
     healthzKmsCacheMillis: duration("healthz-kms-cache", value(flags.healthzKmsCache), 5_000, 0),
-    metricsPort: metricsPort === healthzPort ? undefined : metricsPort,
+    // The same (fixed) port means one listener for both; 0 means a separate free port.
+    metricsPort: metricsPort === healthzPort && metricsPort !== 0 ? undefined : metricsPort,
     metricsPath: urlPath("metrics-path", value(flags.metricsPath), "metrics"),
     gceConfig: value(flags.gceConfig),
     fakeKeyFile: value(flags.fakeKeyFile),

@@ -68,13 +68,16 @@ export const HealthChecksLayer = Layer.effect(
     const config = yield* PluginConfig
     const kms = yield* KeyManagement
     const { target } = yield* GrpcServer
-    const client = yield* makePluginClient(target, { timeoutMillis: config.healthzTimeoutMillis })
+    // A fresh connection per check: the question is whether the socket takes
+    // connections now (as the apiserver's would), not whether an old one lives.
+    const throughSocket = (check: (client: PluginClient) => Effect.Effect<void, CallFailed | string>) =>
+      Effect.scoped(Effect.flatMap(makePluginClient(target, { timeoutMillis: config.healthzTimeoutMillis }), check))
 
     // The round trip costs two KMS calls: its result is reused for a short
     // window, and concurrent probes share one round trip.
     let cached: { readonly at: number; readonly outcome: CheckOutcome } | undefined
     const flights = makeSingleFlight<CheckOutcome, never>(yield* Effect.scope)
-    const freshRoundTrip = outcome(roundTrip(client, config)).pipe(
+    const freshRoundTrip = outcome(throughSocket((client) => roundTrip(client, config))).pipe(
       Effect.tap((result) => Effect.sync(() => {
         cached = { at: Date.now(), outcome: result }
       }))
@@ -86,9 +89,9 @@ export const HealthChecksLayer = Layer.effect(
     )
 
     return HealthChecks.of({
-      livez: outcome(socketAnswers(client, config, false)),
+      livez: outcome(throughSocket((client) => socketAnswers(client, config, false))),
       healthz: (pingKms) =>
-        Effect.flatMap(outcome(socketAnswers(client, config, true)), (socket) =>
+        Effect.flatMap(outcome(throughSocket((client) => socketAnswers(client, config, true))), (socket) =>
           socket.ok && pingKms ? cachedRoundTrip : Effect.succeed(socket)),
       readyz: Effect.map(kms.status, (status) =>
         status.problem === undefined && status.keyVersion !== undefined

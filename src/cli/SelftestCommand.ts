@@ -1,0 +1,61 @@
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Command from "effect/cli/Command"
+import { checkHealthEndpoints } from "../client/httpChecks.ts"
+import { makePluginClient } from "../client/PluginClient.ts"
+import { checkV1, checkV2, formatReport } from "../client/probeChecks.ts"
+import { pluginFlags, type PluginFlags } from "../config/flags.ts"
+import { GrpcServer } from "../grpc/GrpcServer.ts"
+import { HealthServer } from "../health/HealthServer.ts"
+import { type PluginLayer, withConfig } from "./pluginRun.ts"
+import { ChecksFailed } from "./ProbeCommand.ts"
+
+// The operator's first step on a new node: start the plugin exactly as
+// configured (but, unless told otherwise, on a private socket and a free
+// port, so a plugin already running there is not disturbed), then check it
+// end to end: both APIs through the socket, a real KMS round trip, and the
+// health endpoints.
+
+const privateSocketDir = Effect.acquireRelease(
+  Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "kms-selftest-"))),
+  (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
+)
+
+const selftest = (plugin: PluginLayer) => (given: PluginFlags) =>
+  Effect.gen(function*() {
+    const flags: PluginFlags = {
+      ...given,
+      pathToUnixSocket: Option.isSome(given.pathToUnixSocket)
+        ? given.pathToUnixSocket
+        : Option.some(path.join(yield* privateSocketDir, "kms.sock")),
+      healthzPort: Option.orElse(given.healthzPort, () => Option.some("0")),
+      logLevel: Option.orElse(given.logLevel, () => Option.some("warn"))
+    }
+    return yield* withConfig(flags, (config) =>
+      Effect.gen(function*() {
+        const running = yield* Layer.build(plugin)
+        const { target } = Context.get(running, GrpcServer)
+        const { metricsUrl, url } = Context.get(running, HealthServer)
+        const client = yield* makePluginClient(target, { timeoutMillis: config.healthzTimeoutMillis })
+        const results = [
+          ...(config.kmsApi === "v1" ? [] : yield* checkV2(client)),
+          ...(config.kmsApi === "v2" ? [] : yield* checkV1(client)),
+          ...(yield* checkHealthEndpoints(url, metricsUrl, { healthz: config.healthzPath, metrics: config.metricsPath }, config.healthzTimeoutMillis))
+        ]
+        const backend = config.backend === "fake" ? "fake backend" : `Cloud KMS key ${config.keyUri}`
+        process.stdout.write(`${formatReport(`selftest: ${backend}, socket ${target}, health ${url}`, results)}\n`)
+        if (results.some((r) => !r.ok)) return yield* new ChecksFailed()
+      }))
+  }).pipe(Effect.scoped)
+
+export const selftestCommand = (plugin: PluginLayer) =>
+  Command.make("selftest", pluginFlags, selftest(plugin)).pipe(
+    Command.withDescription(
+      "Start the plugin with these flags (on a private socket and a free port unless given), check both APIs, a KMS round trip and the health endpoints, print a report, exit 0 or 1."
+    )
+  )
