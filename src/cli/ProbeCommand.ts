@@ -10,7 +10,7 @@ import { ConfigError } from "../config/ConfigError.ts"
 import { parseDurationMillis } from "../config/Duration.ts"
 import { envVarOf } from "../config/flags.ts"
 import { defaultSocketPath } from "../config/parseConfig.ts"
-import { targetOf } from "../grpc/GrpcServer.ts"
+import { targetOf } from "../grpc/SocketBinding.ts"
 
 /** The report already says what failed: exit 1 without another message. */
 export class ChecksFailed extends Data.TaggedError("ChecksFailed") {
@@ -50,7 +50,7 @@ export const probeCommand = Command.make(
         ...(flags.kms === "v1" ? [] : yield* checkV2(client)),
         ...(flags.kms === "v2" ? [] : yield* checkV1(client))
       ]
-      process.stdout.write(`${formatReport(`probe ${target}`, results)}\n`)
+      process.stdout.write(`${formatReport(`probe ${flags.pathToUnixSocket}`, results)}\n`)
       if (results.some((r) => !r.ok)) return yield* new ChecksFailed()
     }).pipe(Effect.scoped)
 ).pipe(

@@ -48,7 +48,7 @@ const selftest = (plugin: PluginLayer) => (given: PluginFlags) =>
           ...(yield* checkHealthEndpoints(url, metricsUrl, { healthz: config.healthzPath, metrics: config.metricsPath }, config.healthzTimeoutMillis))
         ]
         const backend = config.backend === "fake" ? "fake backend" : `Cloud KMS key ${config.keyUri}`
-        process.stdout.write(`${formatReport(`selftest: ${backend}, socket ${target}, health ${url}`, results)}\n`)
+        process.stdout.write(`${formatReport(`selftest: ${backend}, socket ${config.socketPath}, health ${url}`, results)}\n`)
         if (results.some((r) => !r.ok)) return yield* new ChecksFailed()
       }))
   }).pipe(Effect.scoped)

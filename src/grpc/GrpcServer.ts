@@ -1,4 +1,3 @@
-import * as path from "node:path"
 import * as grpc from "@grpc/grpc-js"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -6,12 +5,11 @@ import * as Layer from "effect/Layer"
 import { PluginConfig } from "../config/PluginConfig.ts"
 import { KeyManagement } from "../kms/KeyManagement.ts"
 import { Shutdown } from "../runtime/Shutdown.ts"
-import { StartupError } from "../runtime/StartupError.ts"
 import { CallObserver } from "./CallObserver.ts"
 import { kmsServices } from "./KmsProtos.ts"
 import type { V1beta1, V2 } from "./messages.ts"
 import { maxRequestMessageBytes } from "./RequestRules.ts"
-import { claimSocketPath, ownSocket, removeOwnedSocket, withSocketUmask } from "./UnixSocket.ts"
+import { bindSocket } from "./SocketBinding.ts"
 import { type CallRunner, unaryCall } from "./unaryCall.ts"
 import { makeV1beta1Handlers } from "./V1beta1Handlers.ts"
 import { makeV2Handlers } from "./V2Handlers.ts"
@@ -29,9 +27,6 @@ const serverOptions: grpc.ServerOptions = {
 }
 
 const noUid = (): undefined => undefined
-
-export const targetOf = (socketPath: string): string =>
-  socketPath.startsWith("@") ? `unix-abstract:${socketPath.slice(1)}` : `unix://${path.resolve(socketPath)}`
 
 /**
  * Serves KMS v2 and/or v1beta1 on the unix socket. Scoped: on release it stops
@@ -69,29 +64,14 @@ export const GrpcServerLayer = Layer.effect(
       })
     }
 
-    const target = targetOf(config.socketPath)
-    yield* claimSocketPath(config.socketPath)
-    const socket = yield* Effect.acquireRelease(
-      withSocketUmask(
-        config.socketMode,
-        Effect.callback<void, StartupError>((resume) => {
-          server.bindAsync(target, grpc.ServerCredentials.createInsecure(), (error) => {
-            resume(error === null ? Effect.void : Effect.fail(new StartupError({ message: `cannot serve on ${config.socketPath}: ${error.message}` })))
-          })
-        })
-      ).pipe(
-        Effect.andThen(ownSocket(config.socketPath, config.socketMode)),
-        Effect.map((owned) => {
-          if (owned === undefined) return undefined
-          // A forced exit (second signal) still removes the socket.
-          const onExit = () => removeOwnedSocket(owned)
-          process.once("exit", onExit)
-          return { owned, onExit }
-        })
-      ),
-      (socket) =>
+    const binding = yield* Effect.acquireRelease(
+      Effect.tap(bindSocket(server, config.socketPath, config.socketMode), (binding) =>
+        // A forced exit (second signal) still removes the socket.
+        Effect.sync(() => process.once("exit", binding.cleanUp))),
+      (binding) =>
         Effect.gen(function*() {
-          // tryShutdown closes the listener at once, then waits for open calls.
+          // tryShutdown closes grpc-js's listener at once, then waits for open calls.
+          binding.stopAccepting()
           const draining = yield* Effect.sync(() => new Promise<void>((resolve) => server.tryShutdown(() => resolve())))
           yield* Effect.logInfo("shutting down: no new connections, waiting for in-flight calls")
           const drained = yield* Effect.promise(() => draining).pipe(Effect.timeoutOption(config.shutdownGraceMillis))
@@ -100,17 +80,13 @@ export const GrpcServerLayer = Layer.effect(
             yield* shutdown.markForced(`in-flight calls still running after the ${config.shutdownGraceMillis}ms grace period`)
             yield* Effect.logWarning("grace period exceeded: cut the remaining calls")
           }
-          if (socket !== undefined) {
-            removeOwnedSocket(socket.owned)
-            process.removeListener("exit", socket.onExit)
-          }
+          binding.cleanUp()
+          process.removeListener("exit", binding.cleanUp)
           yield* Effect.logInfo(`stopped serving on ${config.socketPath}`)
         })
     )
-    yield* Effect.logInfo(
-      `serving KMS ${config.kmsApi === "both" ? "v2 and v1beta1" : config.kmsApi === "v1" ? "v1beta1" : "v2"} on ${target}` +
-        (socket === undefined ? "" : ` (mode 0${config.socketMode.toString(8)})`)
-    )
-    return GrpcServer.of({ target })
+    const apis = config.kmsApi === "both" ? "v2 and v1beta1" : config.kmsApi === "v1" ? "v1beta1" : "v2"
+    yield* Effect.logInfo(`serving KMS ${apis} on ${binding.display}`)
+    return GrpcServer.of({ target: binding.target })
   })
 )
