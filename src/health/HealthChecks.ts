@@ -1,12 +1,13 @@
 import { randomBytes, timingSafeEqual } from "node:crypto"
 import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import { type CallFailed, makePluginClient, type PluginClient } from "../client/PluginClient.ts"
 import { PluginConfig, type PluginConfigShape } from "../config/PluginConfig.ts"
 import { GrpcServer } from "../grpc/GrpcServer.ts"
 import { KeyManagement } from "../kms/KeyManagement.ts"
-import { makeSingleFlight } from "../kms/SingleFlight.ts"
 
 // What the probes ask. Every check but readiness goes through the plugin's
 // own socket, as the apiserver would. Liveness never depends on Cloud KMS: a
@@ -15,6 +16,9 @@ import { makeSingleFlight } from "../kms/SingleFlight.ts"
 export type CheckOutcome = { readonly ok: true } | { readonly ok: false; readonly reason: string }
 
 const ok: CheckOutcome = { ok: true }
+/** IAM grants change rarely; a missing one is re-checked sooner. */
+const permissionsCacheMillis = 60_000
+const failedPermissionsCacheMillis = 5_000
 const failed = (reason: string): CheckOutcome => ({ ok: false, reason })
 
 export interface HealthChecksShape {
@@ -22,7 +26,7 @@ export interface HealthChecksShape {
   readonly livez: Effect.Effect<CheckOutcome>
   /** Status healthz is ok and/or Version is v1beta1; with pingKms, a cached KMS round trip too. */
   readonly healthz: (pingKms: boolean) => Effect.Effect<CheckOutcome>
-  /** The KMS key is reachable: the last remote check succeeded. */
+  /** The KMS key is reachable (the last remote check succeeded) and the credentials hold every permission needed. */
   readonly readyz: Effect.Effect<CheckOutcome>
 }
 
@@ -73,19 +77,19 @@ export const HealthChecksLayer = Layer.effect(
     const throughSocket = (check: (client: PluginClient) => Effect.Effect<void, CallFailed | string>) =>
       Effect.scoped(Effect.flatMap(makePluginClient(target, { timeoutMillis: config.healthzTimeoutMillis }), check))
 
-    // The round trip costs two KMS calls: its result is reused for a short
-    // window, and concurrent probes share one round trip.
-    let cached: { readonly at: number; readonly outcome: CheckOutcome } | undefined
-    const flights = makeSingleFlight<CheckOutcome, never>(yield* Effect.scope)
-    const freshRoundTrip = outcome(throughSocket((client) => roundTrip(client, config))).pipe(
-      Effect.tap((result) => Effect.sync(() => {
-        cached = { at: Date.now(), outcome: result }
-      }))
+    // The round trip costs two KMS calls and the permission check one per key:
+    // results are reused for a while, and concurrent probes share one check.
+    const cachedRoundTrip = yield* Effect.cachedWithTTL(
+      outcome(throughSocket((client) => roundTrip(client, config))),
+      Duration.millis(config.healthzKmsCacheMillis)
     )
-    const cachedRoundTrip = Effect.suspend(() =>
-      cached !== undefined && Date.now() - cached.at < config.healthzKmsCacheMillis
-        ? Effect.succeed(cached.outcome)
-        : flights.run("round-trip", freshRoundTrip)
+    const cachedPermissions = yield* Effect.cachedWithTTL(
+      kms.missingPermissions.pipe(
+        Effect.map((missing) =>
+          missing.length === 0 ? ok : failed(`missing ${missing.join(", ")}; grant roles/cloudkms.cryptoKeyEncrypterDecrypter`)),
+        Effect.catch((error) => Effect.succeed(failed(`cannot check permissions: ${error.message}`)))
+      ),
+      (exit) => Exit.isSuccess(exit) && exit.value.ok ? permissionsCacheMillis : failedPermissionsCacheMillis
     )
 
     return HealthChecks.of({
@@ -93,10 +97,10 @@ export const HealthChecksLayer = Layer.effect(
       healthz: (pingKms) =>
         Effect.flatMap(outcome(throughSocket((client) => socketAnswers(client, config, true))), (socket) =>
           socket.ok && pingKms ? cachedRoundTrip : Effect.succeed(socket)),
-      readyz: Effect.map(kms.status, (status) =>
+      readyz: Effect.flatMap(kms.status, (status) =>
         status.problem === undefined && status.keyVersion !== undefined
-          ? ok
-          : failed(status.problem ?? "no key version learned from the KMS yet"))
+          ? cachedPermissions
+          : Effect.succeed(failed(status.problem ?? "no key version learned from the KMS yet")))
     })
   })
 )

@@ -41,6 +41,11 @@ export interface KeyManagementShape {
     keyVersion: KeyVersion | undefined,
     limits: CallLimits
   ) => Effect.Effect<Uint8Array, KmsError>
+  /**
+   * The permissions the plugin needs on its keys but lacks, as
+   * "permission on key" (empty when all are granted). Asks the KMS: callers cache it.
+   */
+  readonly missingPermissions: Effect.Effect<ReadonlyArray<string>, KmsError>
 }
 
 export class KeyManagement extends Context.Service<KeyManagement, KeyManagementShape>()(

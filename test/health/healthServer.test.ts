@@ -110,6 +110,23 @@ describe("health server", () => {
       assert.include(ping.body, "cloudkms.cryptoKeyVersions.useToEncrypt")
     }).pipe(Effect.provide(cloud())))
 
+  it.live("IAM diagnostics: /readyz names a missing permission (checked once, cached); /livez never asks", () =>
+    Effect.gen(function*() {
+      const { url } = yield* FullPlugin
+      const cloudKms = yield* FakeCloud
+      cloudKms.denyPermissions(cloudKeyUri, ["cloudkms.cryptoKeyVersions.useToDecrypt"])
+      cloudKms.resetCounters()
+      for (let i = 0; i < 5; i++) assert.strictEqual((yield* httpGet(`${url}/livez`)).status, 200)
+      assert.strictEqual(cloudKms.calls.TestIamPermissions, 0)
+      const answers = yield* Effect.forEach(Array.from({ length: 20 }), () => httpGet(`${url}/readyz`), { concurrency: 10 })
+      for (const answer of answers) {
+        assert.strictEqual(answer.status, 503)
+        assert.include(answer.body, `cloudkms.cryptoKeyVersions.useToDecrypt on ${cloudKeyUri}`)
+        assert.notInclude(answer.body, "useToEncrypt")
+      }
+      assert.strictEqual(cloudKms.calls.TestIamPermissions, 1)
+    }).pipe(Effect.provide(cloud({ keyRefreshInterval: Option.some("1m") }))))
+
   it.live("1000 ping-kms probes in a burst cost one KMS round trip (2 Cloud KMS calls)", () =>
     Effect.gen(function*() {
       const { url } = yield* FullPlugin

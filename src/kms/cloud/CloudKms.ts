@@ -2,12 +2,14 @@ import { createHash } from "node:crypto"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
+import * as Result from "effect/Result"
 import { PluginConfig } from "../../config/PluginConfig.ts"
 import { coalescedDecrypts } from "../../observability/Metrics.ts"
 import { KeyManagement, type KeyManagementShape } from "../KeyManagement.ts"
 import { type KmsError, KmsUnavailable, UnknownKey } from "../KmsErrors.ts"
 import { makeSingleFlight } from "../SingleFlight.ts"
 import { type CloudKmsApi, makeCloudKmsApi } from "./CloudKmsClient.ts"
+import { decryptPermission, encryptPermission } from "./CloudKmsErrors.ts"
 import { crc32cOf, verifyDecrypt, verifyEncrypt } from "./Integrity.ts"
 import { makeKeyVersionTracker } from "./KeyVersionTracker.ts"
 import { retryingCall } from "./RetryingCall.ts"
@@ -75,7 +77,23 @@ const make = (api: CloudKmsApi) =>
         )
       })
 
-    return KeyManagement.of({ status: tracker.status, encrypt, decrypt })
+    // What roles/cloudkms.cryptoKeyEncrypterDecrypter grants, per key; TestIamPermissions needs no permission itself.
+    const needed = [
+      { key: config.keyUri, permissions: [encryptPermission, decryptPermission] },
+      ...config.decryptKeyUris.map((key) => ({ key, permissions: [decryptPermission] }))
+    ]
+    const missingPermissions = Effect.map(
+      Effect.forEach(needed, ({ key, permissions }) =>
+        retryingCall(config.retry, { deadline: undefined }, {
+          operation: "testIamPermissions",
+          resource: key,
+          send: (signal) => api.testIamPermissions(key, permissions, signal),
+          verify: (granted) => Result.succeed(permissions.filter((p) => !granted.includes(p)).map((p) => `${p} on ${key}`))
+        }), { concurrency: "unbounded" }),
+      (missing) => missing.flat()
+    )
+
+    return KeyManagement.of({ status: tracker.status, encrypt, decrypt, missingPermissions })
   })
 
 /** The Cloud KMS backend; the client is loaded here, only when this layer is built. */

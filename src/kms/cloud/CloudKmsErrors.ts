@@ -55,9 +55,12 @@ export const rpcFailedOf = (error: unknown): RpcFailed => {
 
 export type Operation = "encrypt" | "decrypt" | "getCryptoKey" | "testIamPermissions"
 
+export const encryptPermission = "cloudkms.cryptoKeyVersions.useToEncrypt"
+export const decryptPermission = "cloudkms.cryptoKeyVersions.useToDecrypt"
+
 const permissionOf: Record<Operation, string> = {
-  encrypt: "cloudkms.cryptoKeyVersions.useToEncrypt",
-  decrypt: "cloudkms.cryptoKeyVersions.useToDecrypt",
+  encrypt: encryptPermission,
+  decrypt: decryptPermission,
   getCryptoKey: "cloudkms.cryptoKeys.get",
   testIamPermissions: "cloudkms.cryptoKeys.getIamPolicy"
 }

@@ -118,7 +118,8 @@ const make = Effect.gen(function*() {
         key.primary = version
       })(cryptoKey)
   }
-  return { kms: KeyManagement.of({ status, encrypt, decrypt }), control: FakeKmsControl.of(control) }
+  const kms = KeyManagement.of({ status, encrypt, decrypt, missingPermissions: Effect.succeed([]) })
+  return { kms, control: FakeKmsControl.of(control) }
 })
 
 /** The fake backend and its control, built together so they share the keys. */
