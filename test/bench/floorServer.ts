@@ -12,6 +12,10 @@ import { asGrpcService, loadServices, targetOf } from "./protos.ts"
 //   node test/bench/floorServer.ts --socket /tmp/x/floor.sock
 
 const keyId = "floor-key-1"
+// Raw key bytes, as the plugin's fake backend passes them: node:crypto then
+// builds a KeyObject on every call (a measurable share of both servers' CPU),
+// so the crypto costs the same on both sides and cancels out in the ratios.
+// If the plugin moves to a KeyObject made once, do the same here.
 const key = crypto.randomBytes(32)
 const nonceBytes = 12
 const tagBytes = 16
@@ -85,8 +89,16 @@ const v1beta1Handlers: grpc.UntypedServiceImplementation = {
   }) satisfies Handler
 }
 
-const { values } = parseArgs({ options: { socket: { type: "string" } } })
-const socketPath = values.socket
+// Also takes the plugin's socket flag and ignores the plugin's other flags, so
+// the harness can run the floor in the plugin's seat (BENCH_PLUGIN_CMD="node
+// test/bench/floorServer.ts"): a floor-vs-floor run shows the noise level.
+const { values } = parseArgs({
+  options: { socket: { type: "string" }, "path-to-unix-socket": { type: "string" } },
+  strict: false,
+  allowPositionals: true
+})
+const given = values.socket ?? values["path-to-unix-socket"]
+const socketPath = typeof given === "string" ? given : undefined
 if (socketPath === undefined) {
   process.stderr.write("usage: node test/bench/floorServer.ts --socket PATH\n")
   process.exit(2)

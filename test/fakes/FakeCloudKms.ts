@@ -31,6 +31,8 @@ export interface FakeCloudKmsOptions {
   readonly seed?: number
   /** How many recent requests `requests` keeps (default 10 000), so soak runs stay bounded. */
   readonly maxRequestsKept?: number
+  /** Serve TLS with this key and certificate (PEM) instead of plaintext, so clients send call credentials. */
+  readonly tls?: { readonly key: string; readonly cert: string }
 }
 
 /** What the fake remembers of a call: never the plaintext. */
@@ -38,6 +40,8 @@ export interface SeenRequest {
   readonly method: KmsMethod
   /** `name` of the request (`resource` for TestIamPermissions). */
   readonly name: string
+  /** The `authorization` metadata the client sent, if any (a test fake: tokens are fake too). */
+  readonly authorization: string | undefined
 }
 
 export interface FakeCloudKmsEvents {
@@ -131,7 +135,8 @@ export const startFakeCloudKms = async (options: FakeCloudKmsOptions): Promise<F
   // One grpc-js unary handler: count, delay, draw faults, answer, and notice
   // cancellation. grpc-js also emits "cancelled" after a normal end, hence `settled`.
   const unary = (method: KmsMethod, nameField: string, handle: Handler): grpc.handleUnaryCall<unknown, object> => (call, callback) => {
-    const seen: SeenRequest = { method, name: stringField(call.request, nameField) }
+    const auth = call.metadata.get("authorization")[0]
+    const seen: SeenRequest = { method, name: stringField(call.request, nameField), authorization: typeof auth === "string" ? auth : undefined }
     calls[method] += 1
     requests.push(seen)
     if (requests.length > maxRequestsKept) requests.shift()
@@ -179,7 +184,10 @@ export const startFakeCloudKms = async (options: FakeCloudKmsOptions): Promise<F
   server.addService(services.iam, {
     TestIamPermissions: unary("TestIamPermissions", "resource", (request) => handleTestIamPermissions(store, request))
   })
-  const connections = server.createConnectionInjector(grpc.ServerCredentials.createInsecure())
+  const credentials = options.tls === undefined
+    ? grpc.ServerCredentials.createInsecure()
+    : grpc.ServerCredentials.createSsl(null, [{ private_key: Buffer.from(options.tls.key), cert_chain: Buffer.from(options.tls.cert) }], false)
+  const connections = server.createConnectionInjector(credentials)
   const sockets = new Set<net.Socket>()
   const accept = (socket: net.Socket) => {
     sockets.add(socket)

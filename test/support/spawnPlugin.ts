@@ -64,7 +64,9 @@ export const spawnCli = (
 export const spawnPlugin = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
   Effect.acquireRelease(
     Effect.promise(async () => {
-      const plugin = spawnCli(["--kms-backend", "fake", "--healthz-port", "0", ...args], env)
+      // The fake backend and a free health port, unless the test says otherwise.
+      const defaults = [["--kms-backend", "fake"], ["--healthz-port", "0"]].filter(([flag]) => !args.includes(flag ?? ""))
+      const plugin = spawnCli([...defaults.flat(), ...args], env)
       await plugin.waitForLine(/serving KMS/)
       return plugin
     }),

@@ -3,7 +3,11 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Result from "effect/Result"
+import { ConfigError } from "../../config/ConfigError.ts"
 import { PluginConfig } from "../../config/PluginConfig.ts"
+import { StartupError } from "../../runtime/StartupError.ts"
+import { readGceConfig } from "./auth/GceConfig.ts"
+import { hostedMasterAuthClient } from "./auth/HostedMasterAuth.ts"
 import { coalescedDecrypts } from "../../observability/Metrics.ts"
 import { KeyManagement, type KeyManagementShape } from "../KeyManagement.ts"
 import { type KmsError, KmsUnavailable, UnknownKey } from "../KmsErrors.ts"
@@ -96,17 +100,33 @@ const make = (api: CloudKmsApi) =>
     return KeyManagement.of({ status: tracker.status, encrypt, decrypt, missingPermissions })
   })
 
+/** --gce-config: the hosted-master token source it names, or none (Application Default Credentials). */
+const gceConfigAuth = (file: string) =>
+  Effect.gen(function*() {
+    const source = readGceConfig(file)
+    if (Result.isFailure(source)) return yield* new ConfigError({ problems: [{ flag: "gce-config", message: source.failure }] })
+    if (source.success === undefined) {
+      yield* Effect.logInfo(`${file} names no token-url: using Application Default Credentials`)
+      return undefined
+    }
+    return yield* hostedMasterAuthClient(source.success).pipe(
+      Effect.mapError((error) => new StartupError({ message: `--gce-config ${file}: no first token: ${error.message}` }))
+    )
+  })
+
 /** The Cloud KMS backend; the client is loaded here, only when this layer is built. */
-export const CloudKmsLayer: Layer.Layer<KeyManagement, never, PluginConfig> = Layer.effect(
+export const CloudKmsLayer: Layer.Layer<KeyManagement, ConfigError | StartupError, PluginConfig> = Layer.effect(
   KeyManagement,
   Effect.gen(function*() {
     const config = yield* PluginConfig
-    if (config.cloudEndpoint._tag === "Custom" && config.cloudEndpoint.insecure) {
+    const insecure = config.cloudEndpoint._tag === "Custom" && config.cloudEndpoint.insecure
+    if (insecure) {
       yield* Effect.logWarning(
         `Cloud KMS at ${config.cloudEndpoint.host}:${config.cloudEndpoint.port} over plaintext gRPC with no credentials: for emulators and tests only`
       )
     }
-    const api = yield* makeCloudKmsApi(config.cloudEndpoint)
+    const authClient = config.gceConfig === undefined || insecure ? undefined : yield* gceConfigAuth(config.gceConfig)
+    const api = yield* makeCloudKmsApi(config.cloudEndpoint, authClient)
     return yield* make(api)
   })
 )

@@ -1,0 +1,74 @@
+import * as path from "node:path"
+import { parseArgs } from "node:util"
+import { projectRoot } from "./protos.ts"
+import { scenarios } from "./scenarios.ts"
+
+// The bench's knobs: flags, each with an env var fallback (handy in CI).
+
+export interface BenchOptions {
+  readonly smoke: boolean
+  readonly sets: number
+  readonly durationMillis: number
+  readonly warmupMillis: number
+  readonly channels: number
+  /** Scenario ids to run, in the standard order. */
+  readonly scenarioIds: ReadonlyArray<string>
+  /** argv of the plugin before its own flags, e.g. [node, src/main.ts]. */
+  readonly pluginCommand: ReadonlyArray<string>
+  readonly outFile: string
+}
+
+export const usage = `usage: node test/bench/run.ts [options]
+  --smoke              1 set, 0.5 s per scenario, 0.1 s warm-up; exits 1 on any error or zero ops
+  --sets N             alternating plugin/floor sets (env BENCH_SETS, default 3)
+  --duration S         measured seconds per scenario (env BENCH_DURATION, default 5)
+  --warmup S           warm-up seconds per scenario (env BENCH_WARMUP, default 1)
+  --channels N         client HTTP/2 connections (env BENCH_CHANNELS, default 4)
+  --scenarios a,b      scenario ids to run (env BENCH_SCENARIOS, default all):
+                       ${scenarios.map((s) => s.id).join(", ")}
+  --plugin-cmd "..."   plugin command before its flags (env BENCH_PLUGIN_CMD,
+                       default "node src/main.ts"); split on spaces, no shell;
+                       a leading "node" means this Node (process.execPath)
+  --out FILE           JSON results (env BENCH_OUT, default test/bench/results/latest.json)`
+
+const number = (name: string, raw: string | undefined, fallback: number, min: number): number => {
+  if (raw === undefined || raw === "") return fallback
+  const value = Number(raw)
+  if (!Number.isFinite(value) || value < min) throw new Error(`--${name} must be a number >= ${min}, got "${raw}"`)
+  return value
+}
+
+export const parseOptions = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv): BenchOptions | "help" => {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      smoke: { type: "boolean", default: false },
+      sets: { type: "string" },
+      duration: { type: "string" },
+      warmup: { type: "string" },
+      channels: { type: "string" },
+      scenarios: { type: "string" },
+      "plugin-cmd": { type: "string" },
+      out: { type: "string" },
+      help: { type: "boolean", default: false }
+    }
+  })
+  if (values.help) return "help"
+  const smoke = values.smoke || env["BENCH_SMOKE"] === "1"
+  const wanted = (values.scenarios ?? env["BENCH_SCENARIOS"] ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "")
+  const unknown = wanted.filter((id) => !scenarios.some((s) => s.id === id))
+  if (unknown.length > 0) throw new Error(`unknown scenario(s): ${unknown.join(", ")}`)
+  const pluginWords = (values["plugin-cmd"] ?? env["BENCH_PLUGIN_CMD"] ?? "node src/main.ts").split(/\s+/).filter((w) => w !== "")
+  if (pluginWords.length === 0) throw new Error("--plugin-cmd is empty")
+  return {
+    smoke,
+    sets: smoke ? 1 : Math.floor(number("sets", values.sets ?? env["BENCH_SETS"], 3, 1)),
+    durationMillis: 1000 * (smoke ? 0.5 : number("duration", values.duration ?? env["BENCH_DURATION"], 5, 0.1)),
+    warmupMillis: 1000 * (smoke ? 0.1 : number("warmup", values.warmup ?? env["BENCH_WARMUP"], 1, 0)),
+    channels: Math.floor(number("channels", values.channels ?? env["BENCH_CHANNELS"], 4, 1)),
+    scenarioIds: wanted.length === 0 ? scenarios.map((s) => s.id) : scenarios.filter((s) => wanted.includes(s.id)).map((s) => s.id),
+    // The node on PATH may be an older one; the bench's own Node runs .ts.
+    pluginCommand: pluginWords[0] === "node" ? [process.execPath, ...pluginWords.slice(1)] : pluginWords,
+    outFile: path.resolve(values.out ?? env["BENCH_OUT"] ?? path.join(projectRoot, "test/bench/results/latest.json"))
+  }
+}

@@ -1,0 +1,94 @@
+import { once } from "node:events"
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Logger from "effect/Logger"
+import * as Schedule from "effect/Schedule"
+import { fetchHostedMasterToken, hostedMasterAuthClient, metadataServerToken } from "../../../src/kms/cloud/auth/HostedMasterAuth.ts"
+import { metadataServer, tokenEndpoint } from "../../support/tokenServers.ts"
+
+const vmToken = "vm-token-abc"
+const body = "{\"projectNumber\":\"42\",\"clusterId\":\"c1\"}"
+
+const withMetadata = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const metadata = yield* metadataServer(vmToken)
+    const previous = process.env.GCE_METADATA_HOST
+    yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        process.env.GCE_METADATA_HOST = metadata.host
+      }),
+      () => Effect.sync(() => {
+        if (previous === undefined) delete process.env.GCE_METADATA_HOST
+        else process.env.GCE_METADATA_HOST = previous
+      })
+    )
+    return yield* effect
+  })
+
+describe("hosted-master token source (--gce-config)", () => {
+  it.live("posts token-body with the VM's metadata token and hands the reply's token to Cloud KMS calls", () =>
+    withMetadata(Effect.gen(function*() {
+      const endpoint = yield* tokenEndpoint({ vmToken, body, lifetimeMillis: 3_600_000 })
+      const client = yield* hostedMasterAuthClient({ tokenUrl: endpoint.url, tokenBody: body })
+      const headers = yield* Effect.promise(() => client.getRequestHeaders())
+      assert.strictEqual(headers.get("authorization"), "Bearer hosted-token-1")
+      assert.strictEqual(endpoint.served(), 1)
+      // Cached: more calls, no more token requests.
+      for (let i = 0; i < 5; i++) yield* Effect.promise(() => client.getRequestHeaders())
+      assert.strictEqual(endpoint.served(), 1)
+    })).pipe(Effect.scoped))
+
+  it.live("refreshes ahead of expiry in the background, before the old token expires", () =>
+    withMetadata(Effect.gen(function*() {
+      const endpoint = yield* tokenEndpoint({ vmToken, body, lifetimeMillis: 1_500 })
+      const firstExpiry = Date.now() + 1_500
+      const client = yield* hostedMasterAuthClient({ tokenUrl: endpoint.url, tokenBody: body })
+      const [second] = yield* Effect.promise(() => once(endpoint.events, "served"))
+      assert.strictEqual(second?.token, "hosted-token-2")
+      // The reply is on its way to the plugin: wait (bounded) until calls carry it.
+      yield* Effect.promise(() => client.getRequestHeaders()).pipe(
+        Effect.flatMap((headers) => headers.get("authorization") === "Bearer hosted-token-2" ? Effect.void : Effect.fail("old token")),
+        Effect.retry(Schedule.spaced("10 millis").pipe(Schedule.upTo({ times: 50 })))
+      )
+      assert.isBelow(Date.now(), firstExpiry, "the new token arrived after the old one expired")
+      assert.strictEqual(endpoint.served(), 2)
+    })).pipe(Effect.scoped))
+
+  it.live("bad replies and failures give clear errors that never contain a token", () =>
+    withMetadata(Effect.gen(function*() {
+      const endpoint = yield* tokenEndpoint({ vmToken, body, lifetimeMillis: 60_000 })
+      const source = { tokenUrl: endpoint.url, tokenBody: body }
+      const cases: ReadonlyArray<readonly [{ status: number; body: string }, string]> = [
+        [{ status: 500, body: "{\"accessToken\":\"leaked-secret\"}" }, "500"],
+        [{ status: 200, body: "not json leaked-secret" }, "JSON"],
+        [{ status: 200, body: "{\"accessToken\":\"leaked-secret\"}" }, "expireTime"],
+        [{ status: 200, body: "{\"accessToken\":\"leaked-secret\",\"expireTime\":\"tomorrow\"}" }, "RFC 3339"]
+      ]
+      for (const [reply, expected] of cases) {
+        endpoint.reply = () => reply
+        const error = yield* Effect.flip(fetchHostedMasterToken(source, metadataServerToken()))
+        assert.include(error.message, expected)
+        assert.notInclude(error.message, "leaked-secret")
+        assert.notInclude(error.message, vmToken)
+      }
+      const wrongBody = yield* Effect.flip(fetchHostedMasterToken({ ...source, tokenBody: "{}" }, metadataServerToken()))
+      assert.include(wrongBody.message, "401")
+      const noMetadata = yield* Effect.flip(fetchHostedMasterToken(source, () => Promise.reject(new Error("no metadata server"))))
+      assert.include(noMetadata.message, "metadata server")
+    })))
+
+  it.live("the token never reaches the logs", () =>
+    withMetadata(Effect.gen(function*() {
+      const lines: Array<string> = []
+      const capture = Logger.make((options) => {
+        lines.push(JSON.stringify(options.message))
+      })
+      const endpoint = yield* tokenEndpoint({ vmToken, body, lifetimeMillis: 1_000 })
+      yield* Effect.gen(function*() {
+        yield* hostedMasterAuthClient({ tokenUrl: endpoint.url, tokenBody: body })
+        yield* Effect.promise(() => once(endpoint.events, "served"))
+      }).pipe(Effect.scoped, Effect.provide(Logger.layer([capture])))
+      assert.isAbove(lines.length, 0)
+      assert.notMatch(lines.join("\n"), /hosted-token|vm-token/)
+    })).pipe(Effect.scoped))
+})
