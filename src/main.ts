@@ -1,10 +1,10 @@
 #!/usr/bin/env node
+import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { runCli } from "./cli/runCli.ts"
 import { PluginConfig } from "./config/PluginConfig.ts"
 import { GrpcServerLayer } from "./grpc/GrpcServer.ts"
 import { HealthChecksLayer } from "./health/HealthChecks.ts"
-import { HealthServerLayer } from "./health/HealthServer.ts"
 import { CloudKmsLayer } from "./kms/cloud/CloudKms.ts"
 import { FakeKmsLayer } from "./kms/fake/FakeKms.ts"
 import { CallMetricsLayer } from "./observability/CallMetrics.ts"
@@ -15,6 +15,12 @@ import { CallMetricsLayer } from "./observability/CallMetrics.ts"
 
 const KeyManagementLayer = Layer.unwrap(
   PluginConfig.useSync((config) => config.backend === "fake" ? FakeKmsLayer : CloudKmsLayer)
+)
+
+// The HTTP stack is loaded while the socket already serves: the apiserver's
+// first Status does not wait for it.
+const HealthServerLayer = Layer.unwrap(
+  Effect.map(Effect.promise(() => import("./health/HealthServerLayer.ts")), (module) => module.HealthServerLayer)
 )
 
 export const PluginLayer = HealthServerLayer.pipe(

@@ -2,7 +2,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
-import type { FakeCryptoKey } from "./FakeKeyRing.ts"
+import { type FakeCryptoKey, keyVersion } from "./FakeKeyRing.ts"
 
 // Keeps the fake backend's keys on disk (mode 0600) so that data written
 // during development still decrypts after a restart. Fake keys only: a real
@@ -40,11 +40,7 @@ export const loadFakeKeys = (file: string): Result.Result<Array<FakeCryptoKey>, 
       Result.succeed(stored.keys.map((key) => ({
         name: key.name,
         primary: key.primary,
-        versions: new Map(key.versions.map((v) => [v.version, {
-          version: v.version,
-          material: Buffer.from(v.material, "base64"),
-          state: v.state
-        }]))
+        versions: new Map(key.versions.map((v) => [v.version, keyVersion(v.version, Buffer.from(v.material, "base64"), v.state)]))
       })))
   })
 }

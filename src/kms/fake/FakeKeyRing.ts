@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto"
+import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject, randomBytes } from "node:crypto"
 import * as Result from "effect/Result"
 import { type KeyVersion, keyVersionName } from "../KeyNames.ts"
 import { InvalidCiphertext, KeyUnusable } from "../KmsErrors.ts"
@@ -16,8 +16,17 @@ export type VersionState = "ENABLED" | "DISABLED" | "DESTROYED"
 export interface FakeKeyVersion {
   readonly version: number
   readonly material: Uint8Array
+  /** Made once: handing node:crypto raw bytes would rebuild a key object on every call. */
+  readonly key: KeyObject
   state: VersionState
 }
+
+export const keyVersion = (version: number, material: Uint8Array, state: VersionState): FakeKeyVersion => ({
+  version,
+  material,
+  key: createSecretKey(material),
+  state
+})
 
 export interface FakeCryptoKey {
   readonly name: string
@@ -38,13 +47,13 @@ const associatedData = (cryptoKey: string, version: number): Buffer =>
 export const newCryptoKey = (name: string): FakeCryptoKey => ({
   name,
   primary: 1,
-  versions: new Map([[1, { version: 1, material: randomBytes(32), state: "ENABLED" }]])
+  versions: new Map([[1, keyVersion(1, randomBytes(32), "ENABLED")]])
 })
 
 /** Adds a new version and makes it primary, as a Cloud KMS rotation does. */
 export const rotate = (key: FakeCryptoKey): number => {
   const version = Math.max(0, ...key.versions.keys()) + 1
-  key.versions.set(version, { version, material: randomBytes(32), state: "ENABLED" })
+  key.versions.set(version, keyVersion(version, randomBytes(32), "ENABLED"))
   key.primary = version
   return version
 }
@@ -70,7 +79,7 @@ export const sealWithPrimary = (
   const header = Buffer.alloc(headerLength)
   header.writeUInt8(formatByte, 0)
   header.writeUInt32BE(found.version, 1)
-  const cipher = createCipheriv("aes-256-gcm", found.material, nonce)
+  const cipher = createCipheriv("aes-256-gcm", found.key, nonce)
   cipher.setAAD(associatedData(key.name, found.version))
   const sealed = cipher.update(plaintext)
   const final = cipher.final()
@@ -105,7 +114,7 @@ export const open = (
   if (Result.isFailure(usable)) return Result.fail(usable.failure)
   const found = usable.success
   try {
-    const decipher = createDecipheriv("aes-256-gcm", found.material, data.subarray(headerLength, headerLength + nonceLength))
+    const decipher = createDecipheriv("aes-256-gcm", found.key, data.subarray(headerLength, headerLength + nonceLength))
     decipher.setAAD(associatedData(key.name, version))
     decipher.setAuthTag(data.subarray(data.length - tagLength))
     const opened = decipher.update(data.subarray(headerLength + nonceLength, data.length - tagLength))
