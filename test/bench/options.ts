@@ -27,7 +27,8 @@ export const usage = `usage: node test/bench/run.ts [options]
   --scenarios a,b      scenario ids to run (env BENCH_SCENARIOS, default all):
                        ${scenarios.map((s) => s.id).join(", ")}
   --plugin-cmd "..."   plugin command before its flags (env BENCH_PLUGIN_CMD,
-                       default "node src/main.ts"); split on spaces, no shell;
+                       default "node dist/main.mjs", the built entrypoint the image runs;
+                       "node src/main.ts" for the sources); split on spaces, no shell;
                        a leading "node" means this Node (process.execPath)
   --out FILE           JSON results (env BENCH_OUT, default test/bench/results/latest.json)`
 
@@ -58,7 +59,7 @@ export const parseOptions = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv
   const wanted = (values.scenarios ?? env["BENCH_SCENARIOS"] ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "")
   const unknown = wanted.filter((id) => !scenarios.some((s) => s.id === id))
   if (unknown.length > 0) throw new Error(`unknown scenario(s): ${unknown.join(", ")}`)
-  const pluginWords = (values["plugin-cmd"] ?? env["BENCH_PLUGIN_CMD"] ?? "node src/main.ts").split(/\s+/).filter((w) => w !== "")
+  const pluginWords = (values["plugin-cmd"] ?? env["BENCH_PLUGIN_CMD"] ?? "node dist/main.mjs").split(/\s+/).filter((w) => w !== "")
   if (pluginWords.length === 0) throw new Error("--plugin-cmd is empty")
   return {
     smoke,
