@@ -16,6 +16,10 @@ export interface BenchOptions {
   /** argv of the plugin before its own flags, e.g. [node, src/main.ts]. */
   readonly pluginCommand: ReadonlyArray<string>
   readonly outFile: string
+  /** The Cloud KMS scenario set: with the fake-backend sets, skipped, or alone. */
+  readonly cloud: "on" | "off" | "only"
+  readonly stormDecrypts: number
+  readonly burstDecrypts: number
 }
 
 export const usage = `usage: node test/bench/run.ts [options]
@@ -30,13 +34,21 @@ export const usage = `usage: node test/bench/run.ts [options]
                        default "node dist/main.mjs", the built entrypoint the image runs;
                        "node src/main.ts" for the sources); split on spaces, no shell;
                        a leading "node" means this Node (process.execPath)
-  --out FILE           JSON results (env BENCH_OUT, default test/bench/results/latest.json)`
+  --out FILE           JSON results (env BENCH_OUT, default test/bench/results/latest.json)
+  --cloud on|off|only  the Cloud KMS set (fake Cloud KMS, 20 ms per call): cold-start storm of
+                       distinct v1beta1 Decrypts and a burst of identical v2 Decrypts (env BENCH_CLOUD, default on)
+  --storm N            Decrypts in the storm (env BENCH_STORM, default 2000; smoke 256)`
 
 const number = (name: string, raw: string | undefined, fallback: number, min: number): number => {
   if (raw === undefined || raw === "") return fallback
   const value = Number(raw)
   if (!Number.isFinite(value) || value < min) throw new Error(`--${name} must be a number >= ${min}, got "${raw}"`)
   return value
+}
+
+const cloudMode = (raw: string): "on" | "off" | "only" => {
+  if (raw === "on" || raw === "off" || raw === "only") return raw
+  throw new Error(`--cloud must be on, off or only, got "${raw}"`)
 }
 
 export const parseOptions = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv): BenchOptions | "help" => {
@@ -51,6 +63,8 @@ export const parseOptions = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv
       scenarios: { type: "string" },
       "plugin-cmd": { type: "string" },
       out: { type: "string" },
+      cloud: { type: "string" },
+      storm: { type: "string" },
       help: { type: "boolean", default: false }
     }
   })
@@ -70,6 +84,9 @@ export const parseOptions = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv
     scenarioIds: wanted.length === 0 ? scenarios.map((s) => s.id) : scenarios.filter((s) => wanted.includes(s.id)).map((s) => s.id),
     // The node on PATH may be an older one; the bench's own Node runs .ts.
     pluginCommand: pluginWords[0] === "node" ? [process.execPath, ...pluginWords.slice(1)] : pluginWords,
-    outFile: path.resolve(values.out ?? env["BENCH_OUT"] ?? path.join(projectRoot, "test/bench/results/latest.json"))
+    outFile: path.resolve(values.out ?? env["BENCH_OUT"] ?? path.join(projectRoot, "test/bench/results/latest.json")),
+    cloud: cloudMode(values.cloud ?? env["BENCH_CLOUD"] ?? "on"),
+    stormDecrypts: Math.floor(number("storm", values.storm ?? env["BENCH_STORM"], smoke ? 256 : 2000, 64)),
+    burstDecrypts: smoke ? 50 : 200
   }
 }

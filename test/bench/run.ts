@@ -10,6 +10,7 @@ import { peakRssMib, rssMib } from "./procStats.ts"
 import { type BenchServices, loadServices, projectRoot } from "./protos.ts"
 import { markdown, type ServerName, type ServerRun, summarize } from "./report.ts"
 import { type Scenario, scenarios } from "./scenarios.ts"
+import { cloudMarkdown, cloudProblems, runCloudScenarios } from "./cloudScenarios.ts"
 import { type RunningServer, type ServerCommand, startServer } from "./serverProcess.ts"
 
 // `npm run bench`: the plugin against the floor server, in alternating sets,
@@ -129,15 +130,18 @@ const main = async (): Promise<number> => {
   )
 
   const runs: Array<ServerRun> = []
-  for (let set = 1; set <= options.sets; set++) {
+  for (let set = 1; set <= (options.cloud === "only" ? 0 : options.sets); set++) {
     // ABBA order (plugin first in odd sets, floor first in even ones), so a
     // slow drift of the machine's load does not favour either side.
     const order: ReadonlyArray<ServerName> = set % 2 === 1 ? ["plugin", "floor"] : ["floor", "plugin"]
     for (const name of order) runs.push(await runServer(name, set, chosen, options, services))
   }
 
+  const cloud = options.cloud === "off"
+    ? undefined
+    : await runCloudScenarios(options.pluginCommand, services, options, log)
   const summary = summarize(runs, chosen)
-  const table = markdown(summary, chosen, options.sets)
+  const table = (runs.length > 0 ? markdown(summary, chosen, options.sets) : "") + (cloud === undefined ? "" : `\n${cloudMarkdown(cloud)}`)
   const totalSeconds = (performance.now() - startedAt) / 1000
   process.stdout.write(table)
   process.stdout.write(`\n${options.smoke ? "smoke run" : "run"} took ${totalSeconds.toFixed(1)} s\n`)
@@ -158,13 +162,15 @@ const main = async (): Promise<number> => {
     options: { ...options, scenarioIds: [...options.scenarioIds] },
     scenarios: chosen,
     summary,
-    runs
+    runs,
+    cloud
   }, null, 2) + "\n")
   log(`wrote ${path.relative(process.cwd(), options.outFile)}`)
 
-  if (summary.problems.length > 0) {
-    log(`FAILED: ${summary.problems.length} problem(s)`)
-    for (const problem of summary.problems) log(`  ${problem}`)
+  const problems = [...summary.problems, ...(cloud === undefined ? [] : cloudProblems(cloud))]
+  if (problems.length > 0) {
+    log(`FAILED: ${problems.length} problem(s)`)
+    for (const problem of problems) log(`  ${problem}`)
     return 1
   }
   return 0

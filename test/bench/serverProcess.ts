@@ -30,7 +30,8 @@ const sleep = (millis: number) => new Promise<void>((resolve) => setTimeout(reso
 export const startServer = async (
   server: ServerCommand,
   services: BenchServices,
-  options: { readonly cwd: string; readonly readyAttempts: number; readonly retryMillis: number }
+  options: { readonly cwd: string; readonly readyAttempts: number; readonly retryMillis: number },
+  env: Readonly<Record<string, string>> = {}
 ): Promise<RunningServer> => {
   const dir = trackDir(fs.mkdtempSync(path.join(os.tmpdir(), "kms-bench-")))
   const socketPath = path.join(dir, "kms.sock")
@@ -39,6 +40,7 @@ export const startServer = async (
   const spawnedAt = performance.now()
   const child = trackChild(spawn(command, [...leading, ...server.argsFor(socketPath)], {
     cwd: options.cwd,
+    env: { ...process.env, ...env },
     stdio: ["ignore", "ignore", "pipe"]
   }))
   let stderr = ""

@@ -34,7 +34,7 @@ const make = (api: CloudKmsApi) =>
       retryingCall(config.retry, limits, {
         operation: "encrypt",
         resource: keyVersion,
-        send: (signal) => api.encrypt({ name: keyVersion, plaintext, plaintextCrc32c: { value: crc32cOf(plaintext) } }, signal),
+        send: (limits) => api.encrypt({ name: keyVersion, plaintext, plaintextCrc32c: { value: crc32cOf(plaintext) } }, limits),
         verify: verifyEncrypt(keyVersion)
       })
 
@@ -57,7 +57,7 @@ const make = (api: CloudKmsApi) =>
       retryingCall(config.retry, limits, {
         operation: "decrypt",
         resource: cryptoKey,
-        send: (signal) => api.decrypt({ name: cryptoKey, ciphertext, ciphertextCrc32c: { value: crc32cOf(ciphertext) } }, signal),
+        send: (limits) => api.decrypt({ name: cryptoKey, ciphertext, ciphertextCrc32c: { value: crc32cOf(ciphertext) } }, limits),
         verify: verifyDecrypt
       })
 
@@ -91,7 +91,7 @@ const make = (api: CloudKmsApi) =>
         retryingCall(config.retry, { deadline: undefined }, {
           operation: "testIamPermissions",
           resource: key,
-          send: (signal) => api.testIamPermissions(key, permissions, signal),
+          send: (limits) => api.testIamPermissions(key, permissions, limits),
           verify: (granted) => Result.succeed(permissions.filter((p) => !granted.includes(p)).map((p) => `${p} on ${key}`))
         }), { concurrency: "unbounded" }),
       (missing) => missing.flat()

@@ -17,16 +17,21 @@ export type CryptoKey = protos.google.cloud.kms.v1.ICryptoKey
 export type { Kms }
 type IamRequest = Parameters<KeyManagementServiceClient["testIamPermissions"]>[0]
 
-/** The calls the plugin makes; `signal` cancels the RPC. gax's own retries are off. */
-export interface CloudKmsApi {
-  readonly encrypt: (request: EncryptRequest, signal: AbortSignal) => Promise<EncryptResponse>
-  readonly decrypt: (request: DecryptRequest, signal: AbortSignal) => Promise<DecryptResponse>
-  readonly getCryptoKey: (name: string, signal: AbortSignal) => Promise<CryptoKey>
-  readonly testIamPermissions: (resource: string, permissions: ReadonlyArray<string>, signal: AbortSignal) => Promise<ReadonlyArray<string>>
+/** How one attempt is bounded: `signal` cancels it, `timeoutMillis` becomes its gRPC deadline. */
+export interface AttemptLimits {
+  readonly signal: AbortSignal
+  readonly timeoutMillis: number
 }
 
-// One retry policy, ours: no gax retries, and no gax timeout beyond our own.
-const callOptions = (signal: AbortSignal) => ({ signal, retry: { retryCodes: [] }, timeout: 600_000 })
+/** The calls the plugin makes. gax's own retries are off: one retry policy, ours. */
+export interface CloudKmsApi {
+  readonly encrypt: (request: EncryptRequest, limits: AttemptLimits) => Promise<EncryptResponse>
+  readonly decrypt: (request: DecryptRequest, limits: AttemptLimits) => Promise<DecryptResponse>
+  readonly getCryptoKey: (name: string, limits: AttemptLimits) => Promise<CryptoKey>
+  readonly testIamPermissions: (resource: string, permissions: ReadonlyArray<string>, limits: AttemptLimits) => Promise<ReadonlyArray<string>>
+}
+
+const callOptions = (limits: AttemptLimits) => ({ signal: limits.signal, retry: { retryCodes: [] }, timeout: limits.timeoutMillis })
 
 /** Client options for where and how to connect. An auth client may be supplied (--gce-config). */
 const clientOptions = async (endpoint: CloudEndpoint, authClient: AuthClient | undefined) => {
@@ -62,11 +67,11 @@ export const makeCloudKmsApi = (
       (client) => Effect.promise(() => client.close().catch(() => undefined))
     )
     return {
-      encrypt: async (request, signal) => (await client.encrypt(request, callOptions(signal)))[0],
-      decrypt: async (request, signal) => (await client.decrypt(request, callOptions(signal)))[0],
-      getCryptoKey: async (name, signal) => (await client.getCryptoKey({ name }, callOptions(signal)))[0],
-      testIamPermissions: async (resource, permissions, signal) => {
-        const [response] = await client.testIamPermissions(iamRequest(resource, permissions), callOptions(signal))
+      encrypt: async (request, limits) => (await client.encrypt(request, callOptions(limits)))[0],
+      decrypt: async (request, limits) => (await client.decrypt(request, callOptions(limits)))[0],
+      getCryptoKey: async (name, limits) => (await client.getCryptoKey({ name }, callOptions(limits)))[0],
+      testIamPermissions: async (resource, permissions, limits) => {
+        const [response] = await client.testIamPermissions(iamRequest(resource, permissions), callOptions(limits))
         return response.permissions ?? []
       }
     }

@@ -56,7 +56,7 @@ export const makeKeyVersionTracker = (
     const byGetCryptoKey: Effect.Effect<State, KmsError> = retryingCall(config.retry, limits, {
       operation: "getCryptoKey",
       resource: keyUri,
-      send: (signal) => api.getCryptoKey(keyUri, signal),
+      send: (limits) => api.getCryptoKey(keyUri, limits),
       verify: (key): Result.Result<State, IntegrityMismatch> => {
         const primary = key.primary
         if (primary?.name === undefined || primary.name === null || parseKeyVersionName(primary.name)?.cryptoKey !== keyUri) {
@@ -75,7 +75,7 @@ export const makeKeyVersionTracker = (
     const byProbe: Effect.Effect<State, KmsError> = retryingCall(config.retry, limits, {
       operation: "encrypt",
       resource: keyUri,
-      send: (signal) => api.encrypt({ name: keyUri, plaintext: probePlaintext, plaintextCrc32c: { value: probeCrc } }, signal),
+      send: (limits) => api.encrypt({ name: keyUri, plaintext: probePlaintext, plaintextCrc32c: { value: probeCrc } }, limits),
       verify: verifyEncrypt(keyUri)
     }).pipe(Effect.map((wrapped) => ({ keyVersion: wrapped.keyVersion, problem: undefined })))
 

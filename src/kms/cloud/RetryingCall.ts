@@ -5,16 +5,10 @@ import * as Result from "effect/Result"
 import * as Schedule from "effect/Schedule"
 import { status } from "@grpc/grpc-js"
 import type { RetryPolicy } from "../../config/PluginConfig.ts"
-import {
-  cloudKmsCalls,
-  cloudKmsDuration,
-  cloudKmsRetries,
-  increment,
-  integrityFailures,
-  labelled
-} from "../../observability/Metrics.ts"
+import { cloudKmsCalls, cloudKmsDuration, cloudKmsRetries, increment, integrityFailures, labelled } from "../../observability/Metrics.ts"
 import type { CallLimits } from "../KeyManagement.ts"
 import type { KmsError } from "../KmsErrors.ts"
+import type { AttemptLimits } from "./CloudKmsClient.ts"
 import {
   type AttemptFailure,
   AttemptTimedOut,
@@ -37,10 +31,32 @@ export const answerMarginMillis = 100
 /** An attempt shorter than this is not worth making. */
 export const minimalAttemptMillis = 50
 
-const calls = labelled(cloudKmsCalls)
-const durations = labelled(cloudKmsDuration)
-const retries = labelled(cloudKmsRetries)
-const mismatches = labelled(integrityFailures)
+// Series made once per operation (and outcome), not per call.
+interface OperationSeries {
+  readonly duration: Metric.Metric<number, unknown>
+  readonly retries: Metric.Metric<number, unknown>
+  readonly mismatches: Metric.Metric<number, unknown>
+  readonly outcomes: (outcome: string) => Metric.Metric<number, unknown>
+}
+
+const seriesOf = (() => {
+  const made = new Map<Operation, OperationSeries>()
+  return (operation: Operation): OperationSeries => {
+    let found = made.get(operation)
+    if (found === undefined) {
+      const labels = { operation }
+      const outcomes = labelled(cloudKmsCalls)
+      found = {
+        duration: Metric.withAttributes(cloudKmsDuration, labels),
+        retries: Metric.withAttributes(cloudKmsRetries, labels),
+        mismatches: Metric.withAttributes(integrityFailures, labels),
+        outcomes: (outcome) => outcomes({ operation, outcome })
+      }
+      made.set(operation, found)
+    }
+    return found
+  }
+})()
 
 const outcomeOf = (failure: AttemptFailure): string =>
   failure._tag === "RpcFailed"
@@ -53,7 +69,7 @@ export interface CallSpec<Response, A> {
   readonly operation: Operation
   /** The key or key version, for messages. */
   readonly resource: string
-  readonly send: (signal: AbortSignal) => Promise<Response>
+  readonly send: (limits: AttemptLimits) => Promise<Response>
   /** Integrity checks of the response; a failure is retried like a transient error. */
   readonly verify: (response: Response) => Result.Result<A, IntegrityMismatch>
 }
@@ -76,26 +92,32 @@ export const retryingCall = <Response, A>(
 ): Effect.Effect<A, KmsError> =>
   Effect.suspend(() => {
     const deadline = limits.deadline ?? Date.now() + policy.callTimeoutMillis
-    const labels = { operation: spec.operation }
+    const series = seriesOf(spec.operation)
     let last: AttemptFailure | undefined
 
     const attempt = Effect.suspend((): Effect.Effect<A, AttemptFailure | OutOfTime> => {
       const left = deadline - answerMarginMillis - Date.now()
       if (left < minimalAttemptMillis) return Effect.fail(new OutOfTime({ last }))
-      const millis = Math.min(policy.attemptTimeoutMillis, left)
+      // The attempt's bound travels as its gRPC deadline: no timer of ours per call.
+      const millis = Math.floor(Math.min(policy.attemptTimeoutMillis, left))
       const started = performance.now()
-      return Effect.tryPromise({ try: spec.send, catch: rpcFailedOf }).pipe(
+      return Effect.tryPromise({
+        try: (signal) => spec.send({ signal, timeoutMillis: millis }),
+        catch: (error) => {
+          const failed = rpcFailedOf(error)
+          return failed.code === status.DEADLINE_EXCEEDED ? new AttemptTimedOut({ millis }) : failed
+        }
+      }).pipe(
         Effect.flatMap((response) => Effect.fromResult(spec.verify(response))),
-        Effect.timeoutOrElse({ duration: millis, orElse: () => Effect.fail(new AttemptTimedOut({ millis })) }),
         Effect.onExit((exit) =>
-          Effect.gen(function*() {
-            yield* Metric.update(durations(labels), (performance.now() - started) / 1000)
-            if (exit._tag === "Success") return yield* increment(calls({ ...labels, outcome: "OK" }))
+          Effect.withFiberSucceed((fiber) => {
+            series.duration.updateUnsafe((performance.now() - started) / 1000, fiber.context)
+            if (exit._tag === "Success") return series.outcomes("OK").updateUnsafe(1, fiber.context)
             const failure = exit.cause.reasons.find((r) => r._tag === "Fail")?.error
             if (failure === undefined) return
             last = failure
-            yield* increment(calls({ ...labels, outcome: outcomeOf(failure) }))
-            if (failure._tag === "IntegrityMismatch") yield* increment(mismatches(labels))
+            series.outcomes(outcomeOf(failure)).updateUnsafe(1, fiber.context)
+            if (failure._tag === "IntegrityMismatch") series.mismatches.updateUnsafe(1, fiber.context)
           })
         )
       )
@@ -106,7 +128,7 @@ export const retryingCall = <Response, A>(
         retrySchedule(policy, deadline).pipe(
           Schedule.tap(({ duration, input }) =>
             Effect.andThen(
-              increment(retries(labels)),
+              increment(series.retries),
               Effect.logDebug(`retrying Cloud KMS ${spec.operation} after ${input._tag === "OutOfTime" ? "timeout" : outcomeOf(input)}`).pipe(
                 Effect.annotateLogs({ resource: spec.resource, delayMs: Math.round(Duration.toMillis(duration)) })
               )
