@@ -29,10 +29,7 @@ export const makeSingleFlight = <A, E>(
       Effect.gen(function*() {
         let flight = flights.get(key)
         if (flight === undefined) {
-          const fiber = yield* Effect.forkIn(
-            Effect.ensuring(effect, Effect.sync(() => flights.delete(key))),
-            scope
-          )
+          const fiber = yield* Effect.forkIn(Effect.ensuring(effect, Effect.sync(() => flights.delete(key))), scope)
           flight = { fiber, waiters: 0 }
           // The fiber may already be done (synchronous effect); only keep live flights.
           if (fiber.pollUnsafe() === undefined) flights.set(key, flight)
