@@ -13,6 +13,9 @@ const serve = (plugin: PluginLayer) => (flags: PluginFlags) =>
   withConfig(flags, (config) =>
     Effect.gen(function*() {
       yield* Effect.logInfo("starting").pipe(Effect.annotateLogs(effectiveConfig(config)))
+      if (flags.logtostderr || flags.alsologtostderr || flags.v._tag === "Some") {
+        yield* Effect.logInfo("ignoring the Go plugin's glog flags (--logtostderr, --alsologtostderr, --v): logs always go to stderr")
+      }
       return yield* Layer.launch(plugin)
     }))
 

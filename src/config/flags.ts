@@ -32,6 +32,11 @@ const toggle = (name: string, description: string) =>
     Flag.withDefault(false)
   )
 
+// The Go plugin's glog flags, accepted and ignored so its manifests work
+// unchanged (logs always go to stderr here). Hidden from --help.
+const ignoredGoSwitch = (name: string) => Flag.Boolean(name).pipe(Flag.withHidden, Flag.withDefault(false))
+const ignoredGoValue = (name: string) => Flag.String(name).pipe(Flag.withHidden, Flag.optional)
+
 /** The flags of the plugin itself (the root command and `selftest`). */
 export const pluginFlags = {
   keyUri: text(
@@ -63,7 +68,7 @@ export const pluginFlags = {
   kmsEndpoint: text(
     "kms-endpoint",
     "host:port",
-    "Cloud KMS-compatible gRPC endpoint to use instead of cloudkms.googleapis.com."
+    "Cloud KMS-compatible gRPC endpoint to use instead of Google's. Default cloudkms.googleapis.com."
   ),
   kmsInsecure: toggle(
     "kms-insecure",
@@ -142,7 +147,10 @@ export const pluginFlags = {
     "With --kms-backend fake: added to every Encrypt and Decrypt, to mimic a remote KMS. Default 0."
   ),
   logFormat: text("log-format", "json|text", "Log line format. Default json."),
-  logLevel: text("log-level", "level", "Least severe level logged: debug, info, warn, error (any case). Default info.")
+  logLevel: text("log-level", "level", "Least severe level logged: debug, info, warn, error (any case). Default info."),
+  logtostderr: ignoredGoSwitch("logtostderr"),
+  alsologtostderr: ignoredGoSwitch("alsologtostderr"),
+  v: ignoredGoValue("v")
 }
 
 export type PluginFlags = {

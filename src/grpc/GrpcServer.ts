@@ -43,6 +43,9 @@ export const GrpcServerLayer = Layer.effect(
     const run: CallRunner = Effect.runCallbackWith(yield* Effect.context<never>())
     const observe = observer.observe
 
+    // grpc-js would print its own unstructured lines on stderr; every failure
+    // it reports reaches us as an error and is logged in our format.
+    grpc.setLogVerbosity(grpc.logVerbosity.NONE)
     const server = new grpc.Server(serverOptions)
     const services = kmsServices()
     if (config.kmsApi !== "v1") {

@@ -21,6 +21,11 @@ export const socketDirectoryProblem = (socketPath: string): string | undefined =
   } catch {
     return `directory ${dir} does not exist; create it (the apiserver must see the same directory)`
   }
+  try {
+    fs.accessSync(dir, fs.constants.W_OK | fs.constants.X_OK)
+  } catch {
+    return `this process (uid ${process.getuid?.() ?? "?"}) cannot create files in ${dir}; make it writable, or run as its owner`
+  }
   return undefined
 }
 

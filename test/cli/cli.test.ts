@@ -6,10 +6,11 @@ import { envVarOf, pluginFlags } from "../../src/config/flags.ts"
 import { spawnCli, spawnPlugin } from "../support/spawnPlugin.ts"
 import { tempDir } from "../support/tempDir.ts"
 
-const flagNames = Object.values(pluginFlags).map((flag) => {
-  const name = JSON.stringify(flag).match(/"name":"([a-z0-9-]+)"/)?.[1]
-  return name
-})
+// The Go plugin's glog flags are accepted but hidden.
+const goFlags = ["logtostderr", "alsologtostderr", "v"]
+const flagNames = Object.values(pluginFlags)
+  .map((flag) => JSON.stringify(flag).match(/"name":"([a-z0-9-]+)"/)?.[1])
+  .filter((name) => !goFlags.includes(name ?? ""))
 
 const run = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
   Effect.promise(async () => {
@@ -62,6 +63,15 @@ describe("command line", () => {
         assert.isFalse(fs.existsSync(socket))
       }))
   }
+
+  it.live("the Go plugin's --logtostderr and --v are accepted (and ignored), so its manifests run unchanged", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const plugin = yield* spawnPlugin(["--path-to-unix-socket", path.join(dir, "kms.sock"), "--logtostderr", "--v=2", "--log-format", "text"])
+      assert.include(plugin.stderr(), "ignoring the Go plugin's glog flags")
+      const help = yield* run(["--help"])
+      for (const name of goFlags) assert.notInclude(help.stdout, `--${name} `)
+    }))
 
   it.live("env vars are read as flags (KMS_PLUGIN_<FLAG>), and a bad one is named", () =>
     Effect.gen(function*() {

@@ -47,7 +47,10 @@ export const noFlags: PluginFlags = {
   fakeKeyFile: Option.none(),
   fakeLatency: Option.none(),
   logFormat: Option.none(),
-  logLevel: Option.none()
+  logLevel: Option.none(),
+  logtostderr: false,
+  alsologtostderr: false,
+  v: Option.none()
 }
 
 /** The config the CLI would build from these flags (which must be valid). */

@@ -88,7 +88,9 @@ export const toKmsError = (operation: Operation, resource: string, failure: Atte
         : new InvalidRequest({ message: said })
     case status.PERMISSION_DENIED:
       return new PermissionDenied({
-        message: `${said}; grant the plugin's service account ${permissionOf[operation]} on the key (role roles/cloudkms.cryptoKeyEncrypterDecrypter)`
+        message: /scope/i.test(failure.details)
+          ? `${said}; give the VM the https://www.googleapis.com/auth/cloudkms (or cloud-platform) access scope`
+          : `${said}; grant the plugin's service account ${permissionOf[operation]} on the key (role roles/cloudkms.cryptoKeyEncrypterDecrypter)`
       })
     case status.UNAUTHENTICATED:
       return new Unauthenticated({
