@@ -1,0 +1,63 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as Result from "effect/Result"
+import * as fc from "fast-check"
+import { minimumCiphertextLength, newCryptoKey, open, rotate, sealWithPrimary } from "../../../src/kms/fake/FakeKeyRing.ts"
+
+const name = "projects/p/locations/l/keyRings/r/cryptoKeys/k"
+const other = "projects/p/locations/l/keyRings/r/cryptoKeys/other"
+
+const seal = (key: ReturnType<typeof newCryptoKey>, plaintext: Uint8Array) => Result.getOrThrow(sealWithPrimary(key, plaintext))
+const failure = (result: Result.Result<unknown, { readonly _tag: string; readonly message: string }>) =>
+  Result.isFailure(result) ? `${result.failure._tag}: ${result.failure.message}` : "opened"
+
+describe("fake key ring", () => {
+  it("seal/open round trip; the version travels in the ciphertext header; nonces differ (P)", () => {
+    const key = newCryptoKey(name)
+    fc.assert(fc.property(fc.uint8Array({ minLength: 1, maxLength: 512 }), (plaintext) => {
+      const a = seal(key, plaintext)
+      const b = seal(key, plaintext)
+      assert.notDeepEqual(a.ciphertext, b.ciphertext)
+      assert.deepStrictEqual(a.keyVersion, { cryptoKey: name, version: 1 })
+      assert.strictEqual(a.ciphertext.readUInt8(0), 1)
+      assert.strictEqual(a.ciphertext.readUInt32BE(1), 1)
+      assert.strictEqual(a.ciphertext.length, plaintext.length + 33)
+      assert.deepStrictEqual(Result.getOrThrow(open(key, a.ciphertext, undefined)), Buffer.from(plaintext))
+      assert.deepStrictEqual(Result.getOrThrow(open(key, a.ciphertext, 1)), Buffer.from(plaintext))
+    }))
+  })
+
+  it("rotation adds the next version and makes it primary; old versions still open", () => {
+    const key = newCryptoKey(name)
+    const old = seal(key, Buffer.from("old"))
+    assert.strictEqual(rotate(key), 2)
+    assert.strictEqual(rotate(key), 3)
+    assert.strictEqual(key.primary, 3)
+    assert.strictEqual(seal(key, Buffer.from("new")).ciphertext.readUInt32BE(1), 3)
+    assert.strictEqual(Result.getOrThrow(open(key, old.ciphertext, 1)).toString(), "old")
+  })
+
+  it("refuses: another key's ciphertext, a key_id naming another version, short or unknown-format data, a missing or disabled version", () => {
+    const key = newCryptoKey(name)
+    const sealed = seal(key, Buffer.from("x")).ciphertext
+    assert.strictEqual(failure(open(newCryptoKey(other), sealed, undefined)), `InvalidCiphertext: ciphertext failed authentication under ${other}: corrupted, or made by another key`)
+    assert.strictEqual(failure(open(key, sealed, 2)), `InvalidCiphertext: key_id names version 2 of ${name}, but the ciphertext was not made with it`)
+    assert.strictEqual(failure(open(key, sealed.subarray(0, minimumCiphertextLength - 1), undefined)), `InvalidCiphertext: ciphertext was not made by fake key ${name}`)
+    const otherFormat = Buffer.from(sealed)
+    otherFormat[0] = 2
+    assert.strictEqual(failure(open(key, otherFormat, undefined)), `InvalidCiphertext: ciphertext was not made by fake key ${name}`)
+    const unknownVersion = Buffer.from(sealed)
+    unknownVersion.writeUInt32BE(7, 1)
+    assert.strictEqual(failure(open(key, unknownVersion, undefined)), `InvalidCiphertext: ${name}/cryptoKeyVersions/7 does not exist`)
+    const version1 = key.versions.get(1)
+    if (version1 !== undefined) version1.state = "DISABLED"
+    assert.strictEqual(failure(open(key, sealed, undefined)), `KeyUnusable: ${name}/cryptoKeyVersions/1 is DISABLED; enable it, or rotate to a new primary version`)
+    assert.strictEqual(failure(sealWithPrimary(key, Buffer.from("y"))), `KeyUnusable: ${name}/cryptoKeyVersions/1 is DISABLED; enable it, or rotate to a new primary version`)
+  })
+
+  it("the smallest ciphertext that can open holds one byte", () => {
+    const key = newCryptoKey(name)
+    const sealed = seal(key, Buffer.from("z")).ciphertext
+    assert.strictEqual(sealed.length, minimumCiphertextLength)
+    assert.strictEqual(Result.getOrThrow(open(key, sealed, undefined)).toString(), "z")
+  })
+})
