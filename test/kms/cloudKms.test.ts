@@ -256,6 +256,21 @@ describe("CloudKms backend against a fake Cloud KMS", () => {
       assert.strictEqual(fake.calls.Encrypt, 1)
     }).pipe(Effect.provide(FakeCloud.layer)))
 
+  it.live("an endpoint without GetCryptoKey (UNIMPLEMENTED) works too, through the Encrypt probe", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeCloud
+      fake.inject({ fault: { kind: "fail", code: status.UNIMPLEMENTED }, method: "GetCryptoKey" })
+      yield* Effect.provide(
+        Effect.gen(function*() {
+          const { client } = yield* CloudPlugin
+          assert.deepStrictEqual(yield* client.v2Status, { version: "v2", healthz: "ok", keyId: version(1) })
+          const encrypted = yield* client.v2Encrypt({ plaintext: Buffer.from("x") })
+          assert.strictEqual(encrypted.keyId, version(1))
+        }),
+        CloudPlugin.layer({ keyRefreshInterval: Option.some("1m") })
+      )
+    }).pipe(Effect.provide(FakeCloud.layer)))
+
   it.live("Cloud KMS down at start: the plugin serves, Status says why with no key_id, and recovers on its own", () =>
     Effect.gen(function*() {
       const fake = yield* FakeCloud

@@ -79,17 +79,21 @@ export const makeKeyVersionTracker = (
       verify: verifyEncrypt(keyUri)
     }).pipe(Effect.map((wrapped) => ({ keyVersion: wrapped.keyVersion, problem: undefined })))
 
+    // GetCryptoKey refused (no cloudkms.cryptoKeys.get, or an endpoint that
+    // does not implement it): the Encrypt probe needs only what the plugin
+    // needs anyway. Once the probe has worked, it is used from then on.
     const check: Effect.Effect<State, KmsError> = Effect.suspend(() =>
       getAllowed
         ? byGetCryptoKey.pipe(
-          Effect.catchTag("PermissionDenied", () =>
-            Effect.andThen(
-              Effect.sync(() => {
-                getAllowed = false
-              }),
-              Effect.andThen(
-                Effect.logInfo("no cloudkms.cryptoKeys.get permission: learning the key version with an Encrypt probe instead"),
-                byProbe
+          Effect.catch((getFailed) =>
+            byProbe.pipe(
+              Effect.tap(() =>
+                Effect.andThen(
+                  Effect.sync(() => {
+                    getAllowed = false
+                  }),
+                  Effect.logInfo(`GetCryptoKey failed (${getFailed.message}): learning the key version with an Encrypt probe instead`)
+                )
               )
             ))
         )
