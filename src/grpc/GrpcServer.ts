@@ -23,7 +23,10 @@ export class GrpcServer extends Context.Service<GrpcServer, {
 const serverOptions: grpc.ServerOptions = {
   // Refused from the length prefix, before the message is buffered.
   "grpc.max_receive_message_length": maxRequestMessageBytes,
-  "grpc.max_send_message_length": maxRequestMessageBytes
+  "grpc.max_send_message_length": maxRequestMessageBytes,
+  // Bounds what one connection can hold open (each stalled call can pin up to
+  // a message's worth of memory); gRPC clients queue calls beyond it.
+  "grpc.max_concurrent_streams": 1000
 }
 
 const noUid = (): undefined => undefined

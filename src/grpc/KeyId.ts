@@ -15,9 +15,12 @@ export const formatKeyId = (keyVersionName: string, suffix: string | undefined):
   suffix === undefined ? keyVersionName : `${keyVersionName}:${suffix}`
 
 export const parseKeyId = (keyId: string): ParsedKeyId | undefined => {
-  const colon = keyId.indexOf(":")
-  const name = colon === -1 ? keyId : keyId.slice(0, colon)
-  const suffix = colon === -1 ? undefined : keyId.slice(colon + 1)
+  // Project ids may hold a colon too (domain-scoped "example.com:proj"), so
+  // the suffix is what follows the last colon, and only if no "/" follows it.
+  const colon = keyId.lastIndexOf(":")
+  const hasSuffix = colon !== -1 && !keyId.includes("/", colon)
+  const name = hasSuffix ? keyId.slice(0, colon) : keyId
+  const suffix = hasSuffix ? keyId.slice(colon + 1) : undefined
   if (suffix !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(suffix)) return undefined
   const keyVersion = parseKeyVersionName(name)
   return keyVersion === undefined ? undefined : { keyVersion, suffix }

@@ -7,7 +7,9 @@ import { keyVersionName, parseKeyVersionName } from "../../src/kms/KeyNames.ts"
 import { configFrom } from "../support/TestPlugin.ts"
 
 const id = fc.stringMatching(/^[A-Za-z0-9_-]{1,63}$/)
-const cryptoKey = fc.tuple(fc.stringMatching(/^[a-z][a-z0-9-]{5,29}$/), fc.stringMatching(/^[a-z0-9-]{1,20}$/).filter((l) => /^[a-z0-9]/.test(l)), id, id)
+// Domain-scoped projects ("example.com:proj") hold a colon, like the suffix separator.
+const project = fc.oneof(fc.stringMatching(/^[a-z][a-z0-9-]{5,29}$/), fc.stringMatching(/^[a-z][a-z0-9.]{2,20}:[a-z][a-z0-9-]{5,29}$/))
+const cryptoKey = fc.tuple(project, fc.stringMatching(/^[a-z0-9-]{1,20}$/).filter((l) => /^[a-z0-9]/.test(l)), id, id)
   .map(([p, l, r, k]) => `projects/${p}/locations/${l}/keyRings/${r}/cryptoKeys/${k}`)
 const version = fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER })
 const suffix = fc.option(fc.stringMatching(/^[A-Za-z0-9._-]{1,64}$/), { nil: undefined })

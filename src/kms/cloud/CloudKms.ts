@@ -16,7 +16,7 @@ import { type CloudKmsApi, makeCloudKmsApi } from "./CloudKmsClient.ts"
 import { decryptPermission, encryptPermission } from "./CloudKmsErrors.ts"
 import { crc32cOf, verifyDecrypt, verifyEncrypt } from "./Integrity.ts"
 import { makeKeyVersionTracker } from "./KeyVersionTracker.ts"
-import { retryingCall } from "./RetryingCall.ts"
+import { answerMarginFor, retryingCall } from "./RetryingCall.ts"
 
 // KeyManagement on Google Cloud KMS. The ciphertext is Cloud KMS's own, with
 // no envelope and no AAD, so data written by Google's Go plugin decrypts here
@@ -48,7 +48,7 @@ const make = (api: CloudKmsApi) =>
         return encryptWith(pinned, plaintext, limits).pipe(
           // The pinned version was disabled or destroyed: learn the new primary now and use it.
           Effect.catchTag("KeyUnusable", (error) =>
-            Effect.flatMap(tracker.refreshNow, (fresh) =>
+            Effect.flatMap(tracker.refreshNow(limits.deadline), (fresh) =>
               fresh === undefined || fresh === pinned ? Effect.fail(error) : encryptWith(fresh, plaintext, limits)))
         )
       })
@@ -75,9 +75,14 @@ const make = (api: CloudKmsApi) =>
         }
         const target = keyVersion?.cryptoKey
         const flightKey = createHash("sha256").update(target ?? "*").update("\0").update(ciphertext).digest("base64")
+        const deadline = limits.deadline
         return flights.run(
           flightKey,
-          target === undefined ? decryptAnyKey(ciphertext, limits) : decryptWith(target, ciphertext, limits)
+          target === undefined ? decryptAnyKey(ciphertext, limits) : decryptWith(target, ciphertext, limits),
+          deadline === undefined ? undefined : {
+            millis: deadline - answerMarginFor(deadline - Date.now()) - Date.now(),
+            orElse: () => new KmsUnavailable({ message: `Cloud KMS decrypt on ${target ?? config.keyUri}: no answer before the caller's deadline` })
+          }
         )
       })
 

@@ -78,7 +78,7 @@ export const toKmsError = (operation: Operation, resource: string, failure: Atte
     })
   }
   if (failure._tag === "AttemptTimedOut") {
-    return new KmsUnavailable({ message: `Cloud KMS ${operation} on ${resource}: no answer within ${failure.millis}ms, on every attempt` })
+    return new KmsUnavailable({ message: `Cloud KMS ${operation} on ${resource}: no answer to any attempt (the last waited ${failure.millis}ms)` })
   }
   const said = `Cloud KMS ${operation} on ${resource}: ${status[failure.code] ?? failure.code}: ${failure.details}`
   switch (failure.code) {

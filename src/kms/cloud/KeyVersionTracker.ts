@@ -1,4 +1,5 @@
 import * as Deferred from "effect/Deferred"
+import * as Fiber from "effect/Fiber"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
 import * as Result from "effect/Result"
@@ -12,7 +13,7 @@ import type { KmsError } from "../KmsErrors.ts"
 import type { CloudKmsApi } from "./CloudKmsClient.ts"
 import { IntegrityMismatch } from "./CloudKmsErrors.ts"
 import { crc32cOf, verifyEncrypt } from "./Integrity.ts"
-import { retryingCall } from "./RetryingCall.ts"
+import { answerMarginFor, retryingCall } from "./RetryingCall.ts"
 
 // Knows the crypto key version new data is wrapped with, so that Status
 // answers from memory (no Cloud KMS call per poll) and Encrypt is pinned to
@@ -34,8 +35,11 @@ const probeCrc = crc32cOf(probePlaintext)
 export interface KeyVersionTracker {
   readonly status: Effect.Effect<KeyStatus>
   readonly current: () => string | undefined
-  /** Checks now (joining a check already running) and returns the current version. */
-  readonly refreshNow: Effect.Effect<string | undefined>
+  /**
+   * Checks now and returns the current version; waits no later than
+   * `deadline` (then returns what is known), the check itself goes on.
+   */
+  readonly refreshNow: (deadline: number | undefined) => Effect.Effect<string | undefined>
 }
 
 interface State {
@@ -124,6 +128,7 @@ export const makeKeyVersionTracker = (
       )
     )
 
+    const scope = yield* Effect.scope
     const firstCheck = yield* Deferred.make<void>()
     yield* Effect.forkScoped(
       Effect.gen(function*() {
@@ -139,6 +144,12 @@ export const makeKeyVersionTracker = (
     return {
       status: Effect.sync(() => state),
       current: () => state.keyVersion,
-      refreshNow: Effect.map(refresh, () => state.keyVersion)
+      refreshNow: (deadline) =>
+        Effect.gen(function*() {
+          const checking = yield* Effect.forkIn(refresh, scope)
+          const waitMillis = deadline === undefined ? undefined : deadline - answerMarginFor(deadline - Date.now()) - Date.now()
+          yield* waitMillis === undefined ? Fiber.await(checking) : Effect.timeoutOption(Fiber.await(checking), Math.max(0, waitMillis))
+          return state.keyVersion
+        })
     }
   })

@@ -26,8 +26,13 @@ import {
 // minimal attempt (and a margin for the answer to travel back), we stop and
 // answer with the last attempt's error, not a late DEADLINE_EXCEEDED.
 
-/** Time kept back so our answer reaches the caller before its deadline. */
+/**
+ * Time kept back so our answer reaches the caller before its deadline: at
+ * least 100 ms, or a tenth of the call's budget (a loaded process may read a
+ * call late, and the deadline is known only from when it reads it).
+ */
 export const answerMarginMillis = 100
+export const answerMarginFor = (budgetMillis: number): number => Math.max(answerMarginMillis, budgetMillis / 10)
 /** An attempt shorter than this is not worth making. */
 export const minimalAttemptMillis = 50
 
@@ -74,14 +79,14 @@ export interface CallSpec<Response, A> {
   readonly verify: (response: Response) => Result.Result<A, IntegrityMismatch>
 }
 
-export const retrySchedule = (policy: RetryPolicy, deadline: number) =>
+export const retrySchedule = (policy: RetryPolicy, deadline: number, marginMillis: number = answerMarginMillis) =>
   Schedule.min([Schedule.exponential(Duration.millis(policy.initialBackoffMillis)), Schedule.spaced(Duration.millis(policy.maxBackoffMillis))]).pipe(
     Schedule.jittered,
     Schedule.upTo({ times: policy.maxAttempts - 1 }),
     Schedule.setInputType<AttemptFailure | OutOfTime>(),
     Schedule.while(({ duration, input, now }) =>
       input._tag !== "OutOfTime" && isTransient(input) &&
-      now + Duration.toMillis(duration) + minimalAttemptMillis + answerMarginMillis <= deadline
+      now + Duration.toMillis(duration) + minimalAttemptMillis + marginMillis <= deadline
     )
   )
 
@@ -92,11 +97,12 @@ export const retryingCall = <Response, A>(
 ): Effect.Effect<A, KmsError> =>
   Effect.suspend(() => {
     const deadline = limits.deadline ?? Date.now() + policy.callTimeoutMillis
+    const margin = answerMarginFor(deadline - Date.now())
     const series = seriesOf(spec.operation)
     let last: AttemptFailure | undefined
 
     const attempt = Effect.suspend((): Effect.Effect<A, AttemptFailure | OutOfTime> => {
-      const left = deadline - answerMarginMillis - Date.now()
+      const left = deadline - margin - Date.now()
       if (left < minimalAttemptMillis) return Effect.fail(new OutOfTime({ last }))
       // The attempt's bound travels as its gRPC deadline: no timer of ours per call.
       const millis = Math.floor(Math.min(policy.attemptTimeoutMillis, left))
@@ -125,7 +131,7 @@ export const retryingCall = <Response, A>(
 
     return attempt.pipe(
       Effect.retry(
-        retrySchedule(policy, deadline).pipe(
+        retrySchedule(policy, deadline, margin).pipe(
           Schedule.tap(({ duration, input }) =>
             Effect.andThen(
               increment(series.retries),

@@ -75,7 +75,7 @@ describe("Cloud KMS failures", () => {
     assert.include(integrity.message, "nothing returned")
     const timeout = toKmsError("decrypt", key, new AttemptTimedOut({ millis: 2000 }))
     assert.strictEqual(timeout._tag, "KmsUnavailable")
-    assert.include(timeout.message, "2000ms")
+    assert.include(timeout.message, "waited 2000ms")
   })
 
   it("out of time: the last attempt's error if there was one, else DEADLINE_EXCEEDED", () => {
