@@ -7,7 +7,7 @@ import { parseDurationMillis } from "../../src/config/Duration.ts"
 import { defaultSocketPath } from "../../src/config/parseConfig.ts"
 import { isCryptoKeyName } from "../../src/kms/KeyNames.ts"
 import { type HelpText, mainScript, parseArgs, projectRoot, readHelp } from "../docs/cliHelp.ts"
-import { get, kill, run } from "./runProcess.ts"
+import { get, kill, run } from "../support/childProcess.ts"
 
 // Every YAML under docker/, parsed, checked against the plugin (its flags,
 // its default socket, its health endpoints) and against the apiserver's

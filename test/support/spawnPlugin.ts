@@ -1,7 +1,7 @@
-import { type ChildProcess, spawn } from "node:child_process"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as Effect from "effect/Effect"
+import { run, type Running } from "./childProcess.ts"
 
 // The real entrypoint as a child process: what the image runs. Waits on its
 // log lines and its exit, never on time.
@@ -9,56 +9,14 @@ import * as Effect from "effect/Effect"
 export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 export const mainScript = path.join(projectRoot, "src/main.ts")
 
-export interface Exited {
-  readonly code: number | null
-  readonly signal: NodeJS.Signals | null
-}
+export type SpawnedPlugin = Running
 
-export interface SpawnedPlugin {
-  readonly child: ChildProcess
-  readonly stdout: () => string
-  readonly stderr: () => string
-  /** Resolves with the first stderr line matching, fails if the process exits first. */
-  readonly waitForLine: (match: RegExp) => Promise<string>
-  readonly exited: Promise<Exited>
-}
-
+/** The plugin's command line as a child process (the entrypoint the tests exercise). */
 export const spawnCli = (
   args: ReadonlyArray<string>,
   env: Record<string, string> = {},
   cwd: string = projectRoot
-): SpawnedPlugin => {
-  const child = spawn(process.execPath, [mainScript, ...args], {
-    cwd,
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"]
-  })
-  let out = ""
-  let err = ""
-  const waiters: Array<{ match: RegExp; resolve: (line: string) => void }> = []
-  child.stdout?.on("data", (chunk: Buffer) => {
-    out += chunk.toString()
-  })
-  const firstLine = (match: RegExp) => err.split("\n").find((line) => match.test(line))
-  child.stderr?.on("data", (chunk: Buffer) => {
-    err += chunk.toString()
-    for (const waiter of waiters.splice(0)) {
-      const line = firstLine(waiter.match)
-      if (line === undefined) waiters.push(waiter)
-      else waiter.resolve(line)
-    }
-  })
-  const exited = new Promise<Exited>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })))
-  const waitForLine = (match: RegExp) => {
-    const already = firstLine(match)
-    if (already !== undefined) return Promise.resolve(already)
-    return new Promise<string>((resolve, reject) => {
-      waiters.push({ match, resolve })
-      void exited.then((e) => reject(new Error(`plugin exited (${e.code ?? e.signal}) before logging ${match}:\n${err}`)))
-    })
-  }
-  return { child, stdout: () => out, stderr: () => err, waitForLine, exited }
-}
+): SpawnedPlugin => run(process.execPath, [mainScript, ...args], { cwd, env })
 
 /** The plugin, started and serving; killed (if still running) with the scope. */
 export const spawnPlugin = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
@@ -72,6 +30,6 @@ export const spawnPlugin = (args: ReadonlyArray<string>, env: Record<string, str
     }),
     (plugin) => Effect.promise(async () => {
       if (plugin.child.exitCode === null && plugin.child.signalCode === null) plugin.child.kill("SIGKILL")
-      await plugin.exited
+      await plugin.exited.catch(() => undefined)
     })
   )
