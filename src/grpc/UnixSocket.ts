@@ -80,6 +80,8 @@ export interface OwnedSocket {
   readonly path: string
   readonly ino: number
   readonly dev: number
+  /** Inode numbers are reused at once; with the birth time they name one file. */
+  readonly birthtimeMs: number
 }
 
 export const ownSocket = (socketPath: string, mode: number): Effect.Effect<OwnedSocket | undefined, StartupError> =>
@@ -88,7 +90,7 @@ export const ownSocket = (socketPath: string, mode: number): Effect.Effect<Owned
       if (isAbstractSocket(socketPath)) return undefined
       const stat = fs.lstatSync(socketPath)
       if ((stat.mode & 0o777) !== mode) fs.chmodSync(socketPath, mode)
-      return { path: socketPath, ino: stat.ino, dev: stat.dev }
+      return { path: socketPath, ino: stat.ino, dev: stat.dev, birthtimeMs: stat.birthtimeMs }
     },
     catch: (error) => new StartupError({ message: `socket ${socketPath} vanished after bind: ${String(error)}` })
   })
@@ -97,7 +99,8 @@ export const ownSocket = (socketPath: string, mode: number): Effect.Effect<Owned
 export const removeOwnedSocket = (owned: OwnedSocket): void => {
   try {
     const stat = fs.lstatSync(owned.path, { throwIfNoEntry: false })
-    if (stat !== undefined && stat.ino === owned.ino && stat.dev === owned.dev) fs.rmSync(owned.path, { force: true })
+    const same = stat !== undefined && stat.ino === owned.ino && stat.dev === owned.dev && stat.birthtimeMs === owned.birthtimeMs
+    if (same) fs.rmSync(owned.path, { force: true })
   } catch {
     // Nothing more to do on the way out.
   }
