@@ -102,9 +102,11 @@ export const parseConfig = (
 
   const maxAttempts = count("kms-max-attempts", value(flags.kmsMaxAttempts), 5, 100)
   const attemptTimeoutMillis = duration("kms-attempt-timeout", value(flags.kmsAttemptTimeout), 2_000)
+  const problemsBeforeBackoffs = problems.length
   const initialBackoffMillis = duration("kms-retry-initial-backoff", value(flags.kmsRetryInitialBackoff), 50)
   const maxBackoffMillis = duration("kms-retry-max-backoff", value(flags.kmsRetryMaxBackoff), 1_000)
-  if (maxBackoffMillis < initialBackoffMillis) {
+  // Compare only two valid values: an invalid one already has its own message.
+  if (problems.length === problemsBeforeBackoffs && maxBackoffMillis < initialBackoffMillis) {
     problem("kms-retry-max-backoff", "must not be shorter than --kms-retry-initial-backoff")
   }
   const callTimeoutMillis = duration("kms-call-timeout", value(flags.kmsCallTimeout), 10_000)
@@ -113,7 +115,11 @@ export const parseConfig = (
   const socketPath = rawSocket === undefined ? defaultSocketPath : rawSocket
   if (socketPath === "" || socketPath === "@") problem("path-to-unix-socket", "must not be empty")
   else if (socketPath.includes("\0")) problem("path-to-unix-socket", "must not contain NUL")
-  else if (!socketPath.startsWith("@") && Buffer.byteLength(socketPath) > 107) {
+  else if (socketPath.startsWith("@")) {
+    // sun_path is 108 bytes: a leading NUL (the '@') and up to 107 name bytes, no terminator.
+    const nameBytes = Buffer.byteLength(socketPath) - 1
+    if (nameBytes > 107) problem("path-to-unix-socket", `abstract socket names are limited to 107 bytes after the '@', got ${nameBytes}`)
+  } else if (Buffer.byteLength(socketPath) > 107) {
     problem("path-to-unix-socket", `unix socket paths are limited to 107 bytes, got ${Buffer.byteLength(socketPath)}`)
   }
 
