@@ -251,7 +251,8 @@ describe("CloudKms backend against a fake Cloud KMS", () => {
           const { client } = yield* CloudPlugin
           assert.deepStrictEqual(yield* client.v2Status, { version: "v2", healthz: "ok", keyId: version(1) })
         }),
-        CloudPlugin.layer({ keyRefreshInterval: Option.some("1m") })
+        // A generous attempt timeout: a retried (timed-out) probe under load would be counted twice.
+        CloudPlugin.layer({ keyRefreshInterval: Option.some("1m"), kmsAttemptTimeout: Option.some("10s") })
       )
       assert.strictEqual(fake.calls.GetCryptoKey, 1)
       assert.strictEqual(fake.calls.Encrypt, 1)

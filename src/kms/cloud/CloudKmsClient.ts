@@ -1,4 +1,5 @@
 import type { KeyManagementServiceClient, protos } from "@google-cloud/kms"
+import { status } from "@grpc/grpc-js"
 import type { AuthClient } from "google-auth-library"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
@@ -49,28 +50,74 @@ const clientOptions = async (endpoint: CloudEndpoint, authClient: AuthClient | u
   }
 }
 
+/**
+ * A client that has finished its setup. gax's generated methods begin with an
+ * unawaited `this.initialize().catch((e) => { throw e })`: when credentials
+ * cannot be loaded (no ADC, metadata server unreachable at start) that
+ * rejection is unhandled and kills the process, and the failed setup stays
+ * cached in the client for good. So the setup is awaited here before any call;
+ * a failed one fails that attempt (as UNAUTHENTICATED, see rpcFailedOf) and
+ * the next attempt starts over with a new client.
+ */
+const readyClients = (create: () => KeyManagementServiceClient) => {
+  let ready: KeyManagementServiceClient | undefined
+  let pending: Promise<KeyManagementServiceClient> | undefined
+  const setUp = (): Promise<KeyManagementServiceClient> => {
+    const client = create()
+    const setup = client.initialize().then(() => {
+      ready = client
+      return client
+    }, (error: unknown) => {
+      pending = undefined
+      void client.close().catch(() => undefined)
+      throw error
+    })
+    pending = setup
+    return setup
+  }
+  return {
+    get: (limits: AttemptLimits): Promise<KeyManagementServiceClient> =>
+      ready === undefined ? withinAttempt(pending ?? setUp(), limits) : Promise.resolve(ready),
+    close: async () => {
+      const client = ready ?? await pending?.catch(() => undefined)
+      await client?.close().catch(() => undefined)
+    }
+  }
+}
+
+/** A setup still running counts against the attempt that waits for it. */
+const withinAttempt = <A>(setup: Promise<A>, limits: AttemptLimits): Promise<A> =>
+  new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(Object.assign(new Error("Cloud KMS client setup timed out"), { code: status.DEADLINE_EXCEEDED })), limits.timeoutMillis)
+    const abort = () => reject(limits.signal.reason)
+    limits.signal.addEventListener("abort", abort, { once: true })
+    setup.then(resolve, reject).finally(() => {
+      clearTimeout(timer)
+      limits.signal.removeEventListener("abort", abort)
+    })
+  })
+
 export const makeCloudKmsApi = (
   endpoint: CloudEndpoint,
   authClient?: AuthClient
 ): Effect.Effect<CloudKmsApi, never, Scope.Scope> =>
   Effect.gen(function*() {
-    let iamRequest: (resource: string, permissions: ReadonlyArray<string>) => IamRequest = () => {
-      throw new Error("client not loaded")
-    }
-    const client: KeyManagementServiceClient = yield* Effect.acquireRelease(
+    const { clients, iamRequest } = yield* Effect.acquireRelease(
       Effect.promise(async () => {
         const [{ KeyManagementServiceClient }, gax] = await Promise.all([import("@google-cloud/kms"), import("google-gax")])
-        iamRequest = (resource, permissions) =>
+        const options = await clientOptions(endpoint, authClient)
+        const iamRequest = (resource: string, permissions: ReadonlyArray<string>): IamRequest =>
           gax.IamProtos.google.iam.v1.TestIamPermissionsRequest.create({ resource, permissions: [...permissions] })
-        return new KeyManagementServiceClient(await clientOptions(endpoint, authClient))
+        return { clients: readyClients(() => new KeyManagementServiceClient(options)), iamRequest }
       }),
-      (client) => Effect.promise(() => client.close().catch(() => undefined))
+      ({ clients }) => Effect.promise(clients.close)
     )
     return {
-      encrypt: async (request, limits) => (await client.encrypt(request, callOptions(limits)))[0],
-      decrypt: async (request, limits) => (await client.decrypt(request, callOptions(limits)))[0],
-      getCryptoKey: async (name, limits) => (await client.getCryptoKey({ name }, callOptions(limits)))[0],
+      encrypt: async (request, limits) => (await (await clients.get(limits)).encrypt(request, callOptions(limits)))[0],
+      decrypt: async (request, limits) => (await (await clients.get(limits)).decrypt(request, callOptions(limits)))[0],
+      getCryptoKey: async (name, limits) => (await (await clients.get(limits)).getCryptoKey({ name }, callOptions(limits)))[0],
       testIamPermissions: async (resource, permissions, limits) => {
+        const client = await clients.get(limits)
         const [response] = await client.testIamPermissions(iamRequest(resource, permissions), callOptions(limits))
         return response.permissions ?? []
       }

@@ -1,0 +1,45 @@
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as Option from "effect/Option"
+import * as References from "effect/References"
+import type { PluginFlags } from "../../src/config/flags.ts"
+import { PluginConfig } from "../../src/config/PluginConfig.ts"
+import { CloudKmsLayer } from "../../src/kms/cloud/CloudKms.ts"
+import { KeyManagement } from "../../src/kms/KeyManagement.ts"
+import { cloudKeyUri, FakeCloud } from "./CloudTestPlugin.ts"
+import type { LogLine } from "./cloudScripted.ts"
+import { configFrom } from "./TestPlugin.ts"
+
+// The CloudKms backend itself (KeyManagement, no gRPC server in front), with
+// the real @google-cloud/kms client against the FakeCloud in context, and
+// every line it logs.
+
+export const cloudBackend = (flags: Partial<PluginFlags> = {}) =>
+  Effect.gen(function*() {
+    const fake = yield* FakeCloud
+    const lines: Array<LogLine> = []
+    const capture = Logger.make((options) => {
+      lines.push({
+        message: Array.isArray(options.message) ? options.message.join(" ") : String(options.message),
+        level: options.logLevel,
+        annotations: { ...options.fiber.getRef(References.CurrentLogAnnotations) }
+      })
+    })
+    const config = configFrom({
+      keyUri: Option.some(cloudKeyUri),
+      kmsEndpoint: Option.some(fake.address),
+      kmsInsecure: true,
+      keyRefreshInterval: Option.some("1m"),
+      kmsRetryInitialBackoff: Option.some("10ms"),
+      kmsRetryMaxBackoff: Option.some("50ms"),
+      // Long enough that no attempt times out on a loaded machine: call counts stay exact.
+      kmsAttemptTimeout: Option.some("10s"),
+      ...flags
+    })
+    const context = yield* Layer.build(
+      CloudKmsLayer.pipe(Layer.provide(Layer.succeed(PluginConfig, config)), Layer.provide(Logger.layer([capture])))
+    )
+    return { kms: Context.get(context, KeyManagement), lines, messages: () => lines.map((l) => l.message), config, fake }
+  })
