@@ -38,7 +38,10 @@ const answers = (socketPath: string): Promise<boolean> =>
     }
     probe.setTimeout(1_000, () => done(true)) // something holds it open: treat as live
     probe.once("connect", () => done(true))
-    probe.once("error", () => done(false))
+    // Only a refusal (or a socket gone meanwhile) means nobody is there. A live
+    // server whose accept queue is full answers EAGAIN, one we may not talk to
+    // EACCES: both are someone's socket, never to be removed.
+    probe.once("error", (error: NodeJS.ErrnoException) => done(error.code !== "ECONNREFUSED" && error.code !== "ENOENT"))
   })
 
 /** Makes the path free to bind: removes a stale socket, refuses anything else. */

@@ -52,4 +52,19 @@ describe("key_id format", () => {
       }
     ))
   })
+
+  it("a suffix is 1 to 64 of A-Z a-z 0-9 . _ -, the whole of what follows the last colon", () => {
+    const name = "projects/p1/locations/global/keyRings/r/cryptoKeys/k/cryptoKeyVersions/7"
+    const keyVersion = { cryptoKey: "projects/p1/locations/global/keyRings/r/cryptoKeys/k", version: 7 }
+    assert.deepStrictEqual(parseKeyId(`${name}:${"a".repeat(64)}`), { keyVersion, suffix: "a".repeat(64) })
+    assert.deepStrictEqual(parseKeyId(`${name}:A.b_c-9`), { keyVersion, suffix: "A.b_c-9" })
+    // Anchored at both ends: a valid head or tail is not enough.
+    assert.isUndefined(parseKeyId(`${name}:${"a".repeat(65)}`))
+    assert.isUndefined(parseKeyId(`${name}:ok!`))
+    assert.isUndefined(parseKeyId(`${name}:bad suffix`))
+    assert.isUndefined(parseKeyId(`${name}:`))
+    fc.assert(fc.property(fc.string({ maxLength: 70 }), (text) => {
+      assert.strictEqual(parseKeyId(`${name}:${text}`) !== undefined, /^[A-Za-z0-9._-]{1,64}$/.test(text), JSON.stringify(text))
+    }), { numRuns: 2000 })
+  })
 })

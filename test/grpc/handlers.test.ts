@@ -57,4 +57,23 @@ describe("failed-call log line", () => {
         annotations: { rpc: "v2.Decrypt", uid: "u-2", code: "INVALID_ARGUMENT", cause: "key_id is empty", seconds: 0.5 }
       }])
     }))
+
+  it.effect("a call without a uid (v1beta1, Status) logs an empty uid", () =>
+    Effect.gen(function*() {
+      const uids: Array<unknown> = []
+      const capture = Logger.make((options) => {
+        uids.push(options.fiber.getRef(References.CurrentLogAnnotations)["uid"])
+      })
+      yield* Effect.provide(
+        logFailedCall({
+          method: { api: "v1beta1", name: "Encrypt" },
+          uid: undefined,
+          seconds: 0.1,
+          failure: { code: 3, details: "plaintext is empty" },
+          cause: Cause.fail(new InvalidRequest({ message: "plaintext is empty" }))
+        }),
+        Logger.layer([capture])
+      )
+      assert.deepStrictEqual(uids, [""])
+    }))
 })

@@ -3,6 +3,7 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as TestClock from "effect/testing/TestClock"
 import * as fc from "fast-check"
 import { makeSingleFlight } from "../../src/kms/SingleFlight.ts"
 
@@ -48,5 +49,64 @@ describe("SingleFlight", () => {
       yield* Fiber.interrupt(second)
       yield* Deferred.await(interrupted)
       assert.isTrue(Exit.isFailure(yield* Fiber.await(second)))
+    })))
+
+  it.effect("the join bound applies to joiners only: the caller that started the flight waits it out", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const flights = makeSingleFlight<string, string>(yield* Effect.scope)
+      const gate = yield* Deferred.make<void>()
+      const work = Effect.as(Deferred.await(gate), "answer")
+      const bound = { millis: 100, orElse: () => "gave up waiting" }
+      const owner = yield* Effect.forkChild(flights.run("k", work, bound), { startImmediately: true })
+      const joiner = yield* Effect.forkChild(flights.run("k", work, bound), { startImmediately: true })
+      yield* TestClock.adjust("1 second")
+      assert.deepStrictEqual(yield* Fiber.await(joiner), Exit.fail("gave up waiting"))
+      // The flight went on for its owner, past the bound.
+      assert.strictEqual(flights.size(), 1)
+      yield* Deferred.succeed(gate, undefined)
+      assert.strictEqual(yield* Fiber.join(owner), "answer")
+    })))
+
+  it.effect("a joiner whose flight lands within its bound gets the answer", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const flights = makeSingleFlight<string, string>(yield* Effect.scope)
+      const gate = yield* Deferred.make<void>()
+      const work = Effect.as(Deferred.await(gate), "answer")
+      const bound = { millis: 100, orElse: () => "gave up waiting" }
+      const owner = yield* Effect.forkChild(flights.run("k", work, bound), { startImmediately: true })
+      const joiner = yield* Effect.forkChild(flights.run("k", work, bound), { startImmediately: true })
+      yield* TestClock.adjust("99 millis")
+      yield* Deferred.succeed(gate, undefined)
+      assert.deepStrictEqual(yield* Fiber.joinAll([owner, joiner]), ["answer", "answer"])
+    })))
+
+  it.effect("onJoin runs once per caller that joins a running flight, never for the one that starts it", () =>
+    Effect.scoped(Effect.gen(function*() {
+      let joins = 0
+      const flights = makeSingleFlight<string, never>(yield* Effect.scope, Effect.sync(() => {
+        joins += 1
+      }))
+      const gate = yield* Deferred.make<void>()
+      const work = Effect.as(Deferred.await(gate), "answer")
+      const fibers = [yield* Effect.forkChild(flights.run("k", work), { startImmediately: true })]
+      assert.strictEqual(joins, 0)
+      fibers.push(yield* Effect.forkChild(flights.run("k", work), { startImmediately: true }))
+      assert.strictEqual(joins, 1)
+      fibers.push(yield* Effect.forkChild(flights.run("other", work), { startImmediately: true }))
+      fibers.push(yield* Effect.forkChild(flights.run("k", work), { startImmediately: true }))
+      assert.strictEqual(joins, 2)
+      yield* Deferred.succeed(gate, undefined)
+      assert.deepStrictEqual(yield* Fiber.joinAll(fibers), ["answer", "answer", "answer", "answer"])
+    })))
+
+  it.effect("a flight that completes at once leaves nothing behind: the next call runs afresh", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const flights = makeSingleFlight<number, never>(yield* Effect.scope)
+      let runs = 0
+      const count = Effect.sync(() => ++runs)
+      assert.strictEqual(yield* flights.run("k", count), 1)
+      assert.strictEqual(flights.size(), 0)
+      assert.strictEqual(yield* flights.run("k", count), 2)
+      assert.strictEqual(flights.size(), 0)
     })))
 })

@@ -20,6 +20,8 @@ export default {
   ignoreStatic: true,
   thresholds: { high: 90, low: 80, break: 80 },
   tempDirName: ".stryker-tmp",
+  // Not copied into the sandbox: other runs' sandboxes, build output, local sockets.
+  ignorePatterns: ["/.stryker-tmp*", "/dist", "/run", "/scratch", "/coverage"],
   cleanTempDir: "always",
   // Stryker rewrites tsconfig paths with the TypeScript compiler API, which
   // TypeScript 7 (native) does not ship. Our tsconfig has no extends or

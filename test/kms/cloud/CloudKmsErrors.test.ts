@@ -82,4 +82,30 @@ describe("Cloud KMS failures", () => {
     assert.strictEqual(toKmsError("decrypt", key, new OutOfTime({ last: undefined }))._tag, "DeadlineExceeded")
     assert.strictEqual(toKmsError("decrypt", key, new OutOfTime({ last: new RpcFailed({ code: status.UNAVAILABLE, details: "" }) }))._tag, "KmsUnavailable")
   })
+
+  it("rpcFailedOf: only a numeric code is a gRPC code; details only when a string, else the error as text", () => {
+    // (Compared field by field: deep equality of errors looks at name, message and code only.)
+    const fields = (failure: RpcFailed) => ({ code: failure.code, details: failure.details })
+    assert.deepStrictEqual(fields(rpcFailedOf({ code: 14, details: "down" })), { code: 14, details: "down" })
+    // gax errors carry code and details; a gRPC error without details keeps its text.
+    const grpcError = Object.assign(new Error("7 PERMISSION_DENIED: denied"), { code: 7 })
+    assert.deepStrictEqual(fields(rpcFailedOf(grpcError)), { code: 7, details: "Error: 7 PERMISSION_DENIED: denied" })
+    assert.deepStrictEqual(fields(rpcFailedOf(Object.assign(grpcError, { details: 42 }))), { code: 7, details: "Error: 7 PERMISSION_DENIED: denied" })
+    assert.deepStrictEqual(fields(rpcFailedOf({ code: 14, details: 42 })), { code: 14, details: "[object Object]" })
+    assert.deepStrictEqual(fields(rpcFailedOf({ code: 14, details: "" })), { code: 14, details: "" })
+    // A Node system error's code is a string: not a gRPC code.
+    const refused = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:443"), { code: "ECONNREFUSED" })
+    assert.deepStrictEqual(fields(rpcFailedOf(refused)), { code: status.UNKNOWN, details: "connect ECONNREFUSED 127.0.0.1:443" })
+    const expired = Object.assign(new Error("invalid_grant: token expired"), { code: "401" })
+    assert.deepStrictEqual(fields(rpcFailedOf(expired)), { code: status.UNAUTHENTICATED, details: "invalid_grant: token expired" })
+    assert.deepStrictEqual(fields(rpcFailedOf(null)), { code: status.UNKNOWN, details: "null" })
+    assert.deepStrictEqual(fields(rpcFailedOf(undefined)), { code: status.UNKNOWN, details: "undefined" })
+    assert.deepStrictEqual(fields(rpcFailedOf(new Error("socket hang up"))), { code: status.UNKNOWN, details: "socket hang up" })
+  })
+
+  it("out of time before any attempt: DeadlineExceeded saying so, with the operation and the key", () => {
+    const error = toKmsError("encrypt", key, new OutOfTime({ last: undefined }))
+    assert.strictEqual(error._tag, "DeadlineExceeded")
+    assert.strictEqual(error.message, `no time left on the caller's deadline to call Cloud KMS encrypt on ${key}`)
+  })
 })

@@ -63,4 +63,30 @@ describe("integrity checks of Cloud KMS answers", () => {
     assert.strictEqual(failureOf(verifyDecrypt({ plaintext: null })), "plaintext presence")
     assert.strictEqual(failureOf(verifyDecrypt({ plaintext: new Uint8Array([1]), plaintextCrc32c: { value: "not a number" } })), "plaintext CRC32C")
   })
+
+  it("a checksum is read only from plain decimal digits (string or Long-like text) or a number; anything else is a mismatch", () => {
+    const ciphertext = new Uint8Array([1, 2, 3])
+    const crc = String(crc32cOf(ciphertext))
+    const withCrc = (value: unknown) => failureOf(verifyEncrypt(version)(encryptAnswer(ciphertext, { ciphertextCrc32c: { value } })))
+    assert.strictEqual(withCrc(crc), "accepted")
+    assert.strictEqual(withCrc(Number(crc)), "accepted")
+    assert.strictEqual(withCrc({ toString: () => crc }), "accepted")
+    // A Long-like value is read by its decimal text, not by valueOf.
+    assert.strictEqual(withCrc({ toString: () => crc, valueOf: () => 0 }), "accepted")
+    for (const text of [` ${crc}`, `${crc} `, `${crc}\n`, `+${crc}`, `0x${Number(crc).toString(16)}`, `${crc}.0`, `${crc}e0`, ""]) {
+      assert.strictEqual(withCrc(text), "ciphertext CRC32C", JSON.stringify(text))
+      assert.strictEqual(withCrc({ toString: () => text }), "ciphertext CRC32C", `Long-like ${JSON.stringify(text)}`)
+    }
+    for (const value of [null, undefined, true]) assert.strictEqual(withCrc(value), "ciphertext CRC32C", String(value))
+    assert.strictEqual(failureOf(verifyEncrypt(version)(encryptAnswer(ciphertext, { ciphertextCrc32c: undefined }))), "ciphertext CRC32C")
+  })
+
+  it("an answer without a name says it answered \"\"", () => {
+    for (const name of [null, undefined]) {
+      assert.strictEqual(
+        failureOf(verifyEncrypt(key)(encryptAnswer(new Uint8Array([1]), { name }))),
+        `resource name (asked ${key}, answered "")`
+      )
+    }
+  })
 })

@@ -103,7 +103,8 @@ describe("CloudKms Decrypt", () => {
       const seed = randomBytes(32)
       const { kms } = yield* cloudBackend()
       const wrapped = yield* kms.encrypt(seed, noDeadline)
-      fake.setLatency({ millis: 200 }, "Decrypt")
+      // Long enough that the second caller joins even on a loaded machine (a Stryker run).
+      fake.setLatency({ millis: 2_000 }, "Decrypt")
       fake.resetCounters()
       const keyId = { cryptoKey: cloudKeyUri, version: 1 }
       const called = Effect.promise(() => once(fake.events, "call"))

@@ -1,7 +1,8 @@
+import { createDecipheriv } from "node:crypto"
 import { assert, describe, it } from "@effect/vitest"
 import * as Result from "effect/Result"
 import * as fc from "fast-check"
-import { minimumCiphertextLength, newCryptoKey, open, rotate, sealWithPrimary } from "../../../src/kms/fake/FakeKeyRing.ts"
+import { keyVersion, minimumCiphertextLength, newCryptoKey, open, rotate, sealWithPrimary } from "../../../src/kms/fake/FakeKeyRing.ts"
 
 const name = "projects/p/locations/l/keyRings/r/cryptoKeys/k"
 const other = "projects/p/locations/l/keyRings/r/cryptoKeys/other"
@@ -59,5 +60,19 @@ describe("fake key ring", () => {
     const sealed = seal(key, Buffer.from("z")).ciphertext
     assert.strictEqual(sealed.length, minimumCiphertextLength)
     assert.strictEqual(Result.getOrThrow(open(key, sealed, undefined)).toString(), "z")
+  })
+
+  it("the ciphertext is AES-256-GCM over \"k8s-cloudkms-plugin fake kms|<key>|<version>\" as associated data", () => {
+    const key = newCryptoKey(name)
+    const material = key.versions.get(1)?.material ?? new Uint8Array()
+    const sealed = seal(key, Buffer.from("bound")).ciphertext
+    // Opened independently, by the documented layout: header(5) nonce(12) sealed tag(16).
+    const decipher = createDecipheriv("aes-256-gcm", material, sealed.subarray(5, 17))
+    decipher.setAAD(Buffer.from(`k8s-cloudkms-plugin fake kms|${name}|1`))
+    decipher.setAuthTag(sealed.subarray(sealed.length - 16))
+    assert.strictEqual(Buffer.concat([decipher.update(sealed.subarray(17, sealed.length - 16)), decipher.final()]).toString(), "bound")
+    // The same key material under another key name does not open it.
+    const twin = { name: other, primary: 1, versions: new Map([[1, keyVersion(1, material, "ENABLED")]]) }
+    assert.strictEqual(failure(open(twin, sealed, undefined)), `InvalidCiphertext: ciphertext failed authentication under ${other}: corrupted, or made by another key`)
   })
 })

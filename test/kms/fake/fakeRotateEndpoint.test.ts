@@ -1,0 +1,32 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import { makePluginClient } from "../../../src/client/PluginClient.ts"
+import { FullPlugin } from "../../support/FullPlugin.ts"
+import { keyA } from "../../support/fakeKmsBackend.ts"
+
+// The fake backend's development endpoint on the health server: POST
+// /fake/rotate rotates --key-uri and answers the new primary version, which
+// new data is then wrapped with.
+
+const post = (url: string) =>
+  Effect.promise(async () => {
+    const response = await fetch(url, { method: "POST" })
+    return { status: response.status, body: await response.text() }
+  })
+
+describe("POST /fake/rotate (fake backend)", () => {
+  it.live("answers the new primary version; Status and Encrypt move to it", () =>
+    Effect.gen(function*() {
+      const { target, url } = yield* FullPlugin
+      const client = yield* makePluginClient(target, { timeoutMillis: 5_000 })
+      assert.deepStrictEqual(yield* post(`${url}/fake/rotate`), { status: 200, body: `${keyA}/cryptoKeyVersions/2\n` })
+      assert.deepStrictEqual(yield* post(`${url}/fake/rotate`), { status: 200, body: `${keyA}/cryptoKeyVersions/3\n` })
+      assert.strictEqual((yield* client.v2Encrypt({ plaintext: Buffer.from("x") })).keyId, `${keyA}/cryptoKeyVersions/3`)
+      assert.strictEqual((yield* client.v2Status).keyId, `${keyA}/cryptoKeyVersions/3`)
+      // Only POST rotates.
+      const get = yield* Effect.promise(() => fetch(`${url}/fake/rotate`))
+      assert.strictEqual(get.status, 404)
+      assert.deepStrictEqual(yield* post(`${url}/fake/rotate`), { status: 200, body: `${keyA}/cryptoKeyVersions/4\n` })
+    }).pipe(Effect.provide(FullPlugin.layer({ kmsBackend: Option.some("fake"), keyUri: Option.some(keyA) }))))
+})
