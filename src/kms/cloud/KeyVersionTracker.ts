@@ -68,7 +68,7 @@ export const makeKeyVersionTracker = (
             ? Result.succeed({ keyVersion: undefined, problem: `${keyUri} has no primary version; create or restore one` })
             : Result.fail(new IntegrityMismatch({ check: `resource name (asked ${keyUri}, answered ${JSON.stringify(key.name)})` }))
         }
-        const state = String(primary.state ?? "")
+        const state = primary.state === undefined || primary.state === null ? "in no known state" : String(primary.state)
         return Result.succeed({
           keyVersion: primary.name,
           problem: state === "ENABLED" ? undefined : `primary version ${primary.name} is ${state}; enable it or choose another primary`

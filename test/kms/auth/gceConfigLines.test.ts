@@ -29,8 +29,8 @@ describe("gce.conf lines", () => {
     for (const header of ["[global]", "[GLOBAL]", "[ global ]", "[global]\t", "[global] ; comment", "[global]; comment", "[global]#c", "[global] # two words"]) {
       assert.deepStrictEqual(parsed(header, `token-url = ${url}`), { tokenUrl: url }, header)
     }
-    // Subsections of other sections are other sections: their values are ignored.
-    for (const header of ["[other \"sub\"]", "[other  \"sub\"]", "[other\t\"a \\\"q\\\" b\"]", "[other \"\"]", "[other \"x\" ]", "[other \"x\"] ; c"]) {
+    // Subsections, of [global] too, are other sections: their values are ignored.
+    for (const header of ["[global \"sub\"]", "[GLOBAL \"\"]", "[other \"sub\"]", "[other  \"sub\"]", "[other\t\"a \\\"q\\\" b\"]", "[other \"\"]", "[other \"x\" ]", "[other \"x\"] ; c"]) {
       assert.deepStrictEqual(parsed("[global]", "token-body = b", header, `token-url = ${url}`), { tokenBody: "b" }, header)
     }
   })

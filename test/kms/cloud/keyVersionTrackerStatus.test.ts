@@ -52,7 +52,11 @@ describe("key version tracker status", () => {
       // No state at all (not something Cloud KMS sends): still not taken as enabled.
       assert.deepStrictEqual(yield* statusFor({ name: key, primary: { name: scriptedVersion(3) } }), {
         keyVersion: scriptedVersion(3),
-        problem: `primary version ${scriptedVersion(3)} is ; enable it or choose another primary`
+        problem: `primary version ${scriptedVersion(3)} is in no known state; enable it or choose another primary`
+      })
+      assert.deepStrictEqual(yield* statusFor({ name: key, primary: { name: scriptedVersion(3), state: null } }), {
+        keyVersion: scriptedVersion(3),
+        problem: `primary version ${scriptedVersion(3)} is in no known state; enable it or choose another primary`
       })
     }))
 

@@ -49,9 +49,10 @@ export const parseGceConfig = (text: string): Result.Result<Partial<HostedMaster
   for (const [index, line] of lines.entries()) {
     const trimmed = line.trim()
     if (trimmed === "" || trimmed.startsWith(";") || trimmed.startsWith("#")) continue
-    const header = /^\[\s*([A-Za-z0-9.-]+)(?:\s+"(?:[^"\\]|\\.)*")?\s*\]\s*(?:[;#].*)?$/.exec(trimmed)
+    const header = /^\[\s*([A-Za-z0-9.-]+)(\s+"(?:[^"\\]|\\.)*")?\s*\]\s*(?:[;#].*)?$/.exec(trimmed)
     if (header !== null) {
-      section = (header[1] ?? "").toLowerCase()
+      // [global "x"] is a subsection, another section than [global].
+      section = header[2] === undefined ? (header[1] ?? "").toLowerCase() : "subsection"
       continue
     }
     const variable = /^([A-Za-z][A-Za-z0-9-]*)\s*(?:=\s*(.*))?$/.exec(trimmed)
