@@ -68,7 +68,7 @@ export default {
 //   fields decode to [] never undefined. Not killable offline: the Google
 //   endpoint branch (needs googleapis.com).
 // kms/cloud/auth/GceConfig.ts: `?? ""` after required capture groups, the
-//   initial section name, the `<=` loop bound over a trimmed line.
+//   `<=` loop bound over a trimmed line.
 // kms/cloud/auth/HostedMasterAuth.ts: the empty-token check and `token_type: ""`
 //   (google-auth-library refuses an empty token and defaults to Bearer itself).
 // kms/cloud/Integrity.ts: the type guard before /^\d+$/ (only a bigint would differ).

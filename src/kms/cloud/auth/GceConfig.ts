@@ -43,7 +43,7 @@ const parseValue = (raw: string): string | undefined => {
 
 /** [global] token-url and token-body of a gce.conf text. */
 export const parseGceConfig = (text: string): Result.Result<Partial<HostedMasterTokenSource>, string> => {
-  let section = ""
+  let inGlobal = false
   const found: { tokenUrl?: string; tokenBody?: string } = {}
   const lines = text.replace(/\\\r?\n/g, "").split(/\r?\n/)
   for (const [index, line] of lines.entries()) {
@@ -52,12 +52,12 @@ export const parseGceConfig = (text: string): Result.Result<Partial<HostedMaster
     const header = /^\[\s*([A-Za-z0-9.-]+)(\s+"(?:[^"\\]|\\.)*")?\s*\]\s*(?:[;#].*)?$/.exec(trimmed)
     if (header !== null) {
       // [global "x"] is a subsection, another section than [global].
-      section = header[2] === undefined ? (header[1] ?? "").toLowerCase() : "subsection"
+      inGlobal = header[2] === undefined && (header[1] ?? "").toLowerCase() === "global"
       continue
     }
     const variable = /^([A-Za-z][A-Za-z0-9-]*)\s*(?:=\s*(.*))?$/.exec(trimmed)
     if (variable === null) return Result.fail(`line ${index + 1}: expected "name = value" or "[section]"`)
-    if (section !== "global") continue
+    if (!inGlobal) continue
     const name = (variable[1] ?? "").toLowerCase()
     if (name !== "token-url" && name !== "token-body") continue
     const value = parseValue(variable[2] ?? "")
