@@ -1,6 +1,4 @@
-import { randomUUID } from "node:crypto"
 import * as fs from "node:fs"
-import * as net from "node:net"
 import * as path from "node:path"
 import * as grpc from "@grpc/grpc-js"
 import { assert, describe, it } from "@effect/vitest"
@@ -9,6 +7,7 @@ import { makePluginClient } from "../../src/client/PluginClient.ts"
 import { kmsServices } from "../../src/grpc/KmsProtos.ts"
 import type { V1beta1 } from "../../src/grpc/messages.ts"
 import { bindSocket, targetOf } from "../../src/grpc/SocketBinding.ts"
+import { abstractAnswers, abstractName } from "../support/abstractSocket.ts"
 import { tempDir } from "../support/tempDir.ts"
 
 // Where the server listens: a socket file, or a Linux abstract socket "@name"
@@ -16,9 +15,6 @@ import { tempDir } from "../support/tempDir.ts"
 
 // The plugin silences grpc-js's own stderr lines (GrpcServerLayer); so do these bare servers.
 grpc.setLogVerbosity(grpc.logVerbosity.NONE)
-
-/** An abstract name no other test or process uses. */
-const abstractName = () => `@kmsp-test-${process.pid}-${randomUUID()}`
 
 const version: grpc.handleUnaryCall<V1beta1.VersionRequest, V1beta1.VersionResponse> = (_call, callback) =>
   callback(null, { version: "v1beta1", runtimeName: "binding-test", runtimeVersion: "0" })
@@ -33,19 +29,6 @@ const server = Effect.acquireRelease(
   (s) => Effect.sync(() => s.forceShutdown())
 )
 
-/** Whether anything accepts a connection on this abstract name. */
-const abstractAnswers = (name: string) =>
-  Effect.promise(() =>
-    new Promise<string>((resolve) => {
-      const probe = net.connect({ path: `\u0000${name.slice(1)}` })
-      probe.once("connect", () => {
-        probe.destroy()
-        resolve("connected")
-      })
-      probe.once("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? "error"))
-    })
-  )
-
 describe("socket binding", () => {
   it("targets: an abstract name keeps its name after a NUL; a file path is made absolute", () => {
     assert.strictEqual(targetOf("@kms"), "unix:\u0000kms")
@@ -55,7 +38,7 @@ describe("socket binding", () => {
 
   it.live("an abstract socket serves gRPC, is shown as abstract, leaves no file, and stops accepting when asked", () =>
     Effect.gen(function*() {
-      const name = abstractName()
+      const name = abstractName("test")
       const binding = yield* bindSocket(yield* server, name, 0o600)
       assert.strictEqual(binding.target, `unix:\u0000${name.slice(1)}`)
       assert.strictEqual(binding.display, `unix:${name} (abstract)`)
@@ -70,7 +53,7 @@ describe("socket binding", () => {
 
   it.live("an abstract name already in use is refused with the operator's two ways out", () =>
     Effect.gen(function*() {
-      const name = abstractName()
+      const name = abstractName("test")
       const first = yield* bindSocket(yield* server, name, 0o600)
       const refused = yield* Effect.flip(bindSocket(yield* server, name, 0o600))
       assert.strictEqual(refused._tag, "StartupError")

@@ -1,29 +1,16 @@
-import { randomUUID } from "node:crypto"
-import * as net from "node:net"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { makePluginClient } from "../../src/client/PluginClient.ts"
+import { abstractAnswers, abstractName } from "../support/abstractSocket.ts"
 import { serve } from "../support/grpcHarness.ts"
 
 // The whole server on a Linux abstract socket: it says so, serves, and on
 // release stops listening (grpc-js does not own that listener, we do).
 
-const answers = (name: string) =>
-  Effect.promise(() =>
-    new Promise<string>((resolve) => {
-      const probe = net.connect({ path: `\u0000${name.slice(1)}` })
-      probe.once("connect", () => {
-        probe.destroy()
-        resolve("connected")
-      })
-      probe.once("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? "error"))
-    })
-  )
-
 describe("gRPC server on an abstract socket", () => {
   it.live("serves on @name, logs it as abstract, and refuses connections once released", () =>
     Effect.gen(function*() {
-      const name = `@kmsp-server-${process.pid}-${randomUUID()}`
+      const name = abstractName("server")
       const served = yield* serve({ socketPath: name })
       assert.strictEqual(served.target, `unix:\u0000${name.slice(1)}`)
       assert.include(served.lines, `serving KMS v2 and v1beta1 on unix:${name} (abstract)`)
@@ -31,6 +18,6 @@ describe("gRPC server on an abstract socket", () => {
       assert.strictEqual((yield* client.v2Status).healthz, "ok")
       yield* served.stop
       assert.include(served.lines, `stopped serving on ${name}`)
-      assert.strictEqual(yield* answers(name), "ECONNREFUSED")
+      assert.strictEqual(yield* abstractAnswers(name), "ECONNREFUSED")
     }).pipe(Effect.scoped))
 })

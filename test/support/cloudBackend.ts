@@ -3,13 +3,12 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
-import * as References from "effect/References"
 import type { PluginFlags } from "../../src/config/flags.ts"
 import { PluginConfig } from "../../src/config/PluginConfig.ts"
 import { CloudKmsLayer } from "../../src/kms/cloud/CloudKms.ts"
 import { KeyManagement } from "../../src/kms/KeyManagement.ts"
 import { cloudKeyUri, FakeCloud } from "./CloudTestPlugin.ts"
-import type { LogLine } from "./cloudScripted.ts"
+import { lineCollector } from "./cloudScripted.ts"
 import { configFrom } from "./TestPlugin.ts"
 
 // The CloudKms backend itself (KeyManagement, no gRPC server in front), with
@@ -19,14 +18,7 @@ import { configFrom } from "./TestPlugin.ts"
 export const cloudBackend = (flags: Partial<PluginFlags> = {}) =>
   Effect.gen(function*() {
     const fake = yield* FakeCloud
-    const lines: Array<LogLine> = []
-    const capture = Logger.make((options) => {
-      lines.push({
-        message: Array.isArray(options.message) ? options.message.join(" ") : String(options.message),
-        level: options.logLevel,
-        annotations: { ...options.fiber.getRef(References.CurrentLogAnnotations) }
-      })
-    })
+    const { lines, capture } = lineCollector()
     const config = configFrom({
       keyUri: Option.some(cloudKeyUri),
       kmsEndpoint: Option.some(fake.address),

@@ -16,8 +16,8 @@ export interface LogLine {
   readonly annotations: Readonly<Record<string, unknown>>
 }
 
-/** A logger keeping every line (Debug included) of the effect it is provided to. */
-export const capturingLogs = () => {
+/** A logger that keeps every line it is given in `lines`. */
+export const lineCollector = () => {
   const lines: Array<LogLine> = []
   const capture = Logger.make((options) => {
     lines.push({
@@ -26,6 +26,12 @@ export const capturingLogs = () => {
       annotations: { ...options.fiber.getRef(References.CurrentLogAnnotations) }
     })
   })
+  return { lines, capture }
+}
+
+/** A logger keeping every line (Debug included) of the effect it is provided to. */
+export const capturingLogs = () => {
+  const { lines, capture } = lineCollector()
   const provide = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
     effect.pipe(Effect.provide(Logger.layer([capture])), Effect.provideService(References.MinimumLogLevel, "Debug"))
   return { lines, provide, messages: () => lines.map((line) => line.message) }

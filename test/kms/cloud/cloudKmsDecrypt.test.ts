@@ -15,29 +15,27 @@ const noDeadline = { deadline: undefined }
 const decryptsAsked = (requests: ReadonlyArray<{ readonly method: string; readonly name: string }>) =>
   requests.filter((r) => r.method === "Decrypt").map((r) => r.name)
 
-/** Data wrapped by key-b (the old key of a migration). */
-const wrappedByOtherKey = (plaintext: Uint8Array) =>
-  Effect.scoped(Effect.flatMap(cloudBackend({ keyUri: Option.some(cloudOtherKeyUri) }), ({ kms }) => kms.encrypt(plaintext, noDeadline)))
+/** A migration: data wrapped by key-b (the old key), the backend on key-a with key-b as --decrypt-key-uri, counters at 0. */
+const migration = Effect.gen(function*() {
+  const fake = yield* FakeCloud
+  const seed = randomBytes(32)
+  const old = yield* Effect.scoped(Effect.flatMap(cloudBackend({ keyUri: Option.some(cloudOtherKeyUri) }), ({ kms }) => kms.encrypt(seed, noDeadline)))
+  const { kms } = yield* cloudBackend({ decryptKeyUri: [cloudOtherKeyUri] })
+  fake.resetCounters()
+  return { fake, seed, old, kms }
+})
 
 describe("CloudKms Decrypt", () => {
   it.live("without a key_id (v1beta1), --key-uri is asked first, then each --decrypt-key-uri once", () =>
     Effect.gen(function*() {
-      const fake = yield* FakeCloud
-      const seed = randomBytes(32)
-      const old = yield* wrappedByOtherKey(seed)
-      const { kms } = yield* cloudBackend({ decryptKeyUri: [cloudOtherKeyUri] })
-      fake.resetCounters()
+      const { fake, seed, old, kms } = yield* migration
       assert.deepStrictEqual(Buffer.from(yield* kms.decrypt(old.ciphertext, undefined, noDeadline)), seed)
       assert.deepStrictEqual(decryptsAsked(fake.requests), [cloudKeyUri, cloudOtherKeyUri])
     }).pipe(Effect.scoped, Effect.provide(FakeCloud.layer)))
 
   it.live("with a key_id, only the crypto key it names is asked", () =>
     Effect.gen(function*() {
-      const fake = yield* FakeCloud
-      const seed = randomBytes(32)
-      const old = yield* wrappedByOtherKey(seed)
-      const { kms } = yield* cloudBackend({ decryptKeyUri: [cloudOtherKeyUri] })
-      fake.resetCounters()
+      const { fake, seed, old, kms } = yield* migration
       const plaintext = yield* kms.decrypt(old.ciphertext, { cryptoKey: cloudOtherKeyUri, version: 1 }, noDeadline)
       assert.deepStrictEqual(Buffer.from(plaintext), seed)
       assert.deepStrictEqual(decryptsAsked(fake.requests), [cloudOtherKeyUri])
@@ -76,10 +74,7 @@ describe("CloudKms Decrypt", () => {
 
   it.live("a caller joining a hanging Decrypt gets KmsUnavailable naming the key before its own deadline", () =>
     Effect.gen(function*() {
-      const fake = yield* FakeCloud
-      const seed = randomBytes(32)
-      const old = yield* wrappedByOtherKey(seed)
-      const { kms } = yield* cloudBackend({ decryptKeyUri: [cloudOtherKeyUri], kmsAttemptTimeout: Option.some("10s") })
+      const { fake, old, kms } = yield* migration
       fake.inject({ fault: { kind: "hang" }, method: "Decrypt" })
       const keyId = { cryptoKey: cloudOtherKeyUri, version: 1 }
       const called = Effect.promise(() => once(fake.events, "call"))
