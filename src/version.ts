@@ -3,3 +3,5 @@
 // bundled image needs no package.json.
 export const pluginName = "k8s-cloudkms-plugin"
 export const pluginVersion = "0.1.0"
+/** The source revision (git commit) the running code was built from, or "unknown". */
+export const pluginRevision: string = "unknown"
