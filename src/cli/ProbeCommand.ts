@@ -5,12 +5,12 @@ import * as Runtime from "effect/Runtime"
 import * as Command from "effect/cli/Command"
 import * as Flag from "effect/cli/Flag"
 import { makePluginClient } from "../client/PluginClient.ts"
-import { checkV1, checkV2, formatReport } from "../client/probeChecks.ts"
 import { ConfigError } from "../config/ConfigError.ts"
 import { parseDurationMillis } from "../config/Duration.ts"
 import { envVarOf } from "../config/flags.ts"
 import { defaultSocketPath } from "../config/parseConfig.ts"
 import { targetOf } from "../grpc/SocketBinding.ts"
+import { checkV1, checkV2, formatReport } from "./probeChecks.ts"
 
 /** The report already says what failed: exit 1 without another message. */
 export class ChecksFailed extends Data.TaggedError("ChecksFailed") {

@@ -6,13 +6,16 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Command from "effect/cli/Command"
-import { checkHealthEndpoints } from "../client/httpChecks.ts"
 import { makePluginClient } from "../client/PluginClient.ts"
-import { checkV1, checkV2, formatReport } from "../client/probeChecks.ts"
+import type { ConfigError } from "../config/ConfigError.ts"
 import { pluginFlags, type PluginFlags } from "../config/flags.ts"
+import { PluginConfig } from "../config/PluginConfig.ts"
 import { GrpcServer } from "../grpc/GrpcServer.ts"
 import { HealthServer } from "../health/HealthServer.ts"
-import { type PluginLayer, withConfig } from "./pluginRun.ts"
+import type { Shutdown } from "../runtime/Shutdown.ts"
+import type { StartupError } from "../runtime/StartupError.ts"
+import { checkHealthEndpoints } from "./httpChecks.ts"
+import { checkV1, checkV2, formatReport } from "./probeChecks.ts"
 import { ChecksFailed } from "./ProbeCommand.ts"
 
 // The operator's first step on a new node: start the plugin exactly as
@@ -21,12 +24,17 @@ import { ChecksFailed } from "./ProbeCommand.ts"
 // end to end: both APIs through the socket, a real KMS round trip, and the
 // health endpoints.
 
+/** The whole plugin from its flags, as main composes it. */
+export type Plugin = (
+  flags: PluginFlags
+) => Layer.Layer<GrpcServer | HealthServer | PluginConfig, ConfigError | StartupError, Shutdown>
+
 const privateSocketDir = Effect.acquireRelease(
   Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "kms-selftest-"))),
   (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
 )
 
-const selftest = (plugin: PluginLayer) => (given: PluginFlags) =>
+const selftest = (plugin: Plugin) => (given: PluginFlags) =>
   Effect.gen(function*() {
     const flags: PluginFlags = {
       ...given,
@@ -36,24 +44,22 @@ const selftest = (plugin: PluginLayer) => (given: PluginFlags) =>
       healthzPort: Option.orElse(given.healthzPort, () => Option.some("0")),
       logLevel: Option.orElse(given.logLevel, () => Option.some("warn"))
     }
-    return yield* withConfig(flags, (config) =>
-      Effect.gen(function*() {
-        const running = yield* Layer.build(plugin)
-        const { target } = Context.get(running, GrpcServer)
-        const { metricsUrl, url } = Context.get(running, HealthServer)
-        const client = yield* makePluginClient(target, { timeoutMillis: config.healthzTimeoutMillis })
-        const results = [
-          ...(config.kmsApi === "v1" ? [] : yield* checkV2(client)),
-          ...(config.kmsApi === "v2" ? [] : yield* checkV1(client)),
-          ...(yield* checkHealthEndpoints(url, metricsUrl, { healthz: config.healthzPath, metrics: config.metricsPath }, config.healthzTimeoutMillis))
-        ]
-        const backend = config.backend === "fake" ? "fake backend" : `Cloud KMS key ${config.keyUri}`
-        process.stdout.write(`${formatReport(`selftest: ${backend}, socket ${config.socketPath}, health ${url}`, results)}\n`)
-        if (results.some((r) => !r.ok)) return yield* new ChecksFailed()
-      }))
+    const running = yield* Layer.build(plugin(flags))
+    const config = Context.get(running, PluginConfig)
+    const { target } = Context.get(running, GrpcServer)
+    const { metricsUrl, url } = Context.get(running, HealthServer)
+    const client = yield* makePluginClient(target, { timeoutMillis: config.healthzTimeoutMillis })
+    const results = [
+      ...(config.kmsApi === "v1" ? [] : yield* checkV2(client)),
+      ...(config.kmsApi === "v2" ? [] : yield* checkV1(client)),
+      ...(yield* checkHealthEndpoints(url, metricsUrl, { healthz: config.healthzPath, metrics: config.metricsPath }, config.healthzTimeoutMillis))
+    ]
+    const backend = config.backend === "fake" ? "fake backend" : `Cloud KMS key ${config.keyUri}`
+    process.stdout.write(`${formatReport(`selftest: ${backend}, socket ${config.socketPath}, health ${url}`, results)}\n`)
+    if (results.some((r) => !r.ok)) return yield* new ChecksFailed()
   }).pipe(Effect.scoped)
 
-export const selftestCommand = (plugin: PluginLayer) =>
+export const selftestCommand = (plugin: Plugin) =>
   Command.make("selftest", pluginFlags, selftest(plugin)).pipe(
     Command.withDescription(
       "Start the plugin with these flags (on a private socket and a free port unless given), check both APIs, a KMS round trip and the health endpoints, print a report, exit 0 or 1."

@@ -4,9 +4,9 @@ import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import { statusName } from "../grpc/GrpcStatus.ts"
 import { kmsServices } from "../grpc/KmsProtos.ts"
 import type { V1beta1, V2 } from "../grpc/messages.ts"
+import { statusName } from "../observability/Labels.ts"
 
 // A client of a running plugin's socket, for `probe`, `selftest`, the health
 // server's checks and the tests. Answers are decoded with Schema: the other

@@ -1,53 +1,41 @@
 import * as Context from "effect/Context"
-import type * as LogLevel from "effect/LogLevel"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Result from "effect/Result"
+import { ConfigError } from "./ConfigError.ts"
+import type { PluginConfigShape } from "./ConfigShape.ts"
+import type { PluginFlags } from "./flags.ts"
+import { parseConfig } from "./parseConfig.ts"
+import { socketDirectoryProblem } from "./SocketPath.ts"
 
-export type KmsApi = "v1" | "v2" | "both"
-export type KmsBackend = "cloud" | "fake"
-export type LogFormat = "json" | "text"
+export type { CloudEndpoint, KmsApi, KmsBackend, LogFormat, PluginConfigShape, RetryPolicy } from "./ConfigShape.ts"
 
-/** Where the Cloud KMS client connects. */
-export type CloudEndpoint =
-  | { readonly _tag: "Google" }
-  | { readonly _tag: "Custom"; readonly host: string; readonly port: number; readonly insecure: boolean }
-
-/** How Cloud KMS calls are retried: one policy, ours (gax retries are off). */
-export interface RetryPolicy {
-  readonly maxAttempts: number
-  readonly initialBackoffMillis: number
-  readonly maxBackoffMillis: number
-  readonly attemptTimeoutMillis: number
-  /** Bound for calls that have no caller deadline (background refresh, v1 calls without one). */
-  readonly callTimeoutMillis: number
-}
-
-/** The plugin's whole configuration, validated once at start. */
-export interface PluginConfigShape {
-  readonly keyUri: string
-  readonly decryptKeyUris: ReadonlyArray<string>
-  readonly keySuffix: string | undefined
-  readonly decryptKeySuffixes: ReadonlyArray<string>
-  readonly kmsApi: KmsApi
-  readonly backend: KmsBackend
-  readonly cloudEndpoint: CloudEndpoint
-  readonly retry: RetryPolicy
-  readonly keyRefreshIntervalMillis: number
-  readonly socketPath: string
-  readonly socketMode: number
-  readonly shutdownGraceMillis: number
-  readonly healthzBindAddress: string
-  readonly healthzPort: number
-  readonly healthzPath: string
-  readonly healthzTimeoutMillis: number
-  readonly healthzKmsCacheMillis: number
-  readonly metricsPort: number | undefined
-  readonly metricsPath: string
-  readonly gceConfig: string | undefined
-  readonly fakeKeyFile: string | undefined
-  readonly fakeLatencyMillis: number
-  readonly logFormat: LogFormat
-  readonly logLevel: LogLevel.LogLevel
-}
-
+/** The plugin's configuration, validated once at start. */
 export class PluginConfig extends Context.Service<PluginConfig, PluginConfigShape>()(
   "k8s-cloudkms-plugin/config/PluginConfig"
-) {}
+) {
+  /**
+   * Flags (and the KMS_PLUGIN_* env vars) → validated config, including what
+   * must exist on disk. Any mistake is a ConfigError naming the flag: exit
+   * code 2, nothing started.
+   */
+  static readonly load = (
+    flags: PluginFlags,
+    env: Readonly<Record<string, string | undefined>> = process.env
+  ): Effect.Effect<PluginConfigShape, ConfigError> =>
+    Effect.suspend(() => {
+      const parsed = parseConfig(flags, env)
+      if (Result.isFailure(parsed)) return Effect.fail(parsed.failure)
+      const config = parsed.success
+      const socketProblem = socketDirectoryProblem(config.socketPath)
+      return socketProblem === undefined
+        ? Effect.succeed(config)
+        : Effect.fail(new ConfigError({ problems: [{ flag: "path-to-unix-socket", message: socketProblem }] }))
+    })
+
+  static readonly layer = (flags: PluginFlags): Layer.Layer<PluginConfig, ConfigError> =>
+    Layer.effect(PluginConfig, PluginConfig.load(flags))
+
+  /** A config given as it is (tests, and selftest's derived flags go through `layer`). */
+  static readonly layerTest = (config: PluginConfigShape): Layer.Layer<PluginConfig> => Layer.succeed(PluginConfig, config)
+}

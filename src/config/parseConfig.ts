@@ -1,17 +1,16 @@
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
-import { cryptoKeyNameExample, isCryptoKeyName } from "../kms/KeyNames.ts"
 import { ConfigError, type FlagProblem } from "./ConfigError.ts"
-import { parseLogLevel } from "../logging/Logging.ts"
+import type { CloudEndpoint, KmsApi, KmsBackend, LogFormat, PluginConfigShape } from "./ConfigShape.ts"
 import { parseDurationMillis } from "./Duration.ts"
 import { envVarOf, type PluginFlags } from "./flags.ts"
-import type { CloudEndpoint, KmsApi, KmsBackend, LogFormat, PluginConfigShape } from "./PluginConfig.ts"
+import { cryptoKeyNameExample, isCryptoKeyName, isKeySuffix } from "./KeyNames.ts"
+import { parseLogLevel } from "./logLevels.ts"
 
 /** Key used by `--kms-backend fake` when no --key-uri is given. */
 export const fakeDefaultKeyUri = "projects/fake-project/locations/global/keyRings/fake-ring/cryptoKeys/fake-key"
 export const defaultSocketPath = "/var/run/kmsplugin/socket.sock"
 
-const suffixPattern = /^[A-Za-z0-9._-]{1,64}$/
 const hostPattern = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])$/
 const ipv4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/
 const ipv6 = /^[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*$/
@@ -19,7 +18,7 @@ const urlPathSegment = /^[A-Za-z0-9._~-]+(?:\/[A-Za-z0-9._~-]+)*$/
 
 /**
  * Validates every flag and turns them into the plugin's configuration. Pure:
- * the socket directory is checked separately, at start.
+ * the socket directory is checked separately, by PluginConfig.load.
  */
 export const parseConfig = (
   flags: PluginFlags,
@@ -67,7 +66,7 @@ export const parseConfig = (
   const keyName = (flag: string, raw: string): string =>
     isCryptoKeyName(raw) ? raw : problem(flag, `expected a crypto key name such as ${cryptoKeyNameExample}, got ${JSON.stringify(raw)}`) ?? raw
   const suffix = (flag: string, raw: string): string =>
-    suffixPattern.test(raw) ? raw : problem(flag, `expected 1-64 letters, digits, '.', '_' or '-', got ${JSON.stringify(raw)}`) ?? raw
+    isKeySuffix(raw) ? raw : problem(flag, `expected 1-64 letters, digits, '.', '_' or '-', got ${JSON.stringify(raw)}`) ?? raw
 
   const backend: KmsBackend = choice("kms-backend", value(flags.kmsBackend), ["cloud", "fake"] as const, "cloud")
   const kmsApi: KmsApi = choice("kms", value(flags.kms), ["v1", "v2", "both"] as const, "both")

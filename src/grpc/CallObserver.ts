@@ -3,7 +3,9 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type { KmsError } from "../kms/KmsErrors.ts"
-import { type GrpcFailure, statusName } from "./GrpcStatus.ts"
+import { labelled, statusName } from "../observability/Labels.ts"
+import { grpcDuration, grpcRequests } from "../observability/Metrics.ts"
+import type { GrpcFailure } from "./GrpcStatus.ts"
 
 /** Which RPC a call is: API version and method. */
 export interface RpcMethod {
@@ -20,14 +22,6 @@ export interface CallOutcome {
   readonly cause: Cause.Cause<KmsError> | undefined
 }
 
-/**
- * Sees how every call ended: the failure log line here, metrics added by the
- * health layer. Runs inside the call's fiber, after the answer is decided.
- */
-export class CallObserver extends Context.Service<CallObserver, {
-  readonly observe: (outcome: CallOutcome) => Effect.Effect<void>
-}>()("k8s-cloudkms-plugin/grpc/CallObserver") {}
-
 /** One line per failed call: method, request uid, gRPC code and cause. Never data. */
 export const logFailedCall = (outcome: CallOutcome): Effect.Effect<void> =>
   outcome.failure === undefined ? Effect.void : Effect.logWarning("KMS call failed").pipe(
@@ -40,5 +34,30 @@ export const logFailedCall = (outcome: CallOutcome): Effect.Effect<void> =>
     })
   )
 
-/** Failure logging only; the health layer adds metrics on top. */
-export const CallLogLayer = Layer.succeed(CallObserver, CallObserver.of({ observe: logFailedCall }))
+const requests = labelled(grpcRequests)
+const durations = labelled(grpcDuration)
+
+/** Counted and timed, in one step, with series made once per method and code. */
+const record = (outcome: CallOutcome): Effect.Effect<void> =>
+  Effect.withFiberSucceed((fiber) => {
+    const { api, name } = outcome.method
+    const code = outcome.failure === undefined ? "OK" : statusName(outcome.failure.code)
+    requests({ api, method: name, code }).updateUnsafe(1, fiber.context)
+    durations({ api, method: name }).updateUnsafe(outcome.seconds, fiber.context)
+  })
+
+/**
+ * Sees how every call ended. Runs inside the call's fiber, after the answer
+ * is decided.
+ */
+export class CallObserver extends Context.Service<CallObserver, {
+  readonly observe: (outcome: CallOutcome) => Effect.Effect<void>
+}>()("k8s-cloudkms-plugin/grpc/CallObserver") {
+  /** Every call counted and timed; failed ones also logged. */
+  static readonly layer = Layer.succeed(
+    CallObserver,
+    CallObserver.of({
+      observe: (outcome) => outcome.failure === undefined ? record(outcome) : Effect.andThen(record(outcome), logFailedCall(outcome))
+    })
+  )
+}

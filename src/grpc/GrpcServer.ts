@@ -14,11 +14,6 @@ import { type CallRunner, unaryCall } from "./unaryCall.ts"
 import { makeV1beta1Handlers } from "./V1beta1Handlers.ts"
 import { makeV2Handlers } from "./V2Handlers.ts"
 
-/** The serving socket, once bound. */
-export class GrpcServer extends Context.Service<GrpcServer, {
-  /** grpc-js target for clients of this server, e.g. unix:///var/run/kmsplugin/socket.sock */
-  readonly target: string
-}>()("k8s-cloudkms-plugin/grpc/GrpcServer") {}
 
 const serverOptions: grpc.ServerOptions = {
   // Refused from the length prefix, before the message is buffered.
@@ -36,63 +31,68 @@ const noUid = (): undefined => undefined
  * accepting, lets in-flight calls finish within the grace period, then cuts
  * the rest, and removes the socket.
  */
-export const GrpcServerLayer = Layer.effect(
-  GrpcServer,
-  Effect.gen(function*() {
-    const config = yield* PluginConfig
-    const kms = yield* KeyManagement
-    const observer = yield* CallObserver
-    const shutdown = yield* Shutdown
-    const run: CallRunner = Effect.runCallbackWith(yield* Effect.context<never>())
-    const observe = observer.observe
+const make = Effect.gen(function*() {
+  const config = yield* PluginConfig
+  const kms = yield* KeyManagement
+  const observer = yield* CallObserver
+  const shutdown = yield* Shutdown
+  const run: CallRunner = Effect.runCallbackWith(yield* Effect.context<never>())
+  const observe = observer.observe
 
-    // grpc-js would print its own unstructured lines on stderr; every failure
-    // it reports reaches us as an error and is logged in our format.
-    grpc.setLogVerbosity(grpc.logVerbosity.NONE)
-    const server = new grpc.Server(serverOptions)
-    const services = kmsServices()
-    if (config.kmsApi !== "v1") {
-      const v2 = makeV2Handlers(kms, config)
-      const uid = (request: { readonly uid: string }) => request.uid
-      server.addService(services.v2, {
-        Status: unaryCall<V2.StatusRequest, V2.StatusResponse>(run, { api: "v2", name: "Status" }, v2.Status, noUid, observe),
-        Encrypt: unaryCall<V2.EncryptRequest, V2.EncryptResponse>(run, { api: "v2", name: "Encrypt" }, v2.Encrypt, uid, observe),
-        Decrypt: unaryCall<V2.DecryptRequest, V2.DecryptResponse>(run, { api: "v2", name: "Decrypt" }, v2.Decrypt, uid, observe)
-      })
-    }
-    if (config.kmsApi !== "v2") {
-      const v1 = makeV1beta1Handlers(kms)
-      const method = (name: string) => ({ api: "v1beta1", name }) as const
-      server.addService(services.v1beta1, {
-        Version: unaryCall<V1beta1.VersionRequest, V1beta1.VersionResponse>(run, method("Version"), v1.Version, noUid, observe),
-        Encrypt: unaryCall<V1beta1.EncryptRequest, V1beta1.EncryptResponse>(run, method("Encrypt"), v1.Encrypt, noUid, observe),
-        Decrypt: unaryCall<V1beta1.DecryptRequest, V1beta1.DecryptResponse>(run, method("Decrypt"), v1.Decrypt, noUid, observe)
-      })
-    }
+  // grpc-js would print its own unstructured lines on stderr; every failure
+  // it reports reaches us as an error and is logged in our format.
+  grpc.setLogVerbosity(grpc.logVerbosity.NONE)
+  const server = new grpc.Server(serverOptions)
+  const services = kmsServices()
+  if (config.kmsApi !== "v1") {
+    const v2 = makeV2Handlers(kms, config)
+    const uid = (request: { readonly uid: string }) => request.uid
+    server.addService(services.v2, {
+      Status: unaryCall<V2.StatusRequest, V2.StatusResponse>(run, { api: "v2", name: "Status" }, v2.Status, noUid, observe),
+      Encrypt: unaryCall<V2.EncryptRequest, V2.EncryptResponse>(run, { api: "v2", name: "Encrypt" }, v2.Encrypt, uid, observe),
+      Decrypt: unaryCall<V2.DecryptRequest, V2.DecryptResponse>(run, { api: "v2", name: "Decrypt" }, v2.Decrypt, uid, observe)
+    })
+  }
+  if (config.kmsApi !== "v2") {
+    const v1 = makeV1beta1Handlers(kms)
+    const method = (name: string) => ({ api: "v1beta1", name }) as const
+    server.addService(services.v1beta1, {
+      Version: unaryCall<V1beta1.VersionRequest, V1beta1.VersionResponse>(run, method("Version"), v1.Version, noUid, observe),
+      Encrypt: unaryCall<V1beta1.EncryptRequest, V1beta1.EncryptResponse>(run, method("Encrypt"), v1.Encrypt, noUid, observe),
+      Decrypt: unaryCall<V1beta1.DecryptRequest, V1beta1.DecryptResponse>(run, method("Decrypt"), v1.Decrypt, noUid, observe)
+    })
+  }
 
-    const binding = yield* Effect.acquireRelease(
-      Effect.tap(bindSocket(server, config.socketPath, config.socketMode), (binding) =>
-        // A forced exit (second signal) still removes the socket.
-        Effect.sync(() => process.once("exit", binding.cleanUp))),
-      (binding) =>
-        Effect.gen(function*() {
-          // tryShutdown closes grpc-js's listener at once, then waits for open calls.
-          binding.stopAccepting()
-          const draining = yield* Effect.sync(() => new Promise<void>((resolve) => server.tryShutdown(() => resolve())))
-          yield* Effect.logInfo("shutting down: no new connections, waiting for in-flight calls")
-          const drained = yield* Effect.promise(() => draining).pipe(Effect.timeoutOption(config.shutdownGraceMillis))
-          if (drained._tag === "None") {
-            server.forceShutdown()
-            yield* shutdown.markForced(`in-flight calls still running after the ${config.shutdownGraceMillis}ms grace period`)
-            yield* Effect.logWarning("grace period exceeded: cut the remaining calls")
-          }
-          binding.cleanUp()
-          process.removeListener("exit", binding.cleanUp)
-          yield* Effect.logInfo(`stopped serving on ${config.socketPath}`)
-        })
-    )
-    const apis = config.kmsApi === "both" ? "v2 and v1beta1" : config.kmsApi === "v1" ? "v1beta1" : "v2"
-    yield* Effect.logInfo(`serving KMS ${apis} on ${binding.display}`)
-    return GrpcServer.of({ target: binding.target })
-  })
-)
+  const binding = yield* Effect.acquireRelease(
+    Effect.tap(bindSocket(server, config.socketPath, config.socketMode), (binding) =>
+      // A forced exit (second signal) still removes the socket.
+      Effect.sync(() => process.once("exit", binding.cleanUp))),
+    (binding) =>
+      Effect.gen(function*() {
+        // tryShutdown closes grpc-js's listener at once, then waits for open calls.
+        binding.stopAccepting()
+        const draining = yield* Effect.sync(() => new Promise<void>((resolve) => server.tryShutdown(() => resolve())))
+        yield* Effect.logInfo("shutting down: no new connections, waiting for in-flight calls")
+        const drained = yield* Effect.promise(() => draining).pipe(Effect.timeoutOption(config.shutdownGraceMillis))
+        if (drained._tag === "None") {
+          server.forceShutdown()
+          yield* shutdown.markForced(`in-flight calls still running after the ${config.shutdownGraceMillis}ms grace period`)
+          yield* Effect.logWarning("grace period exceeded: cut the remaining calls")
+        }
+        binding.cleanUp()
+        process.removeListener("exit", binding.cleanUp)
+        yield* Effect.logInfo(`stopped serving on ${config.socketPath}`)
+      })
+  )
+  const apis = config.kmsApi === "both" ? "v2 and v1beta1" : config.kmsApi === "v1" ? "v1beta1" : "v2"
+  yield* Effect.logInfo(`serving KMS ${apis} on ${binding.display}`)
+  return GrpcServer.of({ target: binding.target })
+})
+
+/** The serving socket, once bound. */
+export class GrpcServer extends Context.Service<GrpcServer, {
+  /** grpc-js target for clients of this server, e.g. unix:///var/run/kmsplugin/socket.sock */
+  readonly target: string
+}>()("k8s-cloudkms-plugin/grpc/GrpcServer") {
+  static readonly layer = Layer.effect(GrpcServer, make)
+}

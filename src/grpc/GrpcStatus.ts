@@ -37,5 +37,3 @@ export const failureOfCause = (cause: Cause.Cause<KmsError>): GrpcFailure => {
   if (error._tag === "Some") return failureOfError(error.value)
   return Cause.hasInterruptsOnly(cause) ? cancelledFailure : internalFailure
 }
-
-export const statusName = (code: status): string => status[code] ?? String(code)

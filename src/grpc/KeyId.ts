@@ -1,4 +1,4 @@
-import { type KeyVersion, parseKeyVersionName } from "../kms/KeyNames.ts"
+import { isKeySuffix, type KeyVersion, parseKeyVersionName } from "../config/KeyNames.ts"
 
 // The v2 key_id: the Cloud KMS crypto key version name, plus ":<suffix>" when
 // --key-suffix is set (the Go plugin's format, so its data keeps decrypting).
@@ -21,7 +21,7 @@ export const parseKeyId = (keyId: string): ParsedKeyId | undefined => {
   const hasSuffix = colon !== -1 && !keyId.includes("/", colon)
   const name = hasSuffix ? keyId.slice(0, colon) : keyId
   const suffix = hasSuffix ? keyId.slice(colon + 1) : undefined
-  if (suffix !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(suffix)) return undefined
+  if (suffix !== undefined && !isKeySuffix(suffix)) return undefined
   const keyVersion = parseKeyVersionName(name)
   return keyVersion === undefined ? undefined : { keyVersion, suffix }
 }

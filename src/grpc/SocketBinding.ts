@@ -4,7 +4,8 @@ import * as grpc from "@grpc/grpc-js"
 import * as Effect from "effect/Effect"
 import type { ConfigError } from "../config/ConfigError.ts"
 import { StartupError } from "../runtime/StartupError.ts"
-import { claimSocketPath, isAbstractSocket, ownSocket, removeOwnedSocket, withSocketUmask } from "./UnixSocket.ts"
+import { isAbstractSocket } from "../config/SocketPath.ts"
+import { claimSocketPath, ownSocket, removeOwnedSocket, withSocketUmask } from "./UnixSocket.ts"
 
 // Where the gRPC server listens: a socket file (grpc-js binds it, with the
 // umask held so it is born with its final mode), or a Linux abstract socket

@@ -1,33 +1,14 @@
 import * as fs from "node:fs"
 import * as net from "node:net"
-import * as path from "node:path"
 import * as Effect from "effect/Effect"
 import { ConfigError } from "../config/ConfigError.ts"
+import { isAbstractSocket } from "../config/SocketPath.ts"
 import { StartupError } from "../runtime/StartupError.ts"
 
 // The socket file's lifecycle. "Stale" means nobody answers on it: a live
 // plugin owns the path and is left alone; any other kind of file is never
 // touched. The socket is created with its final mode (umask held around the
 // bind), so there is no moment where it is wider than asked.
-
-export const isAbstractSocket = (socketPath: string): boolean => socketPath.startsWith("@")
-
-/** Why the socket's directory cannot hold it, or undefined when it can. */
-export const socketDirectoryProblem = (socketPath: string): string | undefined => {
-  if (isAbstractSocket(socketPath)) return undefined
-  const dir = path.dirname(path.resolve(socketPath))
-  try {
-    if (!fs.statSync(dir).isDirectory()) return `${dir} is not a directory`
-  } catch {
-    return `directory ${dir} does not exist; create it (the apiserver must see the same directory)`
-  }
-  try {
-    fs.accessSync(dir, fs.constants.W_OK | fs.constants.X_OK)
-  } catch {
-    return `this process (uid ${process.getuid?.() ?? "?"}) cannot create files in ${dir}; make it writable, or run as its owner`
-  }
-  return undefined
-}
 
 const answers = (socketPath: string): Promise<boolean> =>
   new Promise((resolve) => {

@@ -1,4 +1,5 @@
 import type * as grpc from "@grpc/grpc-js"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type { CallLimits } from "../kms/KeyManagement.ts"
@@ -12,9 +13,14 @@ export type CallRunner = <A, E>(
   options: { readonly onExit: (exit: Exit.Exit<A, E>) => void }
 ) => (interruptor?: number) => void
 
-const deadlineOf = (deadline: grpc.Deadline): number | undefined => {
+/**
+ * The caller's deadline on Effect's Clock: the one place where time comes
+ * from outside it. grpc-js gives a wall-clock Date (or Infinity for none); we
+ * keep how much of it is left, measured now, on the Clock everything else uses.
+ */
+const limitsOf = (deadline: grpc.Deadline, clock: Clock.Clock): CallLimits => {
   const millis = deadline instanceof Date ? deadline.getTime() : deadline
-  return Number.isFinite(millis) ? millis : undefined
+  return { deadline: Number.isFinite(millis) ? clock.currentTimeMillisUnsafe() + (millis - Date.now()) : undefined }
 }
 
 /**
@@ -30,14 +36,16 @@ export const unaryCall = <Req, Res>(
   observe: (outcome: CallOutcome) => Effect.Effect<void>
 ): grpc.handleUnaryCall<Req, Res> =>
 (call, callback) => {
-  const started = performance.now()
   const request = call.request
-  const program = Effect.onExit(handler(request, { deadline: deadlineOf(call.getDeadline()) }), (exit) => {
-    const seconds = (performance.now() - started) / 1000
-    const uid = uidOf(request)
-    return Exit.isSuccess(exit)
-      ? observe({ method, uid, seconds, failure: undefined, cause: undefined })
-      : observe({ method, uid, seconds, failure: failureOfCause(exit.cause), cause: exit.cause })
+  const program = Clock.clockWith((clock) => {
+    const started = clock.monotonicTimeNanosUnsafe()
+    return Effect.onExit(handler(request, limitsOf(call.getDeadline(), clock)), (exit) => {
+      const seconds = Number(clock.monotonicTimeNanosUnsafe() - started) / 1e9
+      const uid = uidOf(request)
+      return Exit.isSuccess(exit)
+        ? observe({ method, uid, seconds, failure: undefined, cause: undefined })
+        : observe({ method, uid, seconds, failure: failureOfCause(exit.cause), cause: exit.cause })
+    })
   })
   let settled = false
   const interrupt = run(program, {

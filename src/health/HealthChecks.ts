@@ -1,10 +1,10 @@
-import { randomBytes, timingSafeEqual } from "node:crypto"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import { type CallFailed, makePluginClient, type PluginClient } from "../client/PluginClient.ts"
+import { roundTrip } from "../client/roundTrip.ts"
 import { PluginConfig, type PluginConfigShape } from "../config/PluginConfig.ts"
 import { GrpcServer } from "../grpc/GrpcServer.ts"
 import { KeyManagement } from "../kms/KeyManagement.ts"
@@ -30,11 +30,7 @@ export interface HealthChecksShape {
   readonly readyz: Effect.Effect<CheckOutcome>
 }
 
-export class HealthChecks extends Context.Service<HealthChecks, HealthChecksShape>()("k8s-cloudkms-plugin/health/HealthChecks") {}
-
 const reasonOf = (error: CallFailed | string): string => typeof error === "string" ? error : error.message
-
-const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && timingSafeEqual(a, b)
 
 const socketAnswers = (client: PluginClient, config: PluginConfigShape, strict: boolean): Effect.Effect<void, CallFailed | string> =>
   Effect.gen(function*() {
@@ -49,58 +45,45 @@ const socketAnswers = (client: PluginClient, config: PluginConfigShape, strict: 
     }
   })
 
-const roundTrip = (client: PluginClient, config: PluginConfigShape): Effect.Effect<void, CallFailed | string> =>
-  Effect.gen(function*() {
-    const seed = randomBytes(32)
-    if (config.kmsApi !== "v1") {
-      const encrypted = yield* client.v2Encrypt({ plaintext: seed, uid: "healthz-ping-kms" })
-      const decrypted = yield* client.v2Decrypt({ ciphertext: encrypted.ciphertext, keyId: encrypted.keyId, annotations: encrypted.annotations, uid: "healthz-ping-kms" })
-      if (!sameBytes(decrypted.plaintext, seed)) return yield* Effect.fail("KMS round trip returned a different plaintext")
-    } else {
-      const encrypted = yield* client.v1Encrypt(seed)
-      const decrypted = yield* client.v1Decrypt(encrypted.cipher)
-      if (!sameBytes(decrypted.plain, seed)) return yield* Effect.fail("KMS round trip returned a different plaintext")
-    }
-  })
-
 const outcome = (check: Effect.Effect<void, CallFailed | string>): Effect.Effect<CheckOutcome> =>
   check.pipe(Effect.as(ok), Effect.catch((error) => Effect.succeed(failed(reasonOf(error)))))
 
-export const HealthChecksLayer = Layer.effect(
-  HealthChecks,
-  Effect.gen(function*() {
-    const config = yield* PluginConfig
-    const kms = yield* KeyManagement
-    const { target } = yield* GrpcServer
-    // A fresh connection per check: the question is whether the socket takes
-    // connections now (as the apiserver's would), not whether an old one lives.
-    const throughSocket = (check: (client: PluginClient) => Effect.Effect<void, CallFailed | string>) =>
-      Effect.scoped(Effect.flatMap(makePluginClient(target, { timeoutMillis: config.healthzTimeoutMillis }), check))
+const make = Effect.gen(function*() {
+  const config = yield* PluginConfig
+  const kms = yield* KeyManagement
+  const { target } = yield* GrpcServer
+  // A fresh connection per check: the question is whether the socket takes
+  // connections now (as the apiserver's would), not whether an old one lives.
+  const throughSocket = (check: (client: PluginClient) => Effect.Effect<void, CallFailed | string>) =>
+    Effect.scoped(Effect.flatMap(makePluginClient(target, { timeoutMillis: config.healthzTimeoutMillis }), check))
 
-    // The round trip costs two KMS calls and the permission check one per key:
-    // results are reused for a while, and concurrent probes share one check.
-    const cachedRoundTrip = yield* Effect.cachedWithTTL(
-      outcome(throughSocket((client) => roundTrip(client, config))),
-      Duration.millis(config.healthzKmsCacheMillis)
-    )
-    const cachedPermissions = yield* Effect.cachedWithTTL(
-      kms.missingPermissions.pipe(
-        Effect.map((missing) =>
-          missing.length === 0 ? ok : failed(`missing ${missing.join(", ")}; grant roles/cloudkms.cryptoKeyEncrypterDecrypter`)),
-        Effect.catch((error) => Effect.succeed(failed(`cannot check permissions: ${error.message}`)))
-      ),
-      (exit) => Exit.isSuccess(exit) && exit.value.ok ? permissionsCacheMillis : failedPermissionsCacheMillis
-    )
+  // The round trip costs two KMS calls and the permission check one per key:
+  // results are reused for a while, and concurrent probes share one check.
+  const cachedRoundTrip = yield* Effect.cachedWithTTL(
+    outcome(throughSocket((client) => roundTrip(client, config.kmsApi === "v1" ? "v1beta1" : "v2", "healthz-ping-kms").pipe(Effect.asVoid))),
+    Duration.millis(config.healthzKmsCacheMillis)
+  )
+  const cachedPermissions = yield* Effect.cachedWithTTL(
+    kms.missingPermissions.pipe(
+      Effect.map((missing) =>
+        missing.length === 0 ? ok : failed(`missing ${missing.join(", ")}; grant roles/cloudkms.cryptoKeyEncrypterDecrypter`)),
+      Effect.catch((error) => Effect.succeed(failed(`cannot check permissions: ${error.message}`)))
+    ),
+    (exit) => Exit.isSuccess(exit) && exit.value.ok ? permissionsCacheMillis : failedPermissionsCacheMillis
+  )
 
-    return HealthChecks.of({
-      livez: outcome(throughSocket((client) => socketAnswers(client, config, false))),
-      healthz: (pingKms) =>
-        Effect.flatMap(outcome(throughSocket((client) => socketAnswers(client, config, true))), (socket) =>
-          socket.ok && pingKms ? cachedRoundTrip : Effect.succeed(socket)),
-      readyz: Effect.flatMap(kms.status, (status) =>
-        status.problem === undefined && status.keyVersion !== undefined
-          ? cachedPermissions
-          : Effect.succeed(failed(status.problem ?? "no key version learned from the KMS yet")))
-    })
+  return HealthChecks.of({
+    livez: outcome(throughSocket((client) => socketAnswers(client, config, false))),
+    healthz: (pingKms) =>
+      Effect.flatMap(outcome(throughSocket((client) => socketAnswers(client, config, true))), (socket) =>
+        socket.ok && pingKms ? cachedRoundTrip : Effect.succeed(socket)),
+    readyz: Effect.flatMap(kms.status, (status) =>
+      status.problem === undefined && status.keyVersion !== undefined
+        ? cachedPermissions
+        : Effect.succeed(failed(status.problem ?? "no key version learned from the KMS yet")))
   })
-)
+})
+
+export class HealthChecks extends Context.Service<HealthChecks, HealthChecksShape>()("k8s-cloudkms-plugin/health/HealthChecks") {
+  static readonly layer = Layer.effect(HealthChecks, make)
+}

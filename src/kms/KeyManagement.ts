@@ -1,6 +1,7 @@
 import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
-import type { KeyVersion } from "./KeyNames.ts"
+import * as Layer from "effect/Layer"
+import type { KeyVersion } from "../config/KeyNames.ts"
 import type { KmsError } from "./KmsErrors.ts"
 
 /** What Status reports: the key version new data is wrapped with, and health. */
@@ -19,7 +20,7 @@ export interface Encrypted {
 
 /** Per-call limits, from the incoming gRPC call. */
 export interface CallLimits {
-  /** Absolute deadline (ms since epoch) of the caller, if it set one. */
+  /** Absolute deadline of the caller on Effect's Clock (ms since epoch), if it set one. */
   readonly deadline: number | undefined
 }
 
@@ -48,6 +49,31 @@ export interface KeyManagementShape {
   readonly missingPermissions: Effect.Effect<ReadonlyArray<string>, KmsError>
 }
 
+/**
+ * The port. Its implementations are layers of their own modules, as
+ * NodeHttpServer.layer provides HttpServer: CloudKms.layer and FakeKms.layer.
+ */
 export class KeyManagement extends Context.Service<KeyManagement, KeyManagementShape>()(
   "k8s-cloudkms-plugin/kms/KeyManagement"
-) {}
+) {
+  /** A test double: what is not given fails with a defect when used. */
+  static readonly layerTest = (kms: Layer.PartialEffectful<KeyManagementShape>): Layer.Layer<KeyManagement> =>
+    Layer.mock(KeyManagement)(kms)
+}
+
+/**
+ * An HTTP route a backend adds to the health server (the fake backend's
+ * POST /fake/rotate), so the server never needs to know the backend. Plain
+ * data: no HTTP library types cross the port.
+ */
+export interface BackendRoute {
+  readonly method: "GET" | "POST"
+  /** e.g. /fake/rotate */
+  readonly path: `/${string}`
+  readonly handle: Effect.Effect<{ readonly status: number; readonly body: string }>
+}
+
+/** The routes the chosen backend contributes: none unless it provides some. */
+export const BackendRoutes = Context.Reference<ReadonlyArray<BackendRoute>>("k8s-cloudkms-plugin/kms/BackendRoutes", {
+  defaultValue: () => []
+})

@@ -3,21 +3,12 @@ import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import type * as LogLevel from "effect/LogLevel"
 import * as References from "effect/References"
-import type { LogFormat } from "../config/PluginConfig.ts"
+import { type LogFormat, PluginConfig } from "../config/PluginConfig.ts"
 
 // Log lines go to stderr (stdout is for command output such as `probe`):
 // JSON by default, one object per line with the annotations at top level so
 // they can be searched as fields; or text for humans. Nothing logged anywhere
 // in the plugin carries plaintext, key material or credentials.
-
-const levels: ReadonlyArray<LogLevel.LogLevel> = ["All", "Trace", "Debug", "Info", "Warn", "Error", "Fatal", "None"]
-
-/** Case-insensitive: debug, Info and WARN all work. */
-export const parseLogLevel = (text: string): LogLevel.LogLevel | undefined => {
-  const lower = text.toLowerCase()
-  if (lower === "warning") return "Warn"
-  return levels.find((level) => level.toLowerCase() === lower)
-}
 
 const messageText = (message: unknown): string =>
   (Array.isArray(message) ? message : [message]).map((part) => typeof part === "string" ? part : safeJson(part)).join(" ")
@@ -61,8 +52,13 @@ const writer = (format: (record: LogRecord) => string) =>
   })
 
 /** Replaces the default logger and sets the minimum level. */
-export const loggingLayer = (format: LogFormat, level: LogLevel.LogLevel): Layer.Layer<never> =>
+export const layerWith = (format: LogFormat, level: LogLevel.LogLevel): Layer.Layer<never> =>
   Layer.mergeAll(
     Logger.layer([writer(format === "json" ? formatJsonLine : formatTextLine)]),
     Layer.succeed(References.MinimumLogLevel, level)
   )
+
+/** Logging as --log-format and --log-level ask. */
+export const layer: Layer.Layer<never, never, PluginConfig> = Layer.unwrap(
+  PluginConfig.useSync((config) => layerWith(config.logFormat, config.logLevel))
+)

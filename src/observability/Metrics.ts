@@ -1,4 +1,3 @@
-import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
 
 // Every metric the plugin exports, in one place, with one prefix. Labels
@@ -38,7 +37,7 @@ export const coalescedDecrypts = Metric.counter(`${metricPrefix}_decrypt_coalesc
   incremental: true
 })
 export const keyVersionInfo = Metric.gauge(`${metricPrefix}_key_version_info`, {
-  description: "1 for the crypto key version new data is wrapped with (label version = its number), 0 for earlier ones."
+  description: "1, with the crypto key (label key) and the number of its version (label version) that new data is wrapped with; earlier versions have no series."
 })
 export const kmsHealthy = Metric.gauge(`${metricPrefix}_kms_healthy`, {
   description: "1 if the last check of the KMS key succeeded, else 0."
@@ -52,19 +51,3 @@ export const residentMemory = Metric.gauge(`${metricPrefix}_process_resident_mem
 export const eventLoopDelay = Metric.gauge(`${metricPrefix}_event_loop_delay_p99_seconds`, {
   description: "99th percentile event loop delay over the last scrape interval."
 })
-
-/** A metric with fixed labels, made once per label set (not per call). */
-export const labelled = <Input, State>(metric: Metric.Metric<Input, State>) => {
-  const cache = new Map<string, Metric.Metric<Input, State>>()
-  return (labels: Readonly<Record<string, string>>): Metric.Metric<Input, State> => {
-    const key = Object.values(labels).join("\u0000")
-    let found = cache.get(key)
-    if (found === undefined) {
-      found = Metric.withAttributes(metric, labels)
-      cache.set(key, found)
-    }
-    return found
-  }
-}
-
-export const increment = <State>(metric: Metric.Metric<number, State>): Effect.Effect<void> => Metric.update(metric, 1)

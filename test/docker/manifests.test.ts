@@ -5,7 +5,7 @@ import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { parse } from "yaml"
 import { parseDurationMillis } from "../../src/config/Duration.ts"
 import { defaultSocketPath } from "../../src/config/parseConfig.ts"
-import { isCryptoKeyName } from "../../src/kms/KeyNames.ts"
+import { isCryptoKeyName } from "../../src/config/KeyNames.ts"
 import { type HelpText, mainScript, parseArgs, projectRoot, readHelp } from "../docs/cliHelp.ts"
 import { get, kill, run } from "../support/childProcess.ts"
 

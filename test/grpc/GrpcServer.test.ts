@@ -8,10 +8,10 @@ import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
 import type { PluginFlags } from "../../src/config/flags.ts"
 import { PluginConfig } from "../../src/config/PluginConfig.ts"
-import { CallLogLayer } from "../../src/grpc/CallObserver.ts"
-import { GrpcServer, GrpcServerLayer } from "../../src/grpc/GrpcServer.ts"
-import { FakeKmsLayer } from "../../src/kms/fake/FakeKms.ts"
-import { makeShutdown, Shutdown } from "../../src/runtime/Shutdown.ts"
+import { CallObserver } from "../../src/grpc/CallObserver.ts"
+import { GrpcServer } from "../../src/grpc/GrpcServer.ts"
+import * as FakeKms from "../../src/kms/fake/FakeKms.ts"
+import { Shutdown } from "../../src/runtime/Shutdown.ts"
 import { configFrom } from "../support/TestPlugin.ts"
 import { tempDir } from "../support/tempDir.ts"
 
@@ -26,18 +26,17 @@ const runServer = (flags: Partial<PluginFlags>, socketName = "kms.sock") =>
     })
     const socketPath = path.join(dir, socketName)
     const config = configFrom({ kmsBackend: Option.some("fake"), pathToUnixSocket: Option.some(socketPath), ...flags })
-    const shutdown = makeShutdown()
-    const target = yield* Effect.scoped(Effect.gen(function*() {
-      const context = yield* Layer.build(GrpcServerLayer.pipe(
-        Layer.provide(Layer.mergeAll(FakeKmsLayer, CallLogLayer)),
-        Layer.provide(Layer.succeed(PluginConfig, config)),
-        Layer.provide(Layer.succeed(Shutdown, shutdown)),
+    const { shutdown, target } = yield* Effect.scoped(Effect.gen(function*() {
+      const context = yield* Layer.build(GrpcServer.layer.pipe(
+        Layer.provide(Layer.mergeAll(FakeKms.layer, CallObserver.layer)),
+        Layer.provide(PluginConfig.layerTest(config)),
+        Layer.provideMerge(Shutdown.layerTest),
         Layer.provide(Logger.layer([capture]))
       ))
       assert.isTrue(fs.lstatSync(socketPath).isSocket())
-      return Context.get(context, GrpcServer)
+      return { shutdown: Context.get(context, Shutdown), target: Context.get(context, GrpcServer) }
     }))
-    return { lines, socketPath, target: target.target, forced: shutdown.forcedReason() }
+    return { lines, socketPath, target: target.target, forced: yield* shutdown.forcedReason }
   })
 
 describe("gRPC server lifecycle", () => {

@@ -3,7 +3,7 @@ import * as Option from "effect/Option"
 import * as fc from "fast-check"
 import { formatKeyId, maxKeyIdBytes, parseKeyId } from "../../src/grpc/KeyId.ts"
 import { checkKeyId } from "../../src/grpc/RequestRules.ts"
-import { keyVersionName, parseKeyVersionName } from "../../src/kms/KeyNames.ts"
+import { keyVersionName, parseKeyVersionName } from "../../src/config/KeyNames.ts"
 import { configFrom } from "../support/TestPlugin.ts"
 
 const id = fc.stringMatching(/^[A-Za-z0-9_-]{1,63}$/)

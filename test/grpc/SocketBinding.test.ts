@@ -13,7 +13,7 @@ import { tempDir } from "../support/tempDir.ts"
 // Where the server listens: a socket file, or a Linux abstract socket "@name"
 // (no file; connections handed to grpc-js through its injector).
 
-// The plugin silences grpc-js's own stderr lines (GrpcServerLayer); so do these bare servers.
+// The plugin silences grpc-js's own stderr lines (GrpcServer.layer); so do these bare servers.
 grpc.setLogVerbosity(grpc.logVerbosity.NONE)
 
 const version: grpc.handleUnaryCall<V1beta1.VersionRequest, V1beta1.VersionResponse> = (_call, callback) =>

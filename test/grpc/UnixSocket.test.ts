@@ -4,14 +4,8 @@ import * as net from "node:net"
 import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import {
-  claimSocketPath,
-  isAbstractSocket,
-  ownSocket,
-  removeOwnedSocket,
-  socketDirectoryProblem,
-  withSocketUmask
-} from "../../src/grpc/UnixSocket.ts"
+import { isAbstractSocket, socketDirectoryProblem } from "../../src/config/SocketPath.ts"
+import { claimSocketPath, ownSocket, removeOwnedSocket, withSocketUmask } from "../../src/grpc/UnixSocket.ts"
 import { tempDir } from "../support/tempDir.ts"
 
 // The socket file's lifecycle, in process: each rule and its message.

@@ -21,7 +21,7 @@ describe("gRPC server shutdown", () => {
       const call = yield* Effect.forkChild(Effect.flip(client.v2Encrypt({ plaintext: new Uint8Array([1]) })))
       yield* Deferred.await(started)
       yield* served.stop
-      assert.strictEqual(served.shutdown.forcedReason(), "in-flight calls still running after the 50ms grace period")
+      assert.strictEqual(yield* served.shutdown.forcedReason, "in-flight calls still running after the 50ms grace period")
       const tail = served.lines.slice(served.lines.indexOf("shutting down: no new connections, waiting for in-flight calls"))
       assert.deepStrictEqual(tail, [
         "shutting down: no new connections, waiting for in-flight calls",
@@ -41,7 +41,7 @@ describe("gRPC server shutdown", () => {
       const client = yield* makePluginClient(served.target, { timeoutMillis: 10_000 })
       yield* client.v2Status
       yield* served.stop
-      assert.isUndefined(served.shutdown.forcedReason())
+      assert.isUndefined(yield* served.shutdown.forcedReason)
       assert.notInclude(served.lines, "grace period exceeded: cut the remaining calls")
       assert.include(served.lines, `stopped serving on ${served.socketPath}`)
     }).pipe(Effect.scoped))

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { isCryptoKeyName, keyVersionName, parseKeyVersionName } from "../../src/kms/KeyNames.ts"
+import { isCryptoKeyName, keyVersionName, parseKeyVersionName } from "../../src/config/KeyNames.ts"
 
 const key = "projects/p1/locations/us-east1/keyRings/ring/cryptoKeys/key"
 

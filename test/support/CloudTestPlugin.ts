@@ -7,10 +7,10 @@ import * as Option from "effect/Option"
 import { makePluginClient, type PluginClient } from "../../src/client/PluginClient.ts"
 import type { PluginFlags } from "../../src/config/flags.ts"
 import { PluginConfig, type PluginConfigShape } from "../../src/config/PluginConfig.ts"
-import { GrpcServer, GrpcServerLayer } from "../../src/grpc/GrpcServer.ts"
-import { CloudKmsLayer } from "../../src/kms/cloud/CloudKms.ts"
-import { CallMetricsLayer } from "../../src/observability/CallMetrics.ts"
-import { makeShutdown, Shutdown } from "../../src/runtime/Shutdown.ts"
+import { GrpcServer } from "../../src/grpc/GrpcServer.ts"
+import * as CloudKms from "../../src/kms/cloud/CloudKms.ts"
+import { CallObserver } from "../../src/grpc/CallObserver.ts"
+import { Shutdown } from "../../src/runtime/Shutdown.ts"
 import { keepAuthOffline } from "../fakes/cloudKmsClient.ts"
 import { type FakeCloudKms, fakeCloudKms } from "../fakes/FakeCloudKms.ts"
 import { configFrom } from "./TestPlugin.ts"
@@ -52,11 +52,11 @@ export class CloudPlugin extends Context.Service<CloudPlugin, CloudPluginShape>(
           ...flags
         })
         const context = yield* Layer.build(
-          GrpcServerLayer.pipe(
-            Layer.provideMerge(CloudKmsLayer),
-            Layer.provide(CallMetricsLayer),
+          GrpcServer.layer.pipe(
+            Layer.provideMerge(CloudKms.layer),
+            Layer.provide(CallObserver.layer),
             Layer.provide(Layer.succeed(PluginConfig, config)),
-            Layer.provide(Layer.succeed(Shutdown, makeShutdown())),
+            Layer.provide(Shutdown.layerTest),
             Layer.provide(Logger.layer([]))
           )
         )

@@ -2,15 +2,14 @@ import * as path from "node:path"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
 import type { PluginFlags } from "../../src/config/flags.ts"
 import { PluginConfig, type PluginConfigShape } from "../../src/config/PluginConfig.ts"
 import { GrpcServer } from "../../src/grpc/GrpcServer.ts"
 import { HealthServer } from "../../src/health/HealthServer.ts"
-import { PluginLayer } from "../../src/main.ts"
-import { makeShutdown, Shutdown } from "../../src/runtime/Shutdown.ts"
-import { configFrom } from "./TestPlugin.ts"
+import { plugin } from "../../src/main.ts"
+import { Shutdown } from "../../src/runtime/Shutdown.ts"
+import { noFlags } from "./TestPlugin.ts"
 import { tempDir } from "./tempDir.ts"
 
 export interface FullPluginShape {
@@ -20,26 +19,28 @@ export interface FullPluginShape {
   readonly metricsUrl: string
 }
 
-/** The whole plugin as main composes it (socket + health server), on a temp socket and a free port. */
+/** The whole plugin as main composes it (socket + health server), on a temp socket and a free port, logging nothing. */
 export class FullPlugin extends Context.Service<FullPlugin, FullPluginShape>()("test/FullPlugin") {
   static readonly layer = (flags: Partial<PluginFlags>) =>
     Layer.effect(
       FullPlugin,
       Effect.gen(function*() {
-        const config = configFrom({
-          pathToUnixSocket: Option.some(path.join(yield* tempDir, "kms.sock")),
-          healthzPort: Option.some("0"),
-          ...flags
-        })
         const running = yield* Layer.build(
-          PluginLayer.pipe(
-            Layer.provide(Layer.succeed(PluginConfig, config)),
-            Layer.provide(Layer.succeed(Shutdown, makeShutdown())),
-            Layer.provide(Logger.layer([]))
-          )
+          plugin({
+            ...noFlags,
+            pathToUnixSocket: Option.some(path.join(yield* tempDir, "kms.sock")),
+            healthzPort: Option.some("0"),
+            logLevel: Option.some("none"),
+            ...flags
+          }).pipe(Layer.provide(Shutdown.layerTest))
         )
         const health = Context.get(running, HealthServer)
-        return { config, target: Context.get(running, GrpcServer).target, url: health.url, metricsUrl: health.metricsUrl }
+        return {
+          config: Context.get(running, PluginConfig),
+          target: Context.get(running, GrpcServer).target,
+          url: health.url,
+          metricsUrl: health.metricsUrl
+        }
       })
     )
 }

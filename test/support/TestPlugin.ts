@@ -9,10 +9,11 @@ import { makePluginClient, type PluginClient } from "../../src/client/PluginClie
 import type { PluginFlags } from "../../src/config/flags.ts"
 import { parseConfig } from "../../src/config/parseConfig.ts"
 import { PluginConfig, type PluginConfigShape } from "../../src/config/PluginConfig.ts"
-import { CallLogLayer } from "../../src/grpc/CallObserver.ts"
-import { GrpcServer, GrpcServerLayer } from "../../src/grpc/GrpcServer.ts"
-import { FakeKmsControl, type FakeKmsControlShape, FakeKmsLayer } from "../../src/kms/fake/FakeKms.ts"
-import { makeShutdown, Shutdown } from "../../src/runtime/Shutdown.ts"
+import { CallObserver } from "../../src/grpc/CallObserver.ts"
+import { GrpcServer } from "../../src/grpc/GrpcServer.ts"
+import * as FakeKms from "../../src/kms/fake/FakeKms.ts"
+import { FakeKmsControl, type FakeKmsControlShape } from "../../src/kms/fake/FakeKms.ts"
+import { Shutdown } from "../../src/runtime/Shutdown.ts"
 import { tempDir } from "./tempDir.ts"
 
 /** Flags as the CLI would hand them over, all absent. */
@@ -84,11 +85,11 @@ export class TestPlugin extends Context.Service<TestPlugin, TestPluginShape>()("
           ...flags
         })
         const context = yield* Layer.build(
-          GrpcServerLayer.pipe(
-            Layer.provideMerge(FakeKmsLayer),
-            Layer.provide(CallLogLayer),
+          GrpcServer.layer.pipe(
+            Layer.provideMerge(FakeKms.layer),
+            Layer.provide(CallObserver.layer),
             Layer.provide(Layer.succeed(PluginConfig, config)),
-            Layer.provide(Layer.succeed(Shutdown, makeShutdown())),
+            Layer.provide(Shutdown.layerTest),
             Layer.provide(Logger.layer([]))
           )
         )

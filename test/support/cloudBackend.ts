@@ -5,7 +5,7 @@ import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
 import type { PluginFlags } from "../../src/config/flags.ts"
 import { PluginConfig } from "../../src/config/PluginConfig.ts"
-import { CloudKmsLayer } from "../../src/kms/cloud/CloudKms.ts"
+import * as CloudKms from "../../src/kms/cloud/CloudKms.ts"
 import { KeyManagement } from "../../src/kms/KeyManagement.ts"
 import { cloudKeyUri, FakeCloud } from "./CloudTestPlugin.ts"
 import { lineCollector } from "./cloudScripted.ts"
@@ -31,7 +31,7 @@ export const cloudBackend = (flags: Partial<PluginFlags> = {}) =>
       ...flags
     })
     const context = yield* Layer.build(
-      CloudKmsLayer.pipe(Layer.provide(Layer.succeed(PluginConfig, config)), Layer.provide(Logger.layer([capture])))
+      CloudKms.layer.pipe(Layer.provide(Layer.succeed(PluginConfig, config)), Layer.provide(Logger.layer([capture])))
     )
     return { kms: Context.get(context, KeyManagement), lines, messages: () => lines.map((l) => l.message), config, fake }
   })

@@ -1,4 +1,3 @@
-import { vi } from "vitest"
 import type * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -7,8 +6,8 @@ import * as References from "effect/References"
 import type { RetryPolicy } from "../../src/config/PluginConfig.ts"
 
 // Helpers for unit tests of the Cloud KMS backend core with scripted calls
-// instead of a server: virtual time (Date and performance are faked, and a
-// Clock whose sleeps advance them at once), and a log capture.
+// instead of a server: virtual time (a Clock whose sleeps advance it at
+// once), and a log capture.
 
 export interface LogLine {
   readonly message: string
@@ -37,33 +36,39 @@ export const capturingLogs = () => {
   return { lines, provide, messages: () => lines.map((line) => line.message) }
 }
 
-/** Fakes Date and performance (not timers): time moves only when a test or a virtual sleep moves it. */
+// Virtual time for these tests: a Clock of our own, moved only by the test
+// (advance) or by a virtual sleep. The code under test reads time only from
+// Effect's Clock, so nothing global (Date, performance) is faked.
+let virtualMillis = 0
+
+/** Starts virtual time afresh (before each test). */
 export const useVirtualTime = (): void => {
-  vi.useFakeTimers({ toFake: ["Date", "performance"], now: 1_700_000_000_000 })
+  virtualMillis = 1_700_000_000_000
 }
 
-export const useRealTime = (): void => {
-  vi.useRealTimers()
-}
+/** Now, in virtual time (ms since epoch). */
+export const virtualNow = (): number => virtualMillis
 
-/** Moves the faked Date and performance.now() forward. */
+/** Moves virtual time forward (a slow attempt, say). */
 export const advance = (millis: number): void => {
-  vi.advanceTimersByTime(millis)
+  virtualMillis += millis
 }
 
 /**
- * A Clock on the faked time whose sleeps return at once, having moved time
+ * A Clock on virtual time whose sleeps return at once, having moved time
  * forward by their duration plus `overshootMillis` (a process that wakes late).
  */
 export const virtualClock = (overshootMillis = 0) => {
   const sleeps: Array<number> = []
+  // Whole milliseconds and the rest apart: 1.7e18 ns is beyond a double's exact range.
+  const nanos = () => BigInt(Math.trunc(virtualMillis)) * 1_000_000n + BigInt(Math.round((virtualMillis % 1) * 1_000_000))
   const clock: Clock.Clock = {
-    currentTimeMillisUnsafe: () => Date.now(),
-    currentTimeMillis: Effect.sync(() => Date.now()),
-    currentTimeNanosUnsafe: () => BigInt(Date.now()) * 1_000_000n,
-    currentTimeNanos: Effect.sync(() => BigInt(Date.now()) * 1_000_000n),
-    monotonicTimeNanosUnsafe: () => BigInt(Math.round(performance.now() * 1_000_000)),
-    monotonicTimeNanos: Effect.sync(() => BigInt(Math.round(performance.now() * 1_000_000))),
+    currentTimeMillisUnsafe: () => virtualMillis,
+    currentTimeMillis: Effect.sync(() => virtualMillis),
+    currentTimeNanosUnsafe: nanos,
+    currentTimeNanos: Effect.sync(nanos),
+    monotonicTimeNanosUnsafe: nanos,
+    monotonicTimeNanos: Effect.sync(nanos),
     sleep: (duration) =>
       Effect.andThen(
         Effect.sync(() => {

@@ -1,7 +1,9 @@
 import { status } from "@grpc/grpc-js"
+import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type { PluginConfigShape, RetryPolicy } from "../../src/config/PluginConfig.ts"
 import type { CloudKmsApi, CryptoKey, EncryptResponse } from "../../src/kms/cloud/CloudKmsClient.ts"
+import { type RpcFailed, rpcFailedOf } from "../../src/kms/cloud/CloudKmsErrors.ts"
 import { crc32cOf } from "../../src/kms/cloud/Integrity.ts"
 import { grpcError, testPolicy } from "./cloudScripted.ts"
 import { configFrom } from "./TestPlugin.ts"
@@ -21,22 +23,27 @@ export interface ScriptedApi {
   encrypt: () => Promise<EncryptResponse>
 }
 
+/** One attempt as the real client makes it: a promise, its rejection read as a gRPC error. */
+export const attempt = <A>(send: () => Promise<A>): Effect.Effect<A, RpcFailed> => Effect.tryPromise({ try: send, catch: rpcFailedOf })
+
 export const scriptedApi = (): ScriptedApi => {
   const scripted: ScriptedApi = {
     calls: { getCryptoKey: 0, encrypt: 0 },
     getCryptoKey: () => Promise.reject(new Error("GetCryptoKey not scripted")),
     encrypt: () => Promise.reject(new Error("Encrypt not scripted")),
     api: {
-      getCryptoKey: () => {
-        scripted.calls.getCryptoKey += 1
-        return scripted.getCryptoKey()
-      },
-      encrypt: () => {
-        scripted.calls.encrypt += 1
-        return scripted.encrypt()
-      },
-      decrypt: () => Promise.reject(new Error("Decrypt not scripted")),
-      testIamPermissions: () => Promise.reject(new Error("TestIamPermissions not scripted"))
+      getCryptoKey: () =>
+        attempt(() => {
+          scripted.calls.getCryptoKey += 1
+          return scripted.getCryptoKey()
+        }),
+      encrypt: () =>
+        attempt(() => {
+          scripted.calls.encrypt += 1
+          return scripted.encrypt()
+        }),
+      decrypt: () => attempt(() => Promise.reject(new Error("Decrypt not scripted"))),
+      testIamPermissions: () => attempt(() => Promise.reject(new Error("TestIamPermissions not scripted")))
     }
   }
   return scripted

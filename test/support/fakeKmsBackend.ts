@@ -6,7 +6,8 @@ import * as Option from "effect/Option"
 import type { PluginFlags } from "../../src/config/flags.ts"
 import { PluginConfig } from "../../src/config/PluginConfig.ts"
 import { KeyManagement } from "../../src/kms/KeyManagement.ts"
-import { FakeKmsControl, FakeKmsLayer } from "../../src/kms/fake/FakeKms.ts"
+import * as FakeKms from "../../src/kms/fake/FakeKms.ts"
+import { FakeKmsControl } from "../../src/kms/fake/FakeKms.ts"
 import { configFrom } from "./TestPlugin.ts"
 
 // The fake backend on its own (no socket): its KeyManagement, its control and
@@ -15,7 +16,7 @@ import { configFrom } from "./TestPlugin.ts"
 export const keyA = "projects/p/locations/global/keyRings/r/cryptoKeys/a"
 export const keyB = "projects/p/locations/global/keyRings/r/cryptoKeys/b"
 
-/** Builds FakeKmsLayer with --key-uri keyA (unless overridden) and these flags, in the current scope. */
+/** Builds FakeKms.layer with --key-uri keyA (unless overridden) and these flags, in the current scope. */
 export const fakeKms = (flags: Partial<PluginFlags> = {}) =>
   Effect.gen(function*() {
     const lines: Array<string> = []
@@ -24,7 +25,7 @@ export const fakeKms = (flags: Partial<PluginFlags> = {}) =>
       lines.push(`${options.logLevel} ${text}`)
     })
     const config = configFrom({ kmsBackend: Option.some("fake"), keyUri: Option.some(keyA), ...flags })
-    const context = yield* Layer.build(FakeKmsLayer.pipe(
+    const context = yield* Layer.build(FakeKms.layer.pipe(
       Layer.provide(Layer.succeed(PluginConfig, config)),
       Layer.provide(Logger.layer([capture]))
     ))

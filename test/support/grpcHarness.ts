@@ -11,10 +11,10 @@ import type { ConfigError } from "../../src/config/ConfigError.ts"
 import type { PluginFlags } from "../../src/config/flags.ts"
 import { PluginConfig } from "../../src/config/PluginConfig.ts"
 import { CallObserver, type CallOutcome, logFailedCall } from "../../src/grpc/CallObserver.ts"
-import { GrpcServer, GrpcServerLayer } from "../../src/grpc/GrpcServer.ts"
-import { FakeKmsLayer } from "../../src/kms/fake/FakeKms.ts"
+import { GrpcServer } from "../../src/grpc/GrpcServer.ts"
+import * as FakeKms from "../../src/kms/fake/FakeKms.ts"
 import { KeyManagement, type KeyManagementShape } from "../../src/kms/KeyManagement.ts"
-import { makeShutdown, Shutdown, type ShutdownShape } from "../../src/runtime/Shutdown.ts"
+import { Shutdown } from "../../src/runtime/Shutdown.ts"
 import type { StartupError } from "../../src/runtime/StartupError.ts"
 import { configFrom, fakeKeyUri } from "./TestPlugin.ts"
 import { tempDir } from "./tempDir.ts"
@@ -32,7 +32,7 @@ export interface Served {
   readonly outcomes: Array<CallOutcome>
   /** Waits until at least n outcomes were reported (the observer runs after the answer is sent). */
   readonly awaitOutcomes: (n: number) => Effect.Effect<ReadonlyArray<CallOutcome>>
-  readonly shutdown: ShutdownShape
+  readonly shutdown: Shutdown["Service"]
   /** Releases the server (drain, grace period, socket removal) now. */
   readonly stop: Effect.Effect<void>
 }
@@ -76,14 +76,13 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<Served, ConfigE
         yield* Effect.suspend(wake)
         return yield* Deferred.await(done)
       })
-    const kms = options.kms === undefined ? FakeKmsLayer : Layer.succeed(KeyManagement, options.kms)
-    const shutdown = makeShutdown()
+    const kms = options.kms === undefined ? FakeKms.layer : Layer.succeed(KeyManagement, options.kms)
     const scope = yield* Effect.acquireRelease(Scope.make(), (scope) => Scope.close(scope, Exit.void))
     const context = yield* Layer.buildWithScope(
-      GrpcServerLayer.pipe(
+      GrpcServer.layer.pipe(
         Layer.provide(Layer.mergeAll(kms, Layer.succeed(CallObserver, observer))),
-        Layer.provide(Layer.succeed(PluginConfig, config)),
-        Layer.provide(Layer.succeed(Shutdown, shutdown)),
+        Layer.provide(PluginConfig.layerTest(config)),
+        Layer.provideMerge(Shutdown.layerTest),
         Layer.provide(Logger.layer([capture]))
       ),
       scope
@@ -94,7 +93,7 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<Served, ConfigE
       lines,
       outcomes,
       awaitOutcomes,
-      shutdown,
+      shutdown: Context.get(context, Shutdown),
       stop: Scope.close(scope, Exit.void)
     }
   })

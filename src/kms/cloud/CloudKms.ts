@@ -1,36 +1,39 @@
 import { createHash } from "node:crypto"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Result from "effect/Result"
 import { ConfigError } from "../../config/ConfigError.ts"
+import type { KeyVersion } from "../../config/KeyNames.ts"
 import { PluginConfig } from "../../config/PluginConfig.ts"
-import { StartupError } from "../../runtime/StartupError.ts"
-import { readGceConfig } from "./auth/GceConfig.ts"
-import { hostedMasterAuthClient } from "./auth/HostedMasterAuth.ts"
 import { coalescedDecrypts } from "../../observability/Metrics.ts"
-import { KeyManagement, type KeyManagementShape } from "../KeyManagement.ts"
+import { StartupError } from "../../runtime/StartupError.ts"
+import { type CallLimits, KeyManagement } from "../KeyManagement.ts"
 import { type KmsError, KmsUnavailable, UnknownKey } from "../KmsErrors.ts"
 import { makeSingleFlight } from "../SingleFlight.ts"
+import { readGceConfig } from "./auth/GceConfig.ts"
+import { hostedMasterAuthClient } from "./auth/HostedMasterAuth.ts"
 import { type CloudKmsApi, makeCloudKmsApi } from "./CloudKmsClient.ts"
 import { decryptPermission, encryptPermission } from "./CloudKmsErrors.ts"
+import { answerDue } from "./Deadline.ts"
 import { crc32cOf, verifyDecrypt, verifyEncrypt } from "./Integrity.ts"
 import { makeKeyVersionTracker } from "./KeyVersionTracker.ts"
-import { answerMarginFor, retryingCall } from "./RetryingCall.ts"
+import { retryingCall } from "./RetryingCall.ts"
 
 // KeyManagement on Google Cloud KMS. The ciphertext is Cloud KMS's own, with
 // no envelope and no AAD, so data written by Google's Go plugin decrypts here
 // and the other way round.
 
-const make = (api: CloudKmsApi) =>
+/** KeyManagement over a Cloud KMS API (the real client, or a scripted one in tests). */
+export const make = (api: CloudKmsApi) =>
   Effect.gen(function*() {
     const config = yield* PluginConfig
     const tracker = yield* makeKeyVersionTracker(api, config)
     const decryptKeys = [config.keyUri, ...config.decryptKeyUris]
-    const scope = yield* Effect.scope
-    const flights = makeSingleFlight<Uint8Array, KmsError>(scope, Metric.update(coalescedDecrypts, 1))
+    const flights = makeSingleFlight<Uint8Array, KmsError>(yield* Effect.scope, Metric.update(coalescedDecrypts, 1))
 
-    const encryptWith = (keyVersion: string, plaintext: Uint8Array, limits: Parameters<KeyManagementShape["encrypt"]>[1]) =>
+    const encryptWith = (keyVersion: string, plaintext: Uint8Array, limits: CallLimits) =>
       retryingCall(config.retry, limits, {
         operation: "encrypt",
         resource: keyVersion,
@@ -38,22 +41,21 @@ const make = (api: CloudKmsApi) =>
         verify: verifyEncrypt(keyVersion)
       })
 
-    const encrypt: KeyManagementShape["encrypt"] = (plaintext, limits) =>
-      Effect.suspend(() => {
-        const pinned = tracker.current()
-        if (pinned === undefined) {
-          return Effect.flatMap(tracker.status, (status) =>
-            Effect.fail(new KmsUnavailable({ message: `no usable version of ${config.keyUri} known yet: ${status.problem ?? "checking"}` })))
-        }
-        return encryptWith(pinned, plaintext, limits).pipe(
-          // The pinned version was disabled or destroyed: learn the new primary now and use it.
-          Effect.catchTag("KeyUnusable", (error) =>
-            Effect.flatMap(tracker.refreshNow(limits.deadline), (fresh) =>
-              fresh === undefined || fresh === pinned ? Effect.fail(error) : encryptWith(fresh, plaintext, limits)))
-        )
-      })
+    const encrypt = Effect.fn("CloudKms.encrypt")(function*(plaintext: Uint8Array, limits: CallLimits) {
+      const pinned = yield* tracker.current
+      if (pinned === undefined) {
+        const status = yield* tracker.status
+        return yield* new KmsUnavailable({ message: `no usable version of ${config.keyUri} known yet: ${status.problem ?? "checking"}` })
+      }
+      return yield* encryptWith(pinned, plaintext, limits).pipe(
+        // The pinned version was disabled or destroyed: learn the new primary now and use it.
+        Effect.catchTag("KeyUnusable", (error) =>
+          Effect.flatMap(tracker.refreshNow(limits.deadline), (fresh) =>
+            fresh === undefined || fresh === pinned ? Effect.fail(error) : encryptWith(fresh, plaintext, limits)))
+      )
+    })
 
-    const decryptWith = (cryptoKey: string, ciphertext: Uint8Array, limits: Parameters<KeyManagementShape["decrypt"]>[2]) =>
+    const decryptWith = (cryptoKey: string, ciphertext: Uint8Array, limits: CallLimits) =>
       retryingCall(config.retry, limits, {
         operation: "decrypt",
         resource: cryptoKey,
@@ -62,29 +64,33 @@ const make = (api: CloudKmsApi) =>
       })
 
     // v1beta1 has no key_id: try --key-uri, then each --decrypt-key-uri, while Cloud KMS says "not this key".
-    const decryptAnyKey = (ciphertext: Uint8Array, limits: Parameters<KeyManagementShape["decrypt"]>[2]) =>
+    const decryptAnyKey = (ciphertext: Uint8Array, limits: CallLimits) =>
       decryptKeys.slice(1).reduce<Effect.Effect<Uint8Array, KmsError>>(
         (attempt, key) => Effect.catchTag(attempt, "InvalidCiphertext", () => decryptWith(key, ciphertext, limits)),
         decryptWith(config.keyUri, ciphertext, limits)
       )
 
-    const decrypt: KeyManagementShape["decrypt"] = (ciphertext, keyVersion, limits) =>
-      Effect.suspend(() => {
-        if (keyVersion !== undefined && !decryptKeys.includes(keyVersion.cryptoKey)) {
-          return Effect.fail(new UnknownKey({ message: `${keyVersion.cryptoKey} is neither --key-uri nor a --decrypt-key-uri` }))
+    const decrypt = Effect.fn("CloudKms.decrypt")(function*(
+      ciphertext: Uint8Array,
+      keyVersion: KeyVersion | undefined,
+      limits: CallLimits
+    ) {
+      if (keyVersion !== undefined && !decryptKeys.includes(keyVersion.cryptoKey)) {
+        return yield* new UnknownKey({ message: `${keyVersion.cryptoKey} is neither --key-uri nor a --decrypt-key-uri` })
+      }
+      const target = keyVersion?.cryptoKey
+      const flightKey = createHash("sha256").update(target ?? "*").update("\0").update(ciphertext).digest("base64")
+      const deadline = limits.deadline
+      const now = yield* Clock.currentTimeMillis
+      return yield* flights.run(
+        flightKey,
+        target === undefined ? decryptAnyKey(ciphertext, limits) : decryptWith(target, ciphertext, limits),
+        deadline === undefined ? undefined : {
+          millis: answerDue(deadline, now) - now,
+          orElse: () => new KmsUnavailable({ message: `Cloud KMS decrypt on ${target ?? config.keyUri}: no answer before the caller's deadline` })
         }
-        const target = keyVersion?.cryptoKey
-        const flightKey = createHash("sha256").update(target ?? "*").update("\0").update(ciphertext).digest("base64")
-        const deadline = limits.deadline
-        return flights.run(
-          flightKey,
-          target === undefined ? decryptAnyKey(ciphertext, limits) : decryptWith(target, ciphertext, limits),
-          deadline === undefined ? undefined : {
-            millis: deadline - answerMarginFor(deadline - Date.now()) - Date.now(),
-            orElse: () => new KmsUnavailable({ message: `Cloud KMS decrypt on ${target ?? config.keyUri}: no answer before the caller's deadline` })
-          }
-        )
-      })
+      )
+    })
 
     // What roles/cloudkms.cryptoKeyEncrypterDecrypter grants, per key; TestIamPermissions needs no permission itself.
     const needed = [
@@ -100,7 +106,7 @@ const make = (api: CloudKmsApi) =>
           verify: (granted) => Result.succeed(permissions.filter((p) => !granted.includes(p)).map((p) => `${p} on ${key}`))
         }), { concurrency: "unbounded" }),
       (missing) => missing.flat()
-    )
+    ).pipe(Effect.withSpan("CloudKms.missingPermissions"))
 
     return KeyManagement.of({ status: tracker.status, encrypt, decrypt, missingPermissions })
   })
@@ -119,8 +125,8 @@ const gceConfigAuth = (file: string) =>
     )
   })
 
-/** The Cloud KMS backend; the client is loaded here, only when this layer is built. */
-export const CloudKmsLayer: Layer.Layer<KeyManagement, ConfigError | StartupError, PluginConfig> = Layer.effect(
+/** KeyManagement on Google Cloud KMS; the client library is loaded only when this layer is built. */
+export const layer: Layer.Layer<KeyManagement, ConfigError | StartupError, PluginConfig> = Layer.effect(
   KeyManagement,
   Effect.gen(function*() {
     const config = yield* PluginConfig

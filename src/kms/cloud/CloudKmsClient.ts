@@ -1,9 +1,14 @@
 import type { KeyManagementServiceClient, protos } from "@google-cloud/kms"
 import { status } from "@grpc/grpc-js"
 import type { AuthClient } from "google-auth-library"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
+import * as Semaphore from "effect/Semaphore"
 import type { CloudEndpoint } from "../../config/PluginConfig.ts"
+import { RpcFailed, rpcFailedOf } from "./CloudKmsErrors.ts"
 
 // The @google-cloud/kms client, loaded only when the cloud backend is chosen
 // (it costs ~0.3 s and tens of MiB to import), and closed with the layer.
@@ -18,21 +23,24 @@ export type CryptoKey = protos.google.cloud.kms.v1.ICryptoKey
 export type { Kms }
 type IamRequest = Parameters<KeyManagementServiceClient["testIamPermissions"]>[0]
 
-/** How one attempt is bounded: `signal` cancels it, `timeoutMillis` becomes its gRPC deadline. */
+/** How one attempt is bounded: `timeoutMillis` becomes its gRPC deadline; interrupting it cancels the call. */
 export interface AttemptLimits {
-  readonly signal: AbortSignal
   readonly timeoutMillis: number
 }
 
-/** The calls the plugin makes. gax's own retries are off: one retry policy, ours. */
+/** The calls the plugin makes, one attempt each. gax's own retries are off: one retry policy, ours. */
 export interface CloudKmsApi {
-  readonly encrypt: (request: EncryptRequest, limits: AttemptLimits) => Promise<EncryptResponse>
-  readonly decrypt: (request: DecryptRequest, limits: AttemptLimits) => Promise<DecryptResponse>
-  readonly getCryptoKey: (name: string, limits: AttemptLimits) => Promise<CryptoKey>
-  readonly testIamPermissions: (resource: string, permissions: ReadonlyArray<string>, limits: AttemptLimits) => Promise<ReadonlyArray<string>>
+  readonly encrypt: (request: EncryptRequest, limits: AttemptLimits) => Effect.Effect<EncryptResponse, RpcFailed>
+  readonly decrypt: (request: DecryptRequest, limits: AttemptLimits) => Effect.Effect<DecryptResponse, RpcFailed>
+  readonly getCryptoKey: (name: string, limits: AttemptLimits) => Effect.Effect<CryptoKey, RpcFailed>
+  readonly testIamPermissions: (
+    resource: string,
+    permissions: ReadonlyArray<string>,
+    limits: AttemptLimits
+  ) => Effect.Effect<ReadonlyArray<string>, RpcFailed>
 }
 
-const callOptions = (limits: AttemptLimits) => ({ signal: limits.signal, retry: { retryCodes: [] }, timeout: limits.timeoutMillis })
+const callOptions = (signal: AbortSignal, limits: AttemptLimits) => ({ signal, retry: { retryCodes: [] }, timeout: limits.timeoutMillis })
 
 /** Client options for where and how to connect. An auth client may be supplied (--gce-config). */
 const clientOptions = async (endpoint: CloudEndpoint, authClient: AuthClient | undefined) => {
@@ -51,50 +59,60 @@ const clientOptions = async (endpoint: CloudEndpoint, authClient: AuthClient | u
 }
 
 /**
- * A client that has finished its setup. gax's generated methods begin with an
- * unawaited `this.initialize().catch((e) => { throw e })`: when credentials
+ * A client that has finished its set-up. gax's generated methods begin with
+ * an unawaited `this.initialize().catch((e) => { throw e })`: when credentials
  * cannot be loaded (no ADC, metadata server unreachable at start) that
- * rejection is unhandled and kills the process, and the failed setup stays
- * cached in the client for good. So the setup is awaited here before any call;
- * a failed one fails that attempt (as UNAUTHENTICATED, see rpcFailedOf) and
- * the next attempt starts over with a new client.
+ * rejection is unhandled and kills the process, and the failed set-up stays
+ * cached in the client for good. So the set-up is run here before any call,
+ * once, shared by every attempt that waits for it; it goes on in the
+ * background when an attempt stops waiting (its time counts against that
+ * attempt), a failed one fails the attempts waiting (as UNAUTHENTICATED, see
+ * rpcFailedOf), and the next attempt starts over with a new client.
  */
-const readyClients = (create: () => KeyManagementServiceClient) => {
-  let ready: KeyManagementServiceClient | undefined
-  let pending: Promise<KeyManagementServiceClient> | undefined
-  const setUp = (): Promise<KeyManagementServiceClient> => {
-    const client = create()
-    const setup = client.initialize().then(() => {
-      ready = client
-      return client
-    }, (error: unknown) => {
-      pending = undefined
-      void client.close().catch(() => undefined)
-      throw error
-    })
-    pending = setup
-    return setup
-  }
-  return {
-    get: (limits: AttemptLimits): Promise<KeyManagementServiceClient> =>
-      ready === undefined ? withinAttempt(pending ?? setUp(), limits) : Promise.resolve(ready),
-    close: async () => {
-      const client = ready ?? await pending?.catch(() => undefined)
-      await client?.close().catch(() => undefined)
-    }
-  }
-}
+const readyClient = (create: () => KeyManagementServiceClient) =>
+  Effect.gen(function*() {
+    const scope = yield* Effect.scope
+    const ready = yield* Ref.make<KeyManagementServiceClient | undefined>(undefined)
+    const pending = yield* Ref.make<Deferred.Deferred<KeyManagementServiceClient, RpcFailed> | undefined>(undefined)
+    const lock = yield* Semaphore.make(1)
 
-/** A setup still running counts against the attempt that waits for it. */
-const withinAttempt = <A>(setup: Promise<A>, limits: AttemptLimits): Promise<A> =>
-  new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(Object.assign(new Error("Cloud KMS client setup timed out"), { code: status.DEADLINE_EXCEEDED })), limits.timeoutMillis)
-    const abort = () => reject(limits.signal.reason)
-    limits.signal.addEventListener("abort", abort, { once: true })
-    setup.then(resolve, reject).finally(() => {
-      clearTimeout(timer)
-      limits.signal.removeEventListener("abort", abort)
+    const setUp = Effect.gen(function*() {
+      const client = create()
+      return yield* Effect.tryPromise({ try: () => client.initialize(), catch: rpcFailedOf }).pipe(
+        Effect.as(client),
+        // Failed or cut short (the layer closing): this client is never used.
+        Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : Effect.promise(() => client.close().catch(() => undefined)))
+      )
     })
+
+    /** The set-up in flight, or a new one. */
+    const settingUp = lock.withPermit(Effect.gen(function*() {
+      const inFlight = yield* Ref.get(pending)
+      if (inFlight !== undefined) return inFlight
+      const done = yield* Deferred.make<KeyManagementServiceClient, RpcFailed>()
+      yield* Ref.set(pending, done)
+      yield* Effect.forkIn(
+        Effect.onExit(setUp, (exit) =>
+          Effect.andThen(
+            Exit.isSuccess(exit) ? Ref.set(ready, exit.value) : Ref.set(pending, undefined),
+            Deferred.done(done, exit)
+          )),
+        scope
+      )
+      return done
+    }))
+
+    const get = (limits: AttemptLimits): Effect.Effect<KeyManagementServiceClient, RpcFailed> =>
+      Effect.flatMap(Ref.get(ready), (client) =>
+        client !== undefined ? Effect.succeed(client) : Effect.flatMap(settingUp, (done) =>
+          Deferred.await(done).pipe(Effect.timeoutOrElse({
+            duration: limits.timeoutMillis,
+            orElse: () => Effect.fail(new RpcFailed({ code: status.DEADLINE_EXCEEDED, details: "Cloud KMS client set-up timed out" }))
+          }))))
+
+    yield* Effect.addFinalizer(() =>
+      Effect.flatMap(Ref.get(ready), (client) => client === undefined ? Effect.void : Effect.promise(() => client.close().catch(() => undefined))))
+    return get
   })
 
 export const makeCloudKmsApi = (
@@ -102,24 +120,27 @@ export const makeCloudKmsApi = (
   authClient?: AuthClient
 ): Effect.Effect<CloudKmsApi, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const { clients, iamRequest } = yield* Effect.acquireRelease(
-      Effect.promise(async () => {
-        const [{ KeyManagementServiceClient }, gax] = await Promise.all([import("@google-cloud/kms"), import("google-gax")])
-        const options = await clientOptions(endpoint, authClient)
-        const iamRequest = (resource: string, permissions: ReadonlyArray<string>): IamRequest =>
-          gax.IamProtos.google.iam.v1.TestIamPermissionsRequest.create({ resource, permissions: [...permissions] })
-        return { clients: readyClients(() => new KeyManagementServiceClient(options)), iamRequest }
-      }),
-      ({ clients }) => Effect.promise(clients.close)
-    )
+    const [{ KeyManagementServiceClient }, gax] = yield* Effect.promise(() => Promise.all([import("@google-cloud/kms"), import("google-gax")]))
+    const options = yield* Effect.promise(() => clientOptions(endpoint, authClient))
+    const iamRequest = (resource: string, permissions: ReadonlyArray<string>): IamRequest =>
+      gax.IamProtos.google.iam.v1.TestIamPermissionsRequest.create({ resource, permissions: [...permissions] })
+    const client = yield* readyClient(() => new KeyManagementServiceClient(options))
+
+    /** One attempt: interrupting it aborts the gRPC call. */
+    const call = <A>(limits: AttemptLimits, send: (client: KeyManagementServiceClient, signal: AbortSignal) => Promise<A>) =>
+      Effect.flatMap(client(limits), (ready) => Effect.tryPromise({ try: (signal) => send(ready, signal), catch: rpcFailedOf }))
+
     return {
-      encrypt: async (request, limits) => (await (await clients.get(limits)).encrypt(request, callOptions(limits)))[0],
-      decrypt: async (request, limits) => (await (await clients.get(limits)).decrypt(request, callOptions(limits)))[0],
-      getCryptoKey: async (name, limits) => (await (await clients.get(limits)).getCryptoKey({ name }, callOptions(limits)))[0],
-      testIamPermissions: async (resource, permissions, limits) => {
-        const client = await clients.get(limits)
-        const [response] = await client.testIamPermissions(iamRequest(resource, permissions), callOptions(limits))
-        return response.permissions ?? []
-      }
+      encrypt: (request, limits) =>
+        call(limits, async (kms, signal) => (await kms.encrypt(request, callOptions(signal, limits)))[0]),
+      decrypt: (request, limits) =>
+        call(limits, async (kms, signal) => (await kms.decrypt(request, callOptions(signal, limits)))[0]),
+      getCryptoKey: (name, limits) =>
+        call(limits, async (kms, signal) => (await kms.getCryptoKey({ name }, callOptions(signal, limits)))[0]),
+      testIamPermissions: (resource, permissions, limits) =>
+        call(limits, async (kms, signal) => {
+          const [response] = await kms.testIamPermissions(iamRequest(resource, permissions), callOptions(signal, limits))
+          return response.permissions ?? []
+        })
     }
   })

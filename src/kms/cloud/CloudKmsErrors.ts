@@ -1,5 +1,6 @@
 import { status } from "@grpc/grpc-js"
 import * as Data from "effect/Data"
+import { statusName } from "../../observability/Labels.ts"
 import {
   Cancelled,
   DeadlineExceeded,
@@ -80,7 +81,7 @@ export const toKmsError = (operation: Operation, resource: string, failure: Atte
   if (failure._tag === "AttemptTimedOut") {
     return new KmsUnavailable({ message: `Cloud KMS ${operation} on ${resource}: no answer to any attempt (the last waited ${failure.millis}ms)` })
   }
-  const said = `Cloud KMS ${operation} on ${resource}: ${status[failure.code] ?? failure.code}: ${failure.details}`
+  const said = `Cloud KMS ${operation} on ${resource}: ${statusName(failure.code)}: ${failure.details}`
   switch (failure.code) {
     case status.INVALID_ARGUMENT:
       return operation === "decrypt"

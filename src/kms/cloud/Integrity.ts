@@ -1,6 +1,6 @@
 import { crc32c } from "@aws-crypto/crc32c"
 import * as Result from "effect/Result"
-import { parseKeyVersionName } from "../KeyNames.ts"
+import { parseKeyVersionName } from "../../config/KeyNames.ts"
 import type { DecryptResponse, EncryptResponse } from "./CloudKmsClient.ts"
 import { IntegrityMismatch } from "./CloudKmsErrors.ts"
 

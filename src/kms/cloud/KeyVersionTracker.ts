@@ -1,19 +1,23 @@
+import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
-import * as Fiber from "effect/Fiber"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Metric from "effect/Metric"
+import * as Ref from "effect/Ref"
 import * as Result from "effect/Result"
+import * as Schedule from "effect/Schedule"
 import * as Semaphore from "effect/Semaphore"
 import type * as Scope from "effect/Scope"
+import { parseKeyVersionName } from "../../config/KeyNames.ts"
 import type { PluginConfigShape } from "../../config/PluginConfig.ts"
 import { kmsLastCheck } from "../../observability/Metrics.ts"
 import type { KeyStatus } from "../KeyManagement.ts"
-import { parseKeyVersionName } from "../KeyNames.ts"
 import type { KmsError } from "../KmsErrors.ts"
 import type { CloudKmsApi } from "./CloudKmsClient.ts"
 import { IntegrityMismatch } from "./CloudKmsErrors.ts"
+import { answerDue } from "./Deadline.ts"
 import { crc32cOf, verifyEncrypt } from "./Integrity.ts"
-import { answerMarginFor, retryingCall } from "./RetryingCall.ts"
+import { retryingCall } from "./RetryingCall.ts"
 
 // Knows the crypto key version new data is wrapped with, so that Status
 // answers from memory (no Cloud KMS call per poll) and Encrypt is pinned to
@@ -34,17 +38,14 @@ const probeCrc = crc32cOf(probePlaintext)
 
 export interface KeyVersionTracker {
   readonly status: Effect.Effect<KeyStatus>
-  readonly current: () => string | undefined
+  /** The version Encrypt is pinned to; undefined until one is known. */
+  readonly current: Effect.Effect<string | undefined>
   /**
-   * Checks now and returns the current version; waits no later than
-   * `deadline` (then returns what is known), the check itself goes on.
+   * Checks now (or joins the check already running) and returns the current
+   * version; waits no later than the answer due for `deadline` (then returns
+   * what is known), the check itself goes on.
    */
   readonly refreshNow: (deadline: number | undefined) => Effect.Effect<string | undefined>
-}
-
-interface State {
-  readonly keyVersion: string | undefined
-  readonly problem: string | undefined
 }
 
 export const makeKeyVersionTracker = (
@@ -53,15 +54,15 @@ export const makeKeyVersionTracker = (
 ): Effect.Effect<KeyVersionTracker, never, Scope.Scope> =>
   Effect.gen(function*() {
     const keyUri = config.keyUri
-    let state: State = { keyVersion: undefined, problem: `no check of ${keyUri} has completed yet` }
-    let getAllowed = true
+    const state = yield* Ref.make<KeyStatus>({ keyVersion: undefined, problem: `no check of ${keyUri} has completed yet` })
+    const getAllowed = yield* Ref.make(true)
     const limits = { deadline: undefined }
 
-    const byGetCryptoKey: Effect.Effect<State, KmsError> = retryingCall(config.retry, limits, {
+    const byGetCryptoKey: Effect.Effect<KeyStatus, KmsError> = retryingCall(config.retry, limits, {
       operation: "getCryptoKey",
       resource: keyUri,
       send: (limits) => api.getCryptoKey(keyUri, limits),
-      verify: (key): Result.Result<State, IntegrityMismatch> => {
+      verify: (key): Result.Result<KeyStatus, IntegrityMismatch> => {
         const primary = key.primary
         if (primary?.name === undefined || primary.name === null || parseKeyVersionName(primary.name)?.cryptoKey !== keyUri) {
           return key.name === keyUri
@@ -76,7 +77,7 @@ export const makeKeyVersionTracker = (
       }
     })
 
-    const byProbe: Effect.Effect<State, KmsError> = retryingCall(config.retry, limits, {
+    const byProbe: Effect.Effect<KeyStatus, KmsError> = retryingCall(config.retry, limits, {
       operation: "encrypt",
       resource: keyUri,
       send: (limits) => api.encrypt({ name: keyUri, plaintext: probePlaintext, plaintextCrc32c: { value: probeCrc } }, limits),
@@ -86,29 +87,25 @@ export const makeKeyVersionTracker = (
     // GetCryptoKey refused (no cloudkms.cryptoKeys.get, or an endpoint that
     // does not implement it): the Encrypt probe needs only what the plugin
     // needs anyway. Once the probe has worked, it is used from then on.
-    const check: Effect.Effect<State, KmsError> = Effect.suspend(() =>
-      getAllowed
+    const check: Effect.Effect<KeyStatus, KmsError> = Effect.flatMap(Ref.get(getAllowed), (allowed) =>
+      allowed
         ? byGetCryptoKey.pipe(
           Effect.catch((getFailed) =>
             byProbe.pipe(
               Effect.tap(() =>
                 Effect.andThen(
-                  Effect.sync(() => {
-                    getAllowed = false
-                  }),
+                  Ref.set(getAllowed, false),
                   Effect.logInfo(`GetCryptoKey failed (${getFailed.message}): learning the key version with an Encrypt probe instead`)
                 )
               )
             ))
         )
-        : byProbe
-    )
+        : byProbe)
 
-    const adopt = (next: State) =>
+    const adopt = (next: KeyStatus) =>
       Effect.gen(function*() {
-        const previous = state
-        state = next
-        yield* Metric.update(kmsLastCheck, Date.now() / 1000)
+        const previous = yield* Ref.getAndSet(state, next)
+        yield* Metric.update(kmsLastCheck, (yield* Clock.currentTimeMillis) / 1000)
         if (next.keyVersion !== undefined && next.keyVersion !== previous.keyVersion) {
           yield* Effect.logInfo(`new data is wrapped with ${next.keyVersion}`)
         }
@@ -118,38 +115,60 @@ export const makeKeyVersionTracker = (
         }
       })
 
-    const lock = yield* Semaphore.make(1)
-    const refresh: Effect.Effect<boolean> = lock.withPermit(
-      check.pipe(
-        Effect.matchEffect({
-          onSuccess: (next) => Effect.as(adopt(next), next.problem === undefined),
-          onFailure: (error) => Effect.as(adopt({ keyVersion: state.keyVersion, problem: error.message }), false)
-        })
-      )
+    /** One check, its result adopted; true when the key is healthy. */
+    const refresh: Effect.Effect<boolean> = check.pipe(
+      Effect.matchEffect({
+        onSuccess: (next) => Effect.as(adopt(next), next.problem === undefined),
+        onFailure: (error) =>
+          Effect.flatMap(Ref.get(state), (known) => Effect.as(adopt({ keyVersion: known.keyVersion, problem: error.message }), false))
+      })
     )
 
+    // At most one check at a time: the background loop and every refreshNow
+    // caller share the one in flight, which runs to its end in the layer's
+    // scope even when its callers stop waiting.
     const scope = yield* Effect.scope
+    const lock = yield* Semaphore.make(1)
+    const inFlight = yield* Ref.make<Fiber.Fiber<boolean> | undefined>(undefined)
+    const sharedCheck: Effect.Effect<Fiber.Fiber<boolean>> = lock.withPermit(
+      Effect.gen(function*() {
+        const running = yield* Ref.get(inFlight)
+        if (running !== undefined && running.pollUnsafe() === undefined) return running
+        const fiber = yield* Effect.forkIn(refresh, scope)
+        yield* Ref.set(inFlight, fiber)
+        return fiber
+      })
+    )
+
+    // After a healthy check, the next one after --key-refresh-interval; after a failed one, sooner.
+    const nextCheck = Schedule.forever.pipe(
+      Schedule.setInputType<boolean>(),
+      Schedule.modifyDelay(({ input }) =>
+        Effect.succeed(input ? config.keyRefreshIntervalMillis : Math.min(retryAfterFailureMillis, config.keyRefreshIntervalMillis)))
+    )
     const firstCheck = yield* Deferred.make<void>()
     yield* Effect.forkScoped(
-      Effect.gen(function*() {
-        while (true) {
-          const healthy = yield* refresh
-          yield* Deferred.succeed(firstCheck, undefined)
-          yield* Effect.sleep(healthy ? config.keyRefreshIntervalMillis : Math.min(retryAfterFailureMillis, config.keyRefreshIntervalMillis))
-        }
-      })
+      Effect.flatMap(sharedCheck, Fiber.join).pipe(
+        Effect.tap(() => Deferred.succeed(firstCheck, undefined)),
+        Effect.repeat(nextCheck)
+      )
     )
     yield* Deferred.await(firstCheck).pipe(Effect.timeoutOption(firstCheckWaitMillis))
 
+    const current = Effect.map(Ref.get(state), (known) => known.keyVersion)
     return {
-      status: Effect.sync(() => state),
-      current: () => state.keyVersion,
+      status: Ref.get(state),
+      current,
       refreshNow: (deadline) =>
         Effect.gen(function*() {
-          const checking = yield* Effect.forkIn(refresh, scope)
-          const waitMillis = deadline === undefined ? undefined : deadline - answerMarginFor(deadline - Date.now()) - Date.now()
-          yield* waitMillis === undefined ? Fiber.await(checking) : Effect.timeoutOption(Fiber.await(checking), Math.max(0, waitMillis))
-          return state.keyVersion
+          const checking = yield* sharedCheck
+          if (deadline === undefined) {
+            yield* Fiber.await(checking)
+          } else {
+            const now = yield* Clock.currentTimeMillis
+            yield* Effect.timeoutOption(Fiber.await(checking), Math.max(0, answerDue(deadline, now) - now))
+          }
+          return yield* current
         })
     }
   })

@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject, randomBytes } from "node:crypto"
 import * as Result from "effect/Result"
-import { type KeyVersion, keyVersionName } from "../KeyNames.ts"
+import { type KeyVersion, keyVersionName } from "../../config/KeyNames.ts"
 import { InvalidCiphertext, KeyUnusable } from "../KmsErrors.ts"
 
 // In-process crypto keys for the fake backend: real AES-256-GCM, random

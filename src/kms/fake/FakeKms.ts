@@ -4,8 +4,8 @@ import * as Layer from "effect/Layer"
 import * as Result from "effect/Result"
 import { ConfigError } from "../../config/ConfigError.ts"
 import { PluginConfig } from "../../config/PluginConfig.ts"
-import { KeyManagement, type KeyManagementShape, type KeyStatus } from "../KeyManagement.ts"
-import { keyVersionName } from "../KeyNames.ts"
+import { keyVersionName } from "../../config/KeyNames.ts"
+import { type BackendRoute, BackendRoutes, KeyManagement, type KeyManagementShape, type KeyStatus } from "../KeyManagement.ts"
 import { InvalidCiphertext, type KeyUnusable, type KmsError, UnknownKey } from "../KmsErrors.ts"
 import { loadFakeKeys, saveFakeKeys } from "./FakeKeyFile.ts"
 import { type FakeCryptoKey, newCryptoKey, open, rotate, sealWithPrimary, type VersionState } from "./FakeKeyRing.ts"
@@ -65,15 +65,15 @@ const make = Effect.gen(function*() {
   const remote = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
     config.fakeLatencyMillis === 0 ? effect : Effect.andThen(Effect.sleep(config.fakeLatencyMillis), effect)
 
-  const encrypt: KeyManagementShape["encrypt"] = (plaintext) =>
+  const encrypt: KeyManagementShape["encrypt"] = Effect.fn("FakeKms.encrypt")((plaintext) =>
     remote(Effect.suspend(() => {
       const sealed = sealWithPrimary(primaryKey(), plaintext)
       return Result.isSuccess(sealed)
         ? Effect.succeed({ ciphertext: sealed.success.ciphertext, keyVersion: keyVersionName(sealed.success.keyVersion) })
         : Effect.fail(sealed.failure)
-    }))
+    })))
 
-  const decrypt: KeyManagementShape["decrypt"] = (ciphertext, keyVersion) =>
+  const decrypt: KeyManagementShape["decrypt"] = Effect.fn("FakeKms.decrypt")((ciphertext, keyVersion) =>
     remote(Effect.suspend((): Effect.Effect<Uint8Array, KmsError> => {
       if (keyVersion !== undefined) {
         const key = configuredKey(keyVersion.cryptoKey)
@@ -93,7 +93,7 @@ const make = Effect.gen(function*() {
       return Effect.fail(
         unusable ?? new InvalidCiphertext({ message: `no configured key (${configured.join(", ")}) opens this ciphertext` })
       )
-    }))
+    })))
 
   const changed = <A>(f: (key: FakeCryptoKey) => A) => (cryptoKey?: string) =>
     Effect.sync(() => {
@@ -119,10 +119,20 @@ const make = Effect.gen(function*() {
       })(cryptoKey)
   }
   const kms = KeyManagement.of({ status, encrypt, decrypt, missingPermissions: Effect.succeed([]) })
-  return { kms, control: FakeKmsControl.of(control) }
+  // Development only: rotate the key from outside (there is no such thing with Cloud KMS).
+  const rotateRoute: BackendRoute = {
+    method: "POST",
+    path: "/fake/rotate",
+    handle: Effect.map(control.rotate(), (version) => ({ status: 200, body: `${config.keyUri}/cryptoKeyVersions/${version}\n` }))
+  }
+  return { kms, control: FakeKmsControl.of(control), routes: [rotateRoute] }
 })
 
-/** The fake backend and its control, built together so they share the keys. */
-export const FakeKmsLayer: Layer.Layer<KeyManagement | FakeKmsControl, ConfigError, PluginConfig> = Layer.effectContext(
-  Effect.map(make, ({ control, kms }) => Context.make(KeyManagement, kms).pipe(Context.add(FakeKmsControl, control)))
+/**
+ * The fake backend, its control and its /fake/rotate route, built together so
+ * they share the keys.
+ */
+export const layer: Layer.Layer<KeyManagement | FakeKmsControl, ConfigError, PluginConfig> = Layer.effectContext(
+  Effect.map(make, ({ control, kms, routes }) =>
+    Context.make(KeyManagement, kms).pipe(Context.add(FakeKmsControl, control), Context.add(BackendRoutes, routes)))
 )

@@ -2,7 +2,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type { PluginClient } from "../../../src/client/PluginClient.ts"
 import type { PluginFlags } from "../../../src/config/flags.ts"
-import { keyVersionName } from "../../../src/kms/KeyNames.ts"
+import { keyVersionName } from "../../../src/config/KeyNames.ts"
 import { fakeKeyUri, oldKeyUri, TestPlugin } from "../../support/TestPlugin.ts"
 import { patternBytes } from "./protobuf.ts"
 

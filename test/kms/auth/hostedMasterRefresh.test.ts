@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Logger from "effect/Logger"
@@ -42,7 +43,7 @@ describe("hosted-master token refresh", () => {
       const server = yield* scriptedServer
       const vm = countingVmToken()
       const starting = yield* Effect.forkChild(hostedMasterAuthClient({ tokenUrl: server.url, tokenBody: body }, vm.token))
-      ;(yield* server.next).reply(200, tokenReply("hosted-1", Date.now() + hour))
+      ;(yield* server.next).reply(200, tokenReply("hosted-1", (yield* Clock.currentTimeMillis) + hour))
       yield* Fiber.join(starting)
       assert.deepStrictEqual(log.lines, ["Info hosted-master credentials from token-url, refreshed ahead of expiry"])
 
@@ -68,7 +69,7 @@ describe("hosted-master token refresh", () => {
       assert.strictEqual(vm.attempts(), 3, "no retry within 6s")
       assert.isAtLeast(steps, 8)
       assert.isAtMost(steps, 13)
-      ;(yield* server.next).reply(200, tokenReply("hosted-2", Date.now() + hour))
+      ;(yield* server.next).reply(200, tokenReply("hosted-2", (yield* Clock.currentTimeMillis) + hour))
     }).pipe(Effect.scoped, Effect.provide(log.layer))
   })
 

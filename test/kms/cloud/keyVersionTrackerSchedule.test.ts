@@ -38,7 +38,7 @@ describe("key version tracker schedule", () => {
       scripted.getCryptoKey = denied("no get")
       scripted.encrypt = denied("no encrypt")
       const tracker = yield* makeKeyVersionTracker(scripted.api, trackerConfig())
-      assert.isUndefined(tracker.current())
+      assert.isUndefined(yield* tracker.current)
       assert.strictEqual(scripted.calls.getCryptoKey, 1)
       yield* TestClock.adjust(retryAfterFailureMillis)
       assert.strictEqual(scripted.calls.getCryptoKey, 2)

@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -36,7 +37,7 @@ describe("key version tracker status", () => {
       yield* TestClock.adjust(firstCheckWaitMillis)
       const tracker = yield* Fiber.join(starting)
       assert.deepStrictEqual(yield* tracker.status, { keyVersion: undefined, problem: `no check of ${key} has completed yet` })
-      assert.isUndefined(tracker.current())
+      assert.isUndefined(yield* tracker.current)
     }))
 
   it.effect("an enabled primary is the current version; any other state is a problem naming it", () =>
@@ -84,13 +85,13 @@ describe("key version tracker status", () => {
   it.effect("each check records its time as Unix seconds", () =>
     Effect.gen(function*() {
       const registry = new Map()
-      const before = Date.now() / 1000
+      const before = (yield* Clock.currentTimeMillis) / 1000
       yield* Effect.scoped(Effect.gen(function*() {
         const scripted = scriptedApi()
         scripted.getCryptoKey = () => keyWithPrimary(1)
         yield* makeKeyVersionTracker(scripted.api, trackerConfig())
       })).pipe(Effect.provideService(Metric.MetricRegistry, registry))
-      const after = Date.now() / 1000
+      const after = (yield* Clock.currentTimeMillis) / 1000
       const { value } = yield* Effect.provideService(Metric.value(kmsLastCheck), Metric.MetricRegistry, registry)
       assert.isTrue(value >= before && value <= after, `${value} not in [${before}, ${after}]`)
     }))
@@ -126,7 +127,7 @@ describe("key version tracker status", () => {
         answer = resolve
       })
       // 10 s budget: 1 s margin, 9 s of waiting.
-      const refreshing = yield* Effect.forkChild(tracker.refreshNow(Date.now() + 10_000))
+      const refreshing = yield* Effect.forkChild(tracker.refreshNow((yield* Clock.currentTimeMillis) + 10_000))
       yield* TestClock.adjust("8 seconds")
       assert.isUndefined(refreshing.pollUnsafe())
       yield* TestClock.adjust("1 second")

@@ -1,5 +1,5 @@
 import { status } from "@grpc/grpc-js"
-import { afterEach, assert, beforeEach, describe, it } from "@effect/vitest"
+import { assert, beforeEach, describe, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
@@ -10,10 +10,11 @@ import * as Metric from "effect/Metric"
 import * as Result from "effect/Result"
 import * as fc from "fast-check"
 import type { RetryPolicy } from "../../../src/config/PluginConfig.ts"
-import { IntegrityMismatch } from "../../../src/kms/cloud/CloudKmsErrors.ts"
+import { IntegrityMismatch, rpcFailedOf } from "../../../src/kms/cloud/CloudKmsErrors.ts"
 import { retryingCall } from "../../../src/kms/cloud/RetryingCall.ts"
 import { cloudKmsCalls, cloudKmsDuration, cloudKmsRetries, integrityFailures } from "../../../src/observability/Metrics.ts"
-import { advance, capturingLogs, grpcError, testPolicy, useRealTime, useVirtualTime, virtualClock } from "../../support/cloudScripted.ts"
+import { attempt } from "../../support/cloudScriptedApi.ts"
+import { advance, capturingLogs, grpcError, testPolicy, useVirtualTime, virtualClock, virtualNow } from "../../support/cloudScripted.ts"
 
 // What each attempt of a Cloud KMS call leaves behind: how many attempts,
 // the backoff between them, the debug line per retry, and the per-attempt
@@ -23,7 +24,6 @@ import { advance, capturingLogs, grpcError, testPolicy, useRealTime, useVirtualT
 const resource = "projects/p/locations/l/keyRings/r/cryptoKeys/k/cryptoKeyVersions/3"
 
 beforeEach(useVirtualTime)
-afterEach(useRealTime)
 
 type Answer = { readonly ok: string } | { readonly mismatch: string }
 
@@ -34,10 +34,10 @@ const run = (policy: RetryPolicy, script: (attempt: number) => Promise<Answer>) 
     const logs = capturingLogs()
     const { clock, sleeps } = virtualClock()
     const registry = new Map()
-    const exit = yield* retryingCall(policy, { deadline: Date.now() + 60_000 }, {
+    const exit = yield* retryingCall(policy, { deadline: virtualNow() + 60_000 }, {
       operation: "decrypt",
       resource,
-      send: () => script(++attempts),
+      send: () => attempt(() => script(++attempts)),
       verify: (answer: Answer) => "ok" in answer ? Result.succeed(answer.ok) : Result.fail(new IntegrityMismatch({ check: answer.mismatch }))
     }).pipe(Effect.exit, logs.provide, Effect.provideService(Clock.Clock, clock), Effect.provideService(Metric.MetricRegistry, registry))
     const read = <S>(metric: Metric.Metric<number, S>) => Effect.provideService(Metric.value(metric), Metric.MetricRegistry, registry)
@@ -158,15 +158,19 @@ describe("cancellation", () => {
       const fiber = yield* retryingCall(testPolicy(), { deadline: undefined }, {
         operation: "decrypt",
         resource,
-        send: ({ signal }) => {
-          Deferred.doneUnsafe(started, Exit.void)
-          return new Promise<string>((_, reject) => {
-            signal.addEventListener("abort", () => {
-              Deferred.doneUnsafe(aborted, Exit.void)
-              reject(grpcError(status.CANCELLED, "cancelled"))
-            })
-          })
-        },
+        send: () =>
+          Effect.tryPromise({
+            try: (signal) => {
+              Deferred.doneUnsafe(started, Exit.void)
+              return new Promise<string>((_, reject) => {
+                signal.addEventListener("abort", () => {
+                  Deferred.doneUnsafe(aborted, Exit.void)
+                  reject(grpcError(status.CANCELLED, "cancelled"))
+                })
+              })
+            },
+            catch: rpcFailedOf
+          }),
         verify: (response: string) => Result.succeed(response)
       }).pipe(Effect.provideService(Metric.MetricRegistry, registry), Effect.forkChild)
       yield* Deferred.await(started)

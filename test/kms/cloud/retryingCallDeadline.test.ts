@@ -1,13 +1,15 @@
 import { status } from "@grpc/grpc-js"
-import { afterEach, assert, beforeEach, describe, it } from "@effect/vitest"
+import { assert, beforeEach, describe, it } from "@effect/vitest"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import * as fc from "fast-check"
 import type { AttemptLimits } from "../../../src/kms/cloud/CloudKmsClient.ts"
-import { answerMarginFor, answerMarginMillis, retryingCall } from "../../../src/kms/cloud/RetryingCall.ts"
+import { answerMarginFor, answerMarginMillis } from "../../../src/kms/cloud/Deadline.ts"
+import { retryingCall } from "../../../src/kms/cloud/RetryingCall.ts"
 import type { RetryPolicy } from "../../../src/config/PluginConfig.ts"
-import { advance, capturingLogs, grpcError, testPolicy, useRealTime, useVirtualTime, virtualClock } from "../../support/cloudScripted.ts"
+import { attempt } from "../../support/cloudScriptedApi.ts"
+import { advance, capturingLogs, grpcError, testPolicy, useVirtualTime, virtualClock, virtualNow } from "../../support/cloudScripted.ts"
 
 // How one Cloud KMS call is bounded by the caller's deadline: each attempt's
 // own timeout, the time kept back for the answer, and when we stop retrying.
@@ -17,7 +19,6 @@ import { advance, capturingLogs, grpcError, testPolicy, useRealTime, useVirtualT
 const resource = "projects/p/locations/l/keyRings/r/cryptoKeys/k"
 
 beforeEach(useVirtualTime)
-afterEach(useRealTime)
 
 interface Scripted {
   readonly limits: Array<AttemptLimits>
@@ -38,10 +39,11 @@ const scripted = (
   const outcome = retryingCall(policy, { deadline }, {
     operation: "encrypt",
     resource,
-    send: (attempt) => {
-      limits.push(attempt)
-      return script(limits.length)
-    },
+    send: (limits_) =>
+      attempt(() => {
+        limits.push(limits_)
+        return script(limits.length)
+      }),
     verify: (response: string) => Result.succeed(response)
   }).pipe(logs.provide, Effect.provideService(Clock.Clock, clock))
   return { limits, logs, outcome }
@@ -64,7 +66,7 @@ describe("answer margin", () => {
 describe("attempt bounds", () => {
   it.live("an attempt's timeout is the attempt timeout, or what is left before the margin, whichever is less", () =>
     Effect.gen(function*() {
-      const now = Date.now()
+      const now = virtualNow()
       const plenty = scripted(testPolicy({ attemptTimeoutMillis: 300 }), now + 10_000, () => Promise.resolve("ok"))
       assert.strictEqual(yield* plenty.outcome, "ok")
       assert.deepStrictEqual(plenty.limits.map((l) => l.timeoutMillis), [300])
@@ -82,7 +84,7 @@ describe("attempt bounds", () => {
     Effect.promise(() =>
       fc.assert(
         fc.asyncProperty(fc.integer({ min: 150, max: 1_000_000 }), fc.integer({ min: 1, max: 100_000 }), async (budget, attemptTimeoutMillis) => {
-          const run = scripted(testPolicy({ attemptTimeoutMillis }), Date.now() + budget, () => Promise.resolve("ok"))
+          const run = scripted(testPolicy({ attemptTimeoutMillis }), virtualNow() + budget, () => Promise.resolve("ok"))
           await Effect.runPromise(run.outcome)
           assert.deepStrictEqual(run.limits.map((l) => l.timeoutMillis), [Math.floor(Math.min(attemptTimeoutMillis, budget - answerMarginFor(budget)))])
         }),
@@ -100,7 +102,7 @@ describe("attempt bounds", () => {
 
   it.live("an attempt shorter than 50 ms is not made: DeadlineExceeded names the operation and resource", () =>
     Effect.gen(function*() {
-      const now = Date.now()
+      const now = virtualNow()
       // 149 ms budget: 100 ms margin leaves 49 ms.
       const tooShort = scripted(testPolicy(), now + 149, () => Promise.resolve("ok"))
       const error = yield* Effect.flip(tooShort.outcome)
@@ -123,7 +125,7 @@ describe("retries within the deadline", () => {
       // 1 s budget, 100 ms margin. The first attempt takes 830 ms: a 8-12 ms
       // backoff + 50 + 100 still fits (<= 992 ms). The second fails at once:
       // a 16-24 ms backoff + 50 + 100 no longer does (>= 1004 ms).
-      const run = scripted(testPolicy({ initialBackoffMillis: 10, maxBackoffMillis: 1_000 }), Date.now() + 1_000, (attempt) => {
+      const run = scripted(testPolicy({ initialBackoffMillis: 10, maxBackoffMillis: 1_000 }), virtualNow() + 1_000, (attempt) => {
         if (attempt === 1) advance(830)
         return unavailable()
       })
@@ -137,7 +139,7 @@ describe("retries within the deadline", () => {
   it.live("when a late wake-up leaves no time for another attempt, the answer is the last attempt's error, not a deadline error", () =>
     Effect.gen(function*() {
       // The backoff is due at ~10 ms but the process wakes 850 ms late: 40 ms left.
-      const run = scripted(testPolicy(), Date.now() + 1_000, unavailable, 850)
+      const run = scripted(testPolicy(), virtualNow() + 1_000, unavailable, 850)
       const error = yield* Effect.flip(run.outcome)
       assert.strictEqual(error._tag, "KmsUnavailable")
       assert.strictEqual(error.message, `Cloud KMS encrypt on ${resource}: UNAVAILABLE: down`)
@@ -146,7 +148,7 @@ describe("retries within the deadline", () => {
 
   it.live("attempts that time out end in KmsUnavailable saying how long the last one waited", () =>
     Effect.gen(function*() {
-      const run = scripted(testPolicy({ maxAttempts: 2, attemptTimeoutMillis: 300 }), Date.now() + 10_000, () =>
+      const run = scripted(testPolicy({ maxAttempts: 2, attemptTimeoutMillis: 300 }), virtualNow() + 10_000, () =>
         Promise.reject(grpcError(status.DEADLINE_EXCEEDED, "Deadline exceeded")))
       const error = yield* Effect.flip(run.outcome)
       assert.strictEqual(error._tag, "KmsUnavailable")

@@ -5,7 +5,7 @@ import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import { saveFakeKeys } from "../../../src/kms/fake/FakeKeyFile.ts"
 import { newCryptoKey, sealWithPrimary } from "../../../src/kms/fake/FakeKeyRing.ts"
-import { parseKeyVersionName } from "../../../src/kms/KeyNames.ts"
+import { parseKeyVersionName } from "../../../src/config/KeyNames.ts"
 import { fakeKms, keyA, keyB } from "../../support/fakeKmsBackend.ts"
 import { tempDir } from "../../support/tempDir.ts"
 

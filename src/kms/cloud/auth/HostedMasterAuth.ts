@@ -1,6 +1,8 @@
 import type { OAuth2Client } from "google-auth-library"
+import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
+import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
@@ -85,29 +87,33 @@ export const hostedMasterAuthClient = (
 ): Effect.Effect<OAuth2Client, TokenError, Scope.Scope> =>
   Effect.gen(function*() {
     const fetchToken = fetchHostedMasterToken(source, metadataToken)
-    let current = yield* fetchToken
+    const current = yield* Ref.make(yield* fetchToken)
     const { OAuth2Client } = yield* Effect.promise(() => import("google-auth-library"))
-    const lifetime = () => current.expiresAt - Date.now()
-    const client = new OAuth2Client({ eagerRefreshThresholdMillis: Math.floor(refreshAheadMillis(lifetime()) / 2) })
-    const install = (token: AccessToken) => {
-      current = token
-      client.setCredentials({ access_token: token.token, expiry_date: token.expiresAt, token_type: "Bearer" })
-    }
-    install(current)
-    const refreshNow = Effect.tap(fetchToken, (token) => Effect.sync(() => install(token)))
-    // Only reached if the background refresh fell behind (e.g. token-url was down).
+    const lifetime = Effect.zipWith(Ref.get(current), Clock.currentTimeMillis, (token, now) => token.expiresAt - now)
+    const client = new OAuth2Client({ eagerRefreshThresholdMillis: Math.floor(refreshAheadMillis(yield* lifetime) / 2) })
+    const install = (token: AccessToken) =>
+      Effect.andThen(
+        Ref.set(current, token),
+        Effect.sync(() => client.setCredentials({ access_token: token.token, expiry_date: token.expiresAt, token_type: "Bearer" }))
+      )
+    yield* install(yield* Ref.get(current))
+    const refreshNow = Effect.tap(fetchToken, install)
+    // Only reached if the background refresh fell behind (e.g. token-url was
+    // down); runs with this layer's services (its logger and clock included).
+    const runPromise = Effect.runPromiseWith(yield* Effect.context<never>())
     client.refreshHandler = () =>
-      Effect.runPromise(refreshNow).then((token) => ({ access_token: token.token, expiry_date: token.expiresAt }))
+      runPromise(refreshNow).then((token) => ({ access_token: token.token, expiry_date: token.expiresAt }))
 
+    const untilRefreshDue = Effect.flatMap(lifetime, (left) => Effect.sleep(Math.max(0, left - refreshAheadMillis(left))))
     yield* Effect.forkScoped(Effect.forever(
-      Effect.gen(function*() {
-        yield* Effect.sleep(Math.max(0, lifetime() - refreshAheadMillis(lifetime())))
-        yield* refreshNow.pipe(
+      Effect.andThen(
+        untilRefreshDue,
+        refreshNow.pipe(
           Effect.tapError((error) => Effect.logWarning(`refreshing the hosted-master token: ${error.message}; retrying`)),
           Effect.retry(Schedule.min([Schedule.exponential("1 second"), Schedule.spaced("30 seconds")]).pipe(Schedule.jittered)),
           Effect.ignore
         )
-      })
+      )
     ))
     yield* Effect.logInfo(`hosted-master credentials from token-url, refreshed ahead of expiry`)
     return client

@@ -1,7 +1,8 @@
-import { randomBytes, timingSafeEqual } from "node:crypto"
+import { randomBytes } from "node:crypto"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import type { CallFailed, PluginClient } from "./PluginClient.ts"
+import type { CallFailed, PluginClient } from "../client/PluginClient.ts"
+import { roundTrip } from "../client/roundTrip.ts"
 
 // The checks an operator runs against a plugin's socket (`probe`, and the
 // first part of `selftest`): both APIs answer, and a random data key survives
@@ -12,8 +13,6 @@ export interface CheckResult {
   readonly ok: boolean
   readonly detail: string
 }
-
-const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && timingSafeEqual(a, b)
 
 const check = (
   name: string,
@@ -39,29 +38,20 @@ export const checkV2 = (client: PluginClient): Effect.Effect<ReadonlyArray<Check
         return `healthz ok, key_id ${status.keyId}`
       })
     )
-    const roundTrip = yield* check(
+    const trip = yield* check(
       "v2 Encrypt/Decrypt",
-      Effect.gen(function*() {
-        const seed = randomBytes(32)
-        const uid = `probe-${randomBytes(8).toString("hex")}`
-        const encrypted = yield* client.v2Encrypt({ plaintext: seed, uid })
-        if (encrypted.ciphertext.length === 0 || encrypted.ciphertext.length > 1024) {
-          return yield* Effect.fail(`ciphertext of a 32-byte seed is ${encrypted.ciphertext.length} bytes; the apiserver takes 1-1024`)
-        }
-        if (statusKeyId !== "" && encrypted.keyId !== statusKeyId) {
-          return yield* Effect.fail(`Encrypt key_id ${encrypted.keyId} differs from Status key_id ${statusKeyId}`)
-        }
-        const decrypted = yield* client.v2Decrypt({
-          ciphertext: encrypted.ciphertext,
-          keyId: encrypted.keyId,
-          annotations: encrypted.annotations,
-          uid
-        })
-        if (!sameBytes(decrypted.plaintext, seed)) return yield* Effect.fail("Decrypt returned a different plaintext")
-        return `32-byte seed, ciphertext ${encrypted.ciphertext.length} bytes`
-      })
+      Effect.map(
+        roundTrip(client, "v2", `probe-${randomBytes(8).toString("hex")}`, ({ ciphertext, keyId }) => {
+          if (ciphertext.length === 0 || ciphertext.length > 1024) {
+            return `ciphertext of a 32-byte seed is ${ciphertext.length} bytes; the apiserver takes 1-1024`
+          }
+          if (statusKeyId !== "" && keyId !== statusKeyId) return `Encrypt key_id ${keyId} differs from Status key_id ${statusKeyId}`
+          return undefined
+        }),
+        (wrapped) => `32-byte seed, ciphertext ${wrapped.ciphertext.length} bytes`
+      )
     )
-    return [status, roundTrip]
+    return [status, trip]
   })
 
 export const checkV1 = (client: PluginClient): Effect.Effect<ReadonlyArray<CheckResult>> =>
@@ -74,17 +64,11 @@ export const checkV1 = (client: PluginClient): Effect.Effect<ReadonlyArray<Check
         return `${version.runtimeName} ${version.runtimeVersion}`
       })
     )
-    const roundTrip = yield* check(
+    const trip = yield* check(
       "v1beta1 Encrypt/Decrypt",
-      Effect.gen(function*() {
-        const key = randomBytes(32)
-        const encrypted = yield* client.v1Encrypt(key)
-        const decrypted = yield* client.v1Decrypt(encrypted.cipher)
-        if (!sameBytes(decrypted.plain, key)) return yield* Effect.fail("Decrypt returned a different plaintext")
-        return `32-byte key, ciphertext ${encrypted.cipher.length} bytes`
-      })
+      Effect.map(roundTrip(client, "v1beta1", ""), (wrapped) => `32-byte key, ciphertext ${wrapped.ciphertext.length} bytes`)
     )
-    return [version, roundTrip]
+    return [version, trip]
   })
 
 export const formatReport = (title: string, results: ReadonlyArray<CheckResult>): string => {

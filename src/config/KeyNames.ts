@@ -1,6 +1,8 @@
 // Cloud KMS resource names: a crypto key
 // (projects/P/locations/L/keyRings/R/cryptoKeys/K) and one of its versions
-// (…/cryptoKeyVersions/N). Both backends and the key_id rules build on these.
+// (…/cryptoKeyVersions/N), and the --key-suffix appended to v2 key_ids. The
+// flags are checked against these; both backends and the key_id rules build
+// on them.
 
 const project = "[a-z0-9][a-z0-9.:-]{0,62}"
 const location = "[a-z0-9][a-z0-9-]{0,62}"
@@ -28,3 +30,8 @@ export const parseKeyVersionName = (name: string): KeyVersion | undefined => {
 export const keyVersionName = (key: KeyVersion): string => `${key.cryptoKey}/cryptoKeyVersions/${key.version}`
 
 export const cryptoKeyNameExample = "projects/my-project/locations/us-east1/keyRings/my-ring/cryptoKeys/my-key"
+
+const keySuffixPattern = /^[A-Za-z0-9._-]{1,64}$/
+
+/** A --key-suffix: 1-64 letters, digits, '.', '_' or '-' (no ':' or '/', so a key_id parses back). */
+export const isKeySuffix = (suffix: string): boolean => keySuffixPattern.test(suffix)

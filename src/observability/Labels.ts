@@ -1,0 +1,23 @@
+import { status } from "@grpc/grpc-js"
+import * as Metric from "effect/Metric"
+
+// How series are labelled: one cache of labelled metrics (made once per label
+// set, not per call), and one spelling of gRPC status codes for the `code`
+// and `outcome` labels, log fields and messages.
+
+/** A metric with fixed labels, made once per label set. */
+export const labelled = <Input, State>(metric: Metric.Metric<Input, State>) => {
+  const cache = new Map<string, Metric.Metric<Input, State>>()
+  return (labels: Readonly<Record<string, string>>): Metric.Metric<Input, State> => {
+    const key = Object.values(labels).join("\u0000")
+    let found = cache.get(key)
+    if (found === undefined) {
+      found = Metric.withAttributes(metric, labels)
+      cache.set(key, found)
+    }
+    return found
+  }
+}
+
+/** OK, UNAVAILABLE, …: the name of a gRPC status code (the number if it has none). */
+export const statusName = (code: number): string => status[code] ?? String(code)
