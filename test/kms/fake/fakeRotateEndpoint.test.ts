@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { makePluginClient } from "../../../src/client/PluginClient.ts"
-import { FullPlugin } from "../../support/FullPlugin.ts"
+import { FullPlugin, httpGet, sample } from "../../support/FullPlugin.ts"
 import { keyA } from "../../support/fakeKmsBackend.ts"
 
 // The fake backend's development endpoint on the health server: POST
@@ -28,5 +28,17 @@ describe("POST /fake/rotate (fake backend)", () => {
       const get = yield* Effect.promise(() => fetch(`${url}/fake/rotate`))
       assert.strictEqual(get.status, 404)
       assert.deepStrictEqual(yield* post(`${url}/fake/rotate`), { status: 200, body: `${keyA}/cryptoKeyVersions/4\n` })
+    }).pipe(Effect.provide(FullPlugin.layer({ kmsBackend: Option.some("fake"), keyUri: Option.some(keyA) }))))
+
+  it.live("kms_plugin_key_version_info follows the rotation: one series, for the current version; the old one is gone", () =>
+    Effect.gen(function*() {
+      const { metricsUrl, url } = yield* FullPlugin
+      const info = (text: string) => text.split("\n").filter((line) => line.startsWith("kms_plugin_key_version_info{"))
+      const before = (yield* httpGet(`${metricsUrl}/metrics`)).body
+      assert.deepStrictEqual(info(before), [`kms_plugin_key_version_info{key="${keyA}",version="1"} 1`])
+      yield* post(`${url}/fake/rotate`)
+      const after = (yield* httpGet(`${metricsUrl}/metrics`)).body
+      assert.deepStrictEqual(info(after), [`kms_plugin_key_version_info{key="${keyA}",version="2"} 1`])
+      assert.isUndefined(sample(after, "kms_plugin_key_version_info", { version: "1" }))
     }).pipe(Effect.provide(FullPlugin.layer({ kmsBackend: Option.some("fake"), keyUri: Option.some(keyA) }))))
 })
