@@ -168,6 +168,25 @@ describe("docker/static-pod.yaml", () => {
     assert.strictEqual(probe("readinessProbe")["path"], "/healthz")
   })
 
+  it("every probe's timeoutSeconds outlasts the plugin's own check, whose bound is no looser than the apiserver's timeout", () => {
+    assert.strictEqual(helpDefault("--healthz-timeout"), "5s")
+    const healthzTimeout = parseDurationMillis(argValue("--healthz-timeout") ?? helpDefault("--healthz-timeout"))
+    assert.isDefined(healthzTimeout)
+    // /livez and /healthz make one call through the socket per API served
+    // (Status for v2, Version for v1beta1; src/health/HealthChecks.ts), one
+    // after the other, each with its own --healthz-timeout deadline.
+    const api = argValue("--kms") ?? helpDefault("--kms")
+    const callsPerCheck = api === "both" ? 2 : 1
+    for (const kind of ["startupProbe", "livenessProbe", "readinessProbe"]) {
+      const timeoutSeconds = obj(container[kind], kind)["timeoutSeconds"]
+      assert.isNumber(timeoutSeconds, `${kind}.timeoutSeconds: set it (the kubelet's default is 1s)`)
+      assert.isAbove(Number(timeoutSeconds) * 1000, callsPerCheck * (healthzTimeout ?? Infinity), `${kind}: the kubelet must not time out before the plugin answers`)
+    }
+    const apiserverTimeouts = encryptionFiles.flatMap((file) => kmsProviders(file).map((p) => parseDurationMillis(String(p.timeout)) ?? 0))
+    assert.isNotEmpty(apiserverTimeouts)
+    assert.isAtMost(healthzTimeout ?? Infinity, Math.min(...apiserverTimeouts), "a check may take no longer than an apiserver call may")
+  })
+
   it("terminationGracePeriodSeconds is longer than the plugin's --shutdown-grace-period", () => {
     const grace = parseDurationMillis(argValue("--shutdown-grace-period") ?? helpDefault("--shutdown-grace-period"))
     assert.strictEqual(helpDefault("--shutdown-grace-period"), "10s")

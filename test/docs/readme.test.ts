@@ -118,7 +118,8 @@ const shellCommands = (): Array<string> => {
   let inShell = false
   let pending = ""
   for (const line of lines) {
-    if (line.startsWith("```")) {
+    // Fences may be indented (a code block inside a list item).
+    if (line.trimStart().startsWith("```")) {
       inShell = !inShell && line.trim() === "```sh"
       continue
     }
