@@ -13,6 +13,7 @@ import { PluginConfig, type PluginConfigShape } from "../config/PluginConfig.ts"
 import { KeyManagement } from "../kms/KeyManagement.ts"
 import { FakeKmsControl } from "../kms/fake/FakeKms.ts"
 import { makeScrapeGauges } from "../observability/ProcessMetrics.ts"
+import { makeRuntimeMetrics } from "../observability/RuntimeMetrics.ts"
 import { type CheckOutcome, HealthChecks } from "./HealthChecks.ts"
 import { HealthServer } from "./HealthServer.ts"
 
@@ -33,9 +34,10 @@ const metricsRoute = (path: string) =>
   HttpRouter.use(Effect.fn(function*(router) {
     const kms = yield* KeyManagement
     const refreshGauges = yield* makeScrapeGauges
+    const runtimeMetrics = yield* makeRuntimeMetrics
     yield* router.add("GET", `/${path}`, Effect.gen(function*() {
       yield* refreshGauges(yield* kms.status)
-      const text = yield* PrometheusMetrics.format()
+      const text = (yield* PrometheusMetrics.format()) + (yield* runtimeMetrics)
       return HttpServerResponse.text(text, { contentType: prometheusContentType })
     }))
   }))
