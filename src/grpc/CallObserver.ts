@@ -3,9 +3,9 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type { KmsError } from "../kms/KmsErrors.ts"
-import { labelled, statusName } from "../observability/Labels.ts"
+import { declareSeries, labelled, statusName } from "../observability/Labels.ts"
 import { grpcDuration, grpcRequests } from "../observability/Metrics.ts"
-import type { GrpcFailure } from "./GrpcStatus.ts"
+import { answerCodes, type GrpcFailure } from "./GrpcStatus.ts"
 
 /** Which RPC a call is: API version and method. */
 export interface RpcMethod {
@@ -36,6 +36,13 @@ export const logFailedCall = (outcome: CallOutcome): Effect.Effect<void> =>
 
 const requests = labelled(grpcRequests)
 const durations = labelled(grpcDuration)
+
+/** The series of the methods served, present from start: every answer code at 0. */
+export const declareCallSeries = (methods: ReadonlyArray<RpcMethod>): Effect.Effect<void> =>
+  Effect.andThen(
+    declareSeries(methods.flatMap(({ api, name }) => answerCodes.map((code) => requests({ api, method: name, code: statusName(code) })))),
+    declareSeries(methods.map(({ api, name }) => durations({ api, method: name })))
+  )
 
 /** Counted and timed, in one step, with series made once per method and code. */
 const record = (outcome: CallOutcome): Effect.Effect<void> =>

@@ -3,9 +3,10 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { PluginConfig } from "../config/PluginConfig.ts"
-import { KeyManagement } from "../kms/KeyManagement.ts"
+import { type CallLimits, KeyManagement } from "../kms/KeyManagement.ts"
+import type { KmsError } from "../kms/KmsErrors.ts"
 import { Shutdown } from "../runtime/Shutdown.ts"
-import { CallObserver } from "./CallObserver.ts"
+import { CallObserver, declareCallSeries, type RpcMethod } from "./CallObserver.ts"
 import { kmsServices } from "./KmsProtos.ts"
 import type { V1beta1, V2 } from "./messages.ts"
 import { maxRequestMessageBytes } from "./RequestRules.ts"
@@ -44,24 +45,33 @@ const make = Effect.gen(function*() {
   grpc.setLogVerbosity(grpc.logVerbosity.NONE)
   const server = new grpc.Server(serverOptions)
   const services = kmsServices()
+  const served: Array<RpcMethod> = []
+  const call = <Req, Res>(
+    method: RpcMethod,
+    handler: (request: Req, limits: CallLimits) => Effect.Effect<Res, KmsError>,
+    uidOf: (request: Req) => string | undefined
+  ) => {
+    served.push(method)
+    return unaryCall(run, method, handler, uidOf, observe)
+  }
   if (config.kmsApi !== "v1") {
     const v2 = makeV2Handlers(kms, config)
     const uid = (request: { readonly uid: string }) => request.uid
     server.addService(services.v2, {
-      Status: unaryCall<V2.StatusRequest, V2.StatusResponse>(run, { api: "v2", name: "Status" }, v2.Status, noUid, observe),
-      Encrypt: unaryCall<V2.EncryptRequest, V2.EncryptResponse>(run, { api: "v2", name: "Encrypt" }, v2.Encrypt, uid, observe),
-      Decrypt: unaryCall<V2.DecryptRequest, V2.DecryptResponse>(run, { api: "v2", name: "Decrypt" }, v2.Decrypt, uid, observe)
+      Status: call<V2.StatusRequest, V2.StatusResponse>({ api: "v2", name: "Status" }, v2.Status, noUid),
+      Encrypt: call<V2.EncryptRequest, V2.EncryptResponse>({ api: "v2", name: "Encrypt" }, v2.Encrypt, uid),
+      Decrypt: call<V2.DecryptRequest, V2.DecryptResponse>({ api: "v2", name: "Decrypt" }, v2.Decrypt, uid)
     })
   }
   if (config.kmsApi !== "v2") {
     const v1 = makeV1beta1Handlers(kms)
-    const method = (name: string) => ({ api: "v1beta1", name }) as const
     server.addService(services.v1beta1, {
-      Version: unaryCall<V1beta1.VersionRequest, V1beta1.VersionResponse>(run, method("Version"), v1.Version, noUid, observe),
-      Encrypt: unaryCall<V1beta1.EncryptRequest, V1beta1.EncryptResponse>(run, method("Encrypt"), v1.Encrypt, noUid, observe),
-      Decrypt: unaryCall<V1beta1.DecryptRequest, V1beta1.DecryptResponse>(run, method("Decrypt"), v1.Decrypt, noUid, observe)
+      Version: call<V1beta1.VersionRequest, V1beta1.VersionResponse>({ api: "v1beta1", name: "Version" }, v1.Version, noUid),
+      Encrypt: call<V1beta1.EncryptRequest, V1beta1.EncryptResponse>({ api: "v1beta1", name: "Encrypt" }, v1.Encrypt, noUid),
+      Decrypt: call<V1beta1.DecryptRequest, V1beta1.DecryptResponse>({ api: "v1beta1", name: "Decrypt" }, v1.Decrypt, noUid)
     })
   }
+  yield* declareCallSeries(served)
 
   const binding = yield* Effect.acquireRelease(
     Effect.tap(bindSocket(server, config.socketPath, config.socketMode), (binding) =>

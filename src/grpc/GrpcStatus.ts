@@ -24,6 +24,9 @@ const codeOf: { readonly [Tag in KmsError["_tag"]]: status } = {
   Cancelled: status.CANCELLED
 }
 
+/** Every code a call can end with. */
+export const answerCodes: ReadonlyArray<status> = [...new Set([status.OK, ...Object.values(codeOf), status.INTERNAL])]
+
 export const failureOfError = (error: KmsError): GrpcFailure => ({ code: codeOf[error._tag], details: error.message })
 
 /** A defect never shows its internals to the caller; the log has them. */

@@ -10,7 +10,7 @@ import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as PrometheusMetrics from "effect/observability/PrometheusMetrics"
 import { PluginConfig, type PluginConfigShape } from "../config/PluginConfig.ts"
 import { BackendRoutes, KeyManagement } from "../kms/KeyManagement.ts"
-import { makeScrapeGauges } from "../observability/ProcessMetrics.ts"
+import { makeRuntimeMetrics } from "../observability/RuntimeMetrics.ts"
 import { StartupError } from "../runtime/StartupError.ts"
 import { type CheckOutcome, HealthChecks } from "./HealthChecks.ts"
 import { makeKeyStatusMetrics } from "./KeyStatusMetrics.ts"
@@ -34,12 +34,11 @@ const prometheusContentType = "text/plain; version=0.0.4; charset=utf-8"
 const metricsRoute = (path: string) =>
   HttpRouter.use(Effect.fn(function*(router) {
     const kms = yield* KeyManagement
-    const refreshProcessGauges = yield* makeScrapeGauges
+    const runtimeMetrics = yield* makeRuntimeMetrics
     const refreshKeyGauges = yield* makeKeyStatusMetrics
     yield* router.add("GET", `/${path}`, Effect.gen(function*() {
-      yield* refreshProcessGauges
       yield* refreshKeyGauges(yield* kms.status)
-      const text = yield* PrometheusMetrics.format()
+      const text = (yield* PrometheusMetrics.format()) + (yield* runtimeMetrics)
       return HttpServerResponse.text(text, { contentType: prometheusContentType })
     }))
   }))

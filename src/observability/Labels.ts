@@ -1,4 +1,5 @@
 import { status } from "@grpc/grpc-js"
+import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
 
 // How series are labelled: one cache of labelled metrics (made once per label
@@ -18,6 +19,13 @@ export const labelled = <Input, State>(metric: Metric.Metric<Input, State>) => {
     return found
   }
 }
+
+/**
+ * Makes these series exist before their first event (counters at 0, empty
+ * histograms), so `increase(...) > 0` sees the first event after a restart.
+ */
+export const declareSeries = (series: Iterable<Metric.Metric<number, unknown>>): Effect.Effect<void> =>
+  Effect.forEach(series, Metric.value, { discard: true })
 
 /** OK, UNAVAILABLE, …: the name of a gRPC status code (the number if it has none). */
 export const statusName = (code: number): string => status[code] ?? String(code)

@@ -45,9 +45,3 @@ export const kmsHealthy = Metric.gauge(`${metricPrefix}_kms_healthy`, {
 export const kmsLastCheck = Metric.gauge(`${metricPrefix}_kms_last_check_timestamp_seconds`, {
   description: "Unix time of the last check of the KMS key."
 })
-export const residentMemory = Metric.gauge(`${metricPrefix}_process_resident_memory_bytes`, {
-  description: "Resident set size of the plugin process."
-})
-export const eventLoopDelay = Metric.gauge(`${metricPrefix}_event_loop_delay_p99_seconds`, {
-  description: "99th percentile event loop delay over the last scrape interval."
-})

@@ -164,7 +164,7 @@ describe("health server", () => {
       // The _info convention: the key and its current version as labels, value 1.
       assert.strictEqual(sample(after, "kms_plugin_key_version_info", { key: cloudKeyUri, version: "1" }), 1)
       assert.strictEqual(sample(after, "kms_plugin_kms_healthy"), 1)
-      assert.isAbove(sample(after, "kms_plugin_process_resident_memory_bytes") ?? 0, 10_000_000)
-      assert.isDefined(sample(after, "kms_plugin_event_loop_delay_p99_seconds"))
+      assert.isAbove(sample(after, "process_resident_memory_bytes") ?? 0, 10_000_000)
+      assert.isDefined(sample(after, "nodejs_eventloop_lag_p99_seconds"))
     }).pipe(Effect.scoped, Effect.provide(cloud({ keyRefreshInterval: Option.some("1m") }))))
 })

@@ -7,6 +7,7 @@ import * as Result from "effect/Result"
 import { ConfigError } from "../../config/ConfigError.ts"
 import type { KeyVersion } from "../../config/KeyNames.ts"
 import { PluginConfig } from "../../config/PluginConfig.ts"
+import { declareSeries } from "../../observability/Labels.ts"
 import { coalescedDecrypts } from "../../observability/Metrics.ts"
 import { StartupError } from "../../runtime/StartupError.ts"
 import { type CallLimits, KeyManagement } from "../KeyManagement.ts"
@@ -19,7 +20,7 @@ import { decryptPermission, encryptPermission } from "./CloudKmsErrors.ts"
 import { answerDue } from "./Deadline.ts"
 import { crc32cOf, verifyDecrypt, verifyEncrypt } from "./Integrity.ts"
 import { makeKeyVersionTracker } from "./KeyVersionTracker.ts"
-import { retryingCall } from "./RetryingCall.ts"
+import { declareCloudKmsSeries, retryingCall } from "./RetryingCall.ts"
 
 // KeyManagement on Google Cloud KMS. The ciphertext is Cloud KMS's own, with
 // no envelope and no AAD, so data written by Google's Go plugin decrypts here
@@ -32,6 +33,7 @@ export const make = (api: CloudKmsApi) =>
     const tracker = yield* makeKeyVersionTracker(api, config)
     const decryptKeys = [config.keyUri, ...config.decryptKeyUris]
     const flights = makeSingleFlight<Uint8Array, KmsError>(yield* Effect.scope, Metric.update(coalescedDecrypts, 1))
+    yield* Effect.andThen(declareCloudKmsSeries, declareSeries([coalescedDecrypts]))
 
     const encryptWith = (keyVersion: string, plaintext: Uint8Array, limits: CallLimits) =>
       retryingCall(config.retry, limits, {

@@ -6,7 +6,7 @@ import * as Metric from "effect/Metric"
 import * as Result from "effect/Result"
 import * as Schedule from "effect/Schedule"
 import type { RetryPolicy } from "../../config/PluginConfig.ts"
-import { labelled, statusName } from "../../observability/Labels.ts"
+import { declareSeries, labelled, statusName } from "../../observability/Labels.ts"
 import { cloudKmsCalls, cloudKmsDuration, cloudKmsRetries, integrityFailures } from "../../observability/Metrics.ts"
 import type { CallLimits } from "../KeyManagement.ts"
 import type { KmsError } from "../KmsErrors.ts"
@@ -33,6 +33,21 @@ const durations = labelled(cloudKmsDuration)
 const retries = labelled(cloudKmsRetries)
 const mismatches = labelled(integrityFailures)
 const outcomes = labelled(cloudKmsCalls)
+
+const operations: ReadonlyArray<Operation> = ["encrypt", "decrypt", "getCryptoKey", "testIamPermissions"]
+const grpcCodes = Object.values(status).filter((code) => typeof code === "number")
+
+/** The Cloud KMS series, present from start: every operation and outcome at 0. */
+export const declareCloudKmsSeries: Effect.Effect<void> = Effect.forEach(operations, (operation) => {
+  const labels = { operation }
+  const outcomeNames = [...grpcCodes.map(statusName), "INTEGRITY", "ATTEMPT_TIMEOUT"]
+  return declareSeries([
+    durations(labels),
+    retries(labels),
+    mismatches(labels),
+    ...outcomeNames.map((outcome) => outcomes({ ...labels, outcome }))
+  ])
+}, { discard: true })
 
 const outcomeOf = (failure: AttemptFailure): string =>
   failure._tag === "RpcFailed" ? statusName(failure.code) : failure._tag === "IntegrityMismatch" ? "INTEGRITY" : "ATTEMPT_TIMEOUT"
