@@ -71,8 +71,8 @@ export const errorCode = (error) => (error instanceof Error && "code" in error ?
  * Builds dist/ if it is missing or stale and this checkout can build; the
  * build's output goes to stderr. Built aside and then moved into place, so a
  * plugin starting at the same time never reads a half-written dist/.
+ * @returns {"fresh" | "stale" | "built"}
  */
-/** @returns {"fresh" | "stale" | "built"} */
 export const ensureBundle = (root = projectRoot) => {
   const state = bundleState(root)
   if (state === "fresh") return state
