@@ -5,7 +5,7 @@ import { parseArgs } from "node:util"
 import { machineNode, machinePath, processTree } from "../support/machineNode.ts"
 import { installCleanup, trackDir } from "./cleanup.ts"
 import { gitDescription } from "./gitDescription.ts"
-import { rssMib } from "./procStats.ts"
+import { cpuMicros, rssMib } from "./procStats.ts"
 import { loadServices, projectRoot } from "./protos.ts"
 import { type ServerCommand, startServer } from "./serverProcess.ts"
 import { type Spread, spreadOf } from "./stats.ts"
@@ -20,8 +20,10 @@ import { type Spread, spreadOf } from "./stats.ts"
 //   - `npm run start:src`, the sources (development only), for reference.
 // Each in rounds, in rotating order, on fresh processes. "First Status" is
 // spawn → the first Status answered (bench polling, as in `npm run bench`);
-// "idle RSS" is the VmRSS of the process that serves, just after that; the
-// launcher is whatever stands between (the bin's wrapper, npm).
+// "CPU" the user + system time the server and its launchers used until
+// then (steadier than the wall time on a loaded machine); "idle RSS" is the
+// VmRSS of the process that serves, just after that; the launcher is
+// whatever stands between (the bin's wrapper, npm).
 
 const usage = `usage: node test/bench/startup.ts [--runs N] [--out FILE]
   --runs N    rounds (default 5)
@@ -36,6 +38,8 @@ interface Way {
 
 interface Sample {
   readonly firstStatusMillis: number
+  /** CPU time (user + system, all threads) of the server and its launchers until then: the start's cost, whatever the machine's load. */
+  readonly cpuMillis: number
   readonly servingRssMib: number
   /** RSS of the processes between the spawned one and the one that serves (0 when it serves itself). */
   readonly launcherRssMib: number
@@ -86,6 +90,7 @@ const measure = async (way: Way, services: ReturnType<typeof loadServices>): Pro
     const launchers = tree.filter((pid) => pid !== serving)
     return {
       firstStatusMillis: server.startMillis,
+      cpuMillis: tree.reduce((sum, pid) => sum + cpuMicros(pid), 0) / 1000,
       servingRssMib: rssMib(serving),
       launcherRssMib: launchers.reduce((sum, pid) => sum + rssMib(pid), 0),
       processes: tree.length
@@ -121,26 +126,29 @@ const main = async (): Promise<number> => {
     for (const way of order) {
       const sample = await measure(way, services)
       samples.get(way.id)?.push(sample)
-      log(`round ${round + 1} ${way.id}: first Status ${fmt(sample.firstStatusMillis, 0)} ms, serving RSS ${fmt(sample.servingRssMib, 1)} MiB, launcher RSS ${fmt(sample.launcherRssMib, 1)} MiB, ${sample.processes} process(es)`)
+      log(`round ${round + 1} ${way.id}: first Status ${fmt(sample.firstStatusMillis, 0)} ms, CPU ${fmt(sample.cpuMillis, 0)} ms, serving RSS ${fmt(sample.servingRssMib, 1)} MiB, launcher RSS ${fmt(sample.launcherRssMib, 1)} MiB, ${sample.processes} process(es)`)
     }
   }
 
   const of = (id: string, pick: (sample: Sample) => number) => spreadOf((samples.get(id) ?? []).map(pick))
   const baseStart = of("image", (s) => s.firstStatusMillis).median
+  const baseCpu = of("image", (s) => s.cpuMillis).median
   const baseRss = of("image", (s) => s.servingRssMib).median
   const rows = chosen.map((way) => ({
     id: way.id,
     label: way.label,
     processes: of(way.id, (s) => s.processes).median,
     firstStatusMillis: of(way.id, (s) => s.firstStatusMillis),
+    cpuMillis: of(way.id, (s) => s.cpuMillis),
     servingRssMib: of(way.id, (s) => s.servingRssMib),
     launcherRssMib: of(way.id, (s) => s.launcherRssMib)
   }))
   const table = [
-    `| way of starting | processes | first Status, ms | ×image | idle RSS of the server, MiB | ×image | launcher RSS, MiB |`,
-    `|---|---:|---:|---:|---:|---:|---:|`,
+    `| way of starting | processes | first Status, ms | ×image | CPU until then, ms | ×image | idle RSS of the server, MiB | ×image | launcher RSS, MiB |`,
+    `|---|---:|---:|---:|---:|---:|---:|---:|---:|`,
     ...rows.map((r) =>
       `| ${r.label} | ${r.processes} | ${shown(r.firstStatusMillis, 0)} | ${fmt(r.firstStatusMillis.median / baseStart, 2)}× | ` +
+      `${shown(r.cpuMillis, 0)} | ${fmt(r.cpuMillis.median / baseCpu, 2)}× | ` +
       `${shown(r.servingRssMib, 1)} | ${fmt(r.servingRssMib.median / baseRss, 2)}× | ${r.launcherRssMib.max === 0 ? "–" : shown(r.launcherRssMib, 1)} |`
     )
   ].join("\n")
