@@ -2,8 +2,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, assert, describe, it } from "@effect/vitest"
-import { BundleError, bundleState, ensureBundle } from "../../bin/ensureBundle.js"
-import { projectRoot } from "../../scripts/build.ts"
+import { BundleError, bundleState, ensureBundle, projectRoot } from "../../bin/ensureBundle.js"
 import { run } from "../support/childProcess.ts"
 
 // bin/ensureBundle.js, which the bin, `npm start` and `npm ci` (prepare)

@@ -2,7 +2,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
-import { projectRoot } from "../../scripts/build.ts"
+import { projectRoot } from "../../bin/ensureBundle.js"
 import { kill, run, runToEnd } from "../support/childProcess.ts"
 import { machinePath, processesWith } from "../support/machineNode.ts"
 
