@@ -85,11 +85,9 @@ beforeAll(async () => {
     else if (copy.from === undefined) fs.cpSync(path.join(projectRoot, source), destination, { recursive: true })
     else throw new Error(`line ${instruction.line}: no local equivalent for COPY ${instruction.args}`)
   }
-}, 180_000)
+}, 300_000)
 
-afterAll(() => {
-  if (root !== "") fs.rmSync(root, { recursive: true, force: true })
-})
+afterAll(() => (root === "" ? undefined : fs.promises.rm(root, { recursive: true, force: true })), 120_000)
 
 const packageJsonOf = (dir: string): { readonly name: string; readonly version: string } =>
   JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8")) as { readonly name: string; readonly version: string }
