@@ -1,9 +1,10 @@
-import { execFileSync, spawn } from "node:child_process"
+import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { installCleanup, trackChild } from "./cleanup.ts"
+import { gitDescription } from "./gitDescription.ts"
 import { decodeLoadResult, failedRun, type LoadResult } from "./loadResult.ts"
 import { type BenchOptions, parseOptions, usage } from "./options.ts"
 import { peakRssMib, rssMib } from "./procStats.ts"
@@ -100,16 +101,6 @@ const runServer = async (
     }
   } finally {
     await server.stop()
-  }
-}
-
-const gitDescription = (): string => {
-  try {
-    const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: projectRoot, encoding: "utf8" }).trim()
-    const dirty = execFileSync("git", ["status", "--porcelain"], { cwd: projectRoot, encoding: "utf8" }).trim() !== ""
-    return dirty ? `${commit}+dirty` : commit
-  } catch {
-    return "unknown"
   }
 }
 

@@ -34,7 +34,7 @@ export interface SoakConfig {
   readonly seed: number
   /** Per-call deadline of the client (the apiserver's default is 3 s). */
   readonly deadlineMillis: number
-  /** Run dist/main.mjs instead of src/main.ts. */
+  /** Run the bundle dist/main.mjs (what the image runs) rather than src/main.ts. */
   readonly built: boolean
   readonly logLevel: string
   readonly keyRefreshInterval: string
