@@ -13,9 +13,8 @@ import { type Spread, spreadOf } from "./stats.ts"
 // `npm run bench:start`: how fast each way of starting the plugin serves,
 // and what it costs in memory, all on the fake backend:
 //   - the image's start command, `node dist/main.mjs` (the baseline),
-//   - the `k8s-cloudkms-plugin` bin as a user's shell starts it, on the
-//     machine's Node (below 24 it starts the pinned Node 24 on the bundle
-//     and stays as its parent),
+//   - the `k8s-cloudkms-plugin` bin as a user's shell starts it, with the
+//     machine's PATH (it execs the pinned Node 24 on the bundle),
 //   - `npm start` from that shell,
 //   - `npm run start:src`, the sources (development only), for reference.
 // Each in rounds, in rotating order, on fresh processes. "First Status" is
@@ -23,7 +22,7 @@ import { type Spread, spreadOf } from "./stats.ts"
 // "CPU" the user + system time the server and its launchers used until
 // then (steadier than the wall time on a loaded machine); "idle RSS" is the
 // VmRSS of the process that serves, just after that; the launcher is
-// whatever stands between (the bin's wrapper, npm).
+// whatever stands between (npm).
 
 const usage = `usage: node test/bench/startup.ts [--runs N] [--out FILE]
   --runs N    rounds (default 5)
@@ -63,8 +62,8 @@ const ways = (scratch: string): ReadonlyArray<Way> => {
     },
     {
       id: "bin",
-      label: "`k8s-cloudkms-plugin` (the bin) on the machine's Node",
-      server: { command: [path.join(projectRoot, "bin/k8s-cloudkms-plugin.js")], argsFor: (socket) => [...fake, ...flags(socket)] },
+      label: "`k8s-cloudkms-plugin` (the bin), started with the machine's PATH",
+      server: { command: [path.join(projectRoot, "bin/k8s-cloudkms-plugin")], argsFor: (socket) => [...fake, ...flags(socket)] },
       env: { PATH: machinePath() }
     },
     {

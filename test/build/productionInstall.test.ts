@@ -41,7 +41,7 @@ describe("npm ci --omit=dev on a checkout with dist/ built, then the bin", () =>
 
   it("serves, passes its own probe, and stops on SIGTERM with its socket removed", async () => {
     const socket = path.join(root, "kms.sock")
-    const bin = path.join(root, "bin/k8s-cloudkms-plugin.js")
+    const bin = path.join(root, "bin/k8s-cloudkms-plugin")
     const plugin = run(bin, ["--kms-backend", "fake", "--healthz-port", "0", "--path-to-unix-socket", socket], { cwd: root, env: userEnv })
     try {
       await plugin.waitForLine(/serving KMS v2 and v1beta1/)

@@ -7,18 +7,16 @@ import { machineNode, machinePath, processesWith, processTree } from "../support
 import { projectRoot } from "../support/spawnPlugin.ts"
 
 // The `k8s-cloudkms-plugin` bin as a user runs it: the file itself, started by
-// its `#!/usr/bin/env node` with the machine's PATH, so the machine's Node
-// (20 on this project's machines). Below Node 24 it must run the bundle on
-// the pinned Node 24 and stand in for it: signals passed on once, the exit
-// code passed back, nothing left running.
+// its `#!` line with the machine's PATH, whose Node is 20 on this project's
+// machines. It must become the pinned Node 24 running the bundle: one
+// process, so signals reach the plugin once, its exit code is the command's,
+// and nothing is left running.
 
-const bin = path.join(projectRoot, "bin/k8s-cloudkms-plugin.js")
-const bundle = path.join(projectRoot, "dist/main.mjs")
+const bin = path.join(projectRoot, "bin/k8s-cloudkms-plugin")
+const start = path.join(projectRoot, "bin/start.js")
 const pinnedNode = fs.realpathSync(path.join(projectRoot, "node_modules/.bin/node"))
 const userEnv = { PATH: machinePath() }
 const machine = machineNode()
-/** Below 24 the bin starts the pinned Node: two processes, else one. */
-const reexecs = machine !== undefined && machine.major < 24
 
 let dir = ""
 beforeAll(() => {
@@ -40,23 +38,14 @@ const startBin = async (name: string, options: { readonly detached?: boolean } =
   return { plugin, socket, pid, tree: processTree(pid) }
 }
 
-/** The process that serves: the bin itself, or the pinned Node it started. */
-const servingPid = (tree: ReadonlyArray<number>): number => tree.at(-1) ?? 0
-
-/** Field 5 of /proc/<pid>/stat: the process group. */
-const processGroup = (pid: number): number => {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
-  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2])
-}
-
 /** Test clean-up: the bin, and whatever still serves on its socket. */
 const stopAll = async (plugin: Running, socket: string) => {
   for (const pid of processesWith(socket)) process.kill(pid, "SIGKILL")
   await kill(plugin)
 }
 
-describe("bin/k8s-cloudkms-plugin.js started by the machine's node", () => {
-  it("the machine's node is the one the bin's #! line finds", () => {
+describe("bin/k8s-cloudkms-plugin started with the machine's PATH", () => {
+  it("the machine's PATH has a node of its own, not the pinned one", () => {
     assert.isDefined(machine, "no node on the machine's PATH")
     assert.notInclude(machine?.path ?? "", "node_modules")
   })
@@ -65,10 +54,9 @@ describe("bin/k8s-cloudkms-plugin.js started by the machine's node", () => {
     it(`serves the bundle on Node 24; ${signal} to the bin: the plugin drains, removes its socket, exit 0, nothing left running`, async () => {
       const { plugin, socket, pid, tree } = await startBin(signal)
       try {
-        assert.lengthOf(tree, reexecs ? 2 : 1, `process tree ${tree.join(" → ")}`)
-        const served = servingPid(tree)
-        if (reexecs) assert.strictEqual(fs.realpathSync(`/proc/${served}/exe`), pinnedNode, "the pinned Node serves")
-        assert.include(fs.readFileSync(`/proc/${served}/cmdline`, "utf8").split("\0"), reexecs ? bundle : bin)
+        assert.lengthOf(tree, 1, `process tree ${tree.join(" → ")}`)
+        assert.strictEqual(fs.realpathSync(`/proc/${pid}/exe`), pinnedNode, "the pinned Node serves")
+        assert.include(fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0"), start)
         assert.isTrue(fs.existsSync(socket))
 
         process.kill(pid, signal)
@@ -83,11 +71,10 @@ describe("bin/k8s-cloudkms-plugin.js started by the machine's node", () => {
   }
 
   it("a Ctrl-C (SIGINT to the whole process group) reaches the plugin once: a clean drain, exit 0", async () => {
-    const { plugin, socket, pid, tree } = await startBin("group", { detached: true })
+    const { plugin, socket, pid } = await startBin("group", { detached: true })
     try {
-      // Outside the bin's group, the pinned Node gets the terminal's signals from the bin only
-      // (a second SIGINT would cut the plugin's in-flight calls short).
-      assert.deepStrictEqual(tree.map(processGroup).filter((group) => group === pid), [pid], `process groups of ${tree.join(" → ")}`)
+      // One process in the group: the plugin gets the terminal's SIGINT once
+      // (a second would cut its in-flight calls short).
       process.kill(-pid, "SIGINT")
       assert.deepStrictEqual(await plugin.exited, { code: 0, signal: null }, plugin.stderr())
       assert.isFalse(fs.existsSync(socket), "socket left behind")
@@ -97,10 +84,10 @@ describe("bin/k8s-cloudkms-plugin.js started by the machine's node", () => {
     }
   })
 
-  it("when the plugin dies of a signal, the bin dies of the same signal", async () => {
-    const { plugin, socket, tree } = await startBin("killed")
+  it("when the plugin dies of a signal, the command dies of the same signal, leaving nothing behind", async () => {
+    const { plugin, socket, pid } = await startBin("killed")
     try {
-      process.kill(servingPid(tree), "SIGKILL")
+      process.kill(pid, "SIGKILL")
       assert.deepStrictEqual(await plugin.exited, { code: null, signal: "SIGKILL" })
       assert.deepStrictEqual(processesWith(socket), [])
     } finally {
