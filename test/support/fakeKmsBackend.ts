@@ -5,13 +5,13 @@ import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
 import type { PluginFlags } from "../../src/config/flags.ts"
 import { PluginConfig } from "../../src/config/PluginConfig.ts"
-import { KeyManagement } from "../../src/kms/KeyManagement.ts"
+import { BackendRoutes, KeyManagement } from "../../src/kms/KeyManagement.ts"
 import * as FakeKms from "../../src/kms/fake/FakeKms.ts"
 import { FakeKmsControl } from "../../src/kms/fake/FakeKms.ts"
 import { configFrom } from "./TestPlugin.ts"
 
-// The fake backend on its own (no socket): its KeyManagement, its control and
-// what it logged, for the fake-backend unit tests.
+// The fake backend on its own (no socket): its KeyManagement, its control, its
+// HTTP routes and what it logged, for the fake-backend unit tests.
 
 export const keyA = "projects/p/locations/global/keyRings/r/cryptoKeys/a"
 export const keyB = "projects/p/locations/global/keyRings/r/cryptoKeys/b"
@@ -29,7 +29,14 @@ export const fakeKms = (flags: Partial<PluginFlags> = {}) =>
       Layer.provide(Layer.succeed(PluginConfig, config)),
       Layer.provide(Logger.layer([capture]))
     ))
-    return { kms: Context.get(context, KeyManagement), control: Context.get(context, FakeKmsControl), lines }
+    return {
+      kms: Context.get(context, KeyManagement),
+      control: Context.get(context, FakeKmsControl),
+      routes: Context.get(context, BackendRoutes),
+      lines,
+      /** Runs `effect` (say, a route the health server would run) logging into `lines` too. */
+      logged: <A, E>(effect: Effect.Effect<A, E>) => Effect.provide(effect, Logger.layer([capture]))
+    }
   })
 
 /** The message of the defect an effect died with ("no defect" if it did not die). */
