@@ -85,6 +85,10 @@ const runServer = async (
   }
 }
 
+/** A command line as it reads on any machine: "node" for this Node, paths relative to the project. */
+const portable = (words: ReadonlyArray<string>): ReadonlyArray<string> =>
+  words.map((word) => (word === process.execPath ? "node" : word.startsWith(`${projectRoot}/`) ? path.relative(projectRoot, word) : word))
+
 const gitDescription = (): string => {
   try {
     const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: projectRoot, encoding: "utf8" }).trim()
@@ -140,10 +144,16 @@ const main = async (): Promise<number> => {
       loadAverageBefore: loadBefore,
       loadAverageAfter: os.loadavg(),
       git: gitDescription(),
-      pluginCommand: options.pluginCommand,
+      pluginCommand: portable(options.pluginCommand),
       totalSeconds
     },
-    options: { ...options, scenarioIds: [...options.scenarioIds] },
+    options: {
+      ...options,
+      scenarioIds: [...options.scenarioIds],
+      pluginCommand: portable(options.pluginCommand),
+      baselineCommand: options.baselineCommand === undefined ? undefined : portable(options.baselineCommand),
+      outFile: portable([options.outFile])[0]
+    },
     scenarios: chosen,
     summary,
     runs,

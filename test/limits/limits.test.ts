@@ -33,6 +33,7 @@ describe("the plugin inside the static pod's limits (short)", () => {
     result = await runLimits({
       limits: pod.limits,
       entry: bundle.entry,
+      entryLabel: "dist/main.mjs",
       nodeArgs: imageNodeOptions(),
       deadlineMillis: plan.deadlineMillis,
       ...(plan.soak === undefined ? {} : { soak: plan.soak }),

@@ -42,6 +42,7 @@ export const main = async (argv: ReadonlyArray<string>): Promise<number> => {
     const result = await runLimits({
       limits,
       entry: options.entry ?? bundle?.entry ?? "",
+      ...(bundle === undefined ? {} : { entryLabel: "dist/main.mjs" }),
       nodeArgs: options.nodeOptions ?? imageNodeOptions(),
       deadlineMillis: plan.deadlineMillis,
       ...(options.scenarios.includes("soak") && plan.soak !== undefined ? { soak: plan.soak } : {}),

@@ -1,5 +1,6 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
+import * as path from "node:path"
 import { makeKmsClient } from "../bench/kmsClient.ts"
 import type { LoadResult } from "../bench/loadResult.ts"
 import { loadServices } from "../bench/protos.ts"
@@ -38,6 +39,8 @@ export interface LimitsConfig {
   readonly limits: CgroupLimits
   /** The built entrypoint (dist/main.mjs, or a bundle built elsewhere). */
   readonly entry: string
+  /** How the results name it (default: the entry, relative to the project). */
+  readonly entryLabel?: string
   /** Node options the image runs the entrypoint with. */
   readonly nodeArgs: ReadonlyArray<string>
   /** The soak's and the storm's callers' deadline (the apiserver's is 3 s); bulk loads carry their own. */
@@ -201,7 +204,8 @@ const runSoakScenario = async (config: LimitsConfig, soak: NonNullable<LimitsCon
     ],
     details: {
       total: result.total,
-      plugin: result.plugin,
+      // Its command names temp paths (socket, bundle): the limits result has the command.
+      plugin: { ...result.plugin, command: [] },
       checks: result.checks.filter((c) => !c.ok),
       phases: result.phases.map((p) => ({ name: p.name, calls: p.calls, successRate: p.successRate, lateCalls: p.lateCalls, rssEndMib: p.rssEndMib }))
     }
@@ -343,7 +347,7 @@ export const runLimits = async (config: LimitsConfig): Promise<LimitsResult> => 
     startedAt: startedAt.toISOString(),
     runtimeMillis: Math.round(performance.now() - started),
     limits: { memoryMib: mib(config.limits.memoryBytes), cpus: config.limits.cpus, cgroupVersion },
-    plugin: { command: ["node", ...config.nodeArgs, config.entry.startsWith(projectRoot) ? config.entry.slice(projectRoot.length + 1) : config.entry] },
+    plugin: { command: ["node", ...config.nodeArgs, config.entryLabel ?? path.relative(projectRoot, config.entry)] },
     deadlineMillis: config.deadlineMillis,
     machine: { node: process.version, cpus: os.cpus().length, loadAverage: os.loadavg().map((n) => Math.round(n * 100) / 100) },
     scenarios,
