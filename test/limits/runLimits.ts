@@ -88,7 +88,16 @@ export interface ScenarioResult {
 }
 
 type SoakSummary = Pick<SoakResult, "total" | "plugin" | "checks"> & {
-  readonly phases: ReadonlyArray<{ readonly name: string; readonly calls: number; readonly successRate: number; readonly lateCalls: number; readonly rssEndMib: number }>
+  readonly phases: ReadonlyArray<{
+    readonly name: string
+    readonly calls: number
+    readonly successRate: number
+    readonly lateCalls: number
+    readonly rssEndMib: number
+    /** Driver's event loop delay: a late answer next to a large one says the machine, not the plugin, was slow. */
+    readonly driverLoopDelayMaxMillis: number
+    readonly late: SoakResult["phases"][number]["samples"]["late"]
+  }>
 }
 type StormDetails = StormResult & { readonly decrypts: number; readonly concurrency: number }
 type BulkDetails = BulkLoad & Pick<LoadResult, "ops" | "opsPerSecond" | "p50Millis" | "p99Millis" | "errors" | "errorKinds" | "lateCalls" | "slowestMillis" | "serverPeakRssMib">
@@ -207,7 +216,15 @@ const runSoakScenario = async (config: LimitsConfig, soak: NonNullable<LimitsCon
       // Its command names temp paths (socket, bundle): the limits result has the command.
       plugin: { ...result.plugin, command: [] },
       checks: result.checks.filter((c) => !c.ok),
-      phases: result.phases.map((p) => ({ name: p.name, calls: p.calls, successRate: p.successRate, lateCalls: p.lateCalls, rssEndMib: p.rssEndMib }))
+      phases: result.phases.map((p) => ({
+        name: p.name,
+        calls: p.calls,
+        successRate: p.successRate,
+        lateCalls: p.lateCalls,
+        rssEndMib: p.rssEndMib,
+        driverLoopDelayMaxMillis: p.driverLoopDelayMillis.max,
+        late: p.samples.late
+      }))
     }
   }
 }
