@@ -163,7 +163,8 @@ const createV1 = (where: Located, limits: CgroupLimits): Cgroup => {
     group.counters()
     return group
   } catch (error) {
-    void group.remove()
+    // Best effort: the error that brought us here is the one to report.
+    group.remove().catch(() => {})
     throw error
   }
 }
@@ -188,7 +189,7 @@ const createV2 = (where: Located, limits: CgroupLimits): Cgroup => {
       try {
         fs.writeFileSync(path.join(parent, "cgroup.subtree_control"), "+memory +cpu")
       } catch (error) {
-        reasons.push(`${parent}: cannot enable memory and cpu for children: ${error instanceof Error ? error.message : String(error)}`)
+        reasons.push(`${parent}: cannot enable memory and cpu for children: ${error instanceof Error ? error.message : String(error)}${rootHint()}`)
         continue
       }
     }
@@ -209,7 +210,8 @@ const createV2 = (where: Located, limits: CgroupLimits): Cgroup => {
       group.counters()
       return group
     } catch (error) {
-      void group.remove()
+      // Best effort: the error that brought us here is the one to report.
+      group.remove().catch(() => {})
       throw error
     }
   }

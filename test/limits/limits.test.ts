@@ -12,9 +12,9 @@ import { type LimitsResult, runLimits, type ScenarioResult } from "./runLimits.t
 // The short variant of `npm run soak -- --limits` (test/limits/run.ts): the
 // built entrypoint, run as the image runs it, inside a fresh cgroup with
 // docker/static-pod.yaml's memory and CPU limits, through the fault soak's
-// phases (2 s per share), a cold-start storm of 1000 distinct Decrypts at
-// c=64 (cloud mode) and 5 s of 64 KiB Encrypts at c=256 (fake backend);
-// about 50 s. Needs root and the memory and cpu cgroup controllers (CI runs
+// phases (1.5 s per share), a cold-start storm of 1000 distinct Decrypts at
+// c=64 (cloud mode) and 4 s of 64 KiB Encrypts at c=256 (fake backend);
+// about a minute. Needs root and the memory and cpu cgroup controllers (CI runs
 // as root): without them it fails, saying why. The figures are printed and
 // written to test/limits/results/short.json.
 
