@@ -75,7 +75,7 @@ const cpusOf = (quantity: unknown): number => {
 }
 
 /** The limit must stay this many times above the highest peak measured inside it. */
-const limitHeadroom = 1.4
+const limitHeadroom = 1.25
 
 const staticPodText = fs.readFileSync(path.join(dockerDir, "static-pod.yaml"), "utf8")
 
