@@ -6,6 +6,7 @@ import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { bundleExternals, isBundleExternal } from "../../scripts/bundleExternals.ts"
 import { projectRoot } from "../docs/cliHelp.ts"
 import { startFakeCloudKms } from "../fakes/FakeCloudKms.ts"
+import { imageNodeOptions } from "./imageRuntime.ts"
 import { get, kill, run, runToEnd } from "../support/childProcess.ts"
 import { execForm, inWorkdir, instructionsOf, lastOf, parseCopy, readDockerfile, type Stage } from "./dockerfile.ts"
 
@@ -130,7 +131,9 @@ describe("the image's start command, on the built bundle", () => {
   it("serves, answers probe and the health endpoints, and on SIGTERM exits 0 and removes its socket", async () => {
     const socket = path.join(root, "kms.sock")
     const plugin = run(process.execPath, [inImage(script), "--kms-backend", "fake", "--healthz-port", "0", "--path-to-unix-socket", socket], {
-      cwd: inImage(workdir)
+      cwd: inImage(workdir),
+      // The runtime stage's Node options: node refuses to start on one it does not allow there.
+      env: { NODE_OPTIONS: imageNodeOptions().join(" ") }
     })
     try {
       await plugin.waitForLine(/serving KMS v2 and v1beta1/)

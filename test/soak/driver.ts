@@ -42,6 +42,10 @@ export interface SoakConfig {
   readonly pluginArgs: ReadonlyArray<string>
   /** Node options for the plugin process (e.g. --max-old-space-size=64 to turn a leak into a crash). */
   readonly nodeArgs: ReadonlyArray<string>
+  /** Another plugin entry than `built` picks (e.g. a bundle built elsewhere). */
+  readonly entry?: string
+  /** Runs the plugin's command through another, e.g. into a cgroup (see pluginProcess.ts). */
+  readonly wrap?: (argv: ReadonlyArray<string>) => ReadonlyArray<string>
   /** How much the plugin's live heap (after a full GC) may grow from the end of the first phase to the end, MiB. */
   readonly maxHeapGrowthMib: number
   /** The same for VmRSS (measured right after that GC), MiB. */
@@ -284,7 +288,12 @@ export const runSoak = async (config: SoakConfig): Promise<SoakResult> => {
   let plugin: PluginProcess | undefined
   let client: SoakClient | undefined
   try {
-    plugin = spawnPlugin(pluginArgs, { built: config.built, nodeArgs: [...inspectorArgs, ...config.nodeArgs] })
+    plugin = spawnPlugin(pluginArgs, {
+      built: config.built,
+      nodeArgs: [...inspectorArgs, ...config.nodeArgs],
+      ...(config.entry === undefined ? {} : { entry: config.entry }),
+      ...(config.wrap === undefined ? {} : { wrap: config.wrap })
+    })
     const running = plugin
     const probe = heapProbe(await running.waitForLine(/^Debugger listening on ws:/))
     // A plugin gone or wedged gives NaN, which fails the memory checks; the soak still reports.
@@ -490,7 +499,7 @@ export const runSoak = async (config: SoakConfig): Promise<SoakResult> => {
       },
       machine: { node: process.version, cpus: os.cpus().length, loadAverage: os.loadavg().map(round1) },
       plugin: {
-        command: ["node", ...config.nodeArgs, path.relative(process.cwd(), pluginEntry(config.built)), ...pluginArgs],
+        command: ["node", ...config.nodeArgs, path.relative(process.cwd(), config.entry ?? pluginEntry(config.built)), ...pluginArgs],
         rssStartMib: round1(rssStartMib),
         rssEndMib: round1(rssEndMib),
         peakRssMib: round1(peakMib),

@@ -24,6 +24,8 @@ export const usage = `usage: node test/soak/run.ts [options]
   --node-arg ARG           Node option for the plugin process, repeatable (e.g. --node-arg=--max-old-space-size=64)
   --out FILE               JSON results [SOAK_OUT, default test/soak/results/latest.json]
   --keep-log FILE          also write the plugin's whole log there
+  --limits                 instead: the built entrypoint inside the static pod's memory and CPU limits
+                           (test/limits/run.ts; \`npm run soak -- --limits --help\` lists its options)
   --help`
 
 export interface RunOptions {
