@@ -1,10 +1,11 @@
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import { ConfigError } from "./ConfigError.ts"
 import type { PluginConfigShape } from "./ConfigShape.ts"
-import type { PluginFlags } from "./flags.ts"
+import { envVarOf, type PluginFlags } from "./flags.ts"
 import { parseConfig } from "./parseConfig.ts"
 import { socketDirectoryProblem } from "./SocketPath.ts"
 
@@ -28,9 +29,12 @@ export class PluginConfig extends Context.Service<PluginConfig, PluginConfigShap
       if (Result.isFailure(parsed)) return Effect.fail(parsed.failure)
       const config = parsed.success
       const socketProblem = socketDirectoryProblem(config.socketPath)
-      return socketProblem === undefined
-        ? Effect.succeed(config)
-        : Effect.fail(new ConfigError({ problems: [{ flag: "path-to-unix-socket", message: socketProblem }] }))
+      if (socketProblem === undefined) return Effect.succeed(config)
+      const flag = "path-to-unix-socket"
+      const problem = { flag, message: socketProblem }
+      // The default path is not the env var's fault: only a path set there is named by it.
+      const fromEnv = Option.isNone(flags.pathToUnixSocket) && env[envVarOf(flag)] !== undefined
+      return Effect.fail(new ConfigError({ problems: [fromEnv ? { ...problem, envVar: envVarOf(flag) } : problem] }))
     })
 
   static readonly layer = (flags: PluginFlags): Layer.Layer<PluginConfig, ConfigError> =>
