@@ -2,12 +2,15 @@
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Stdio from "effect/Stdio"
 import * as CliConfig from "effect/cli/CliConfig"
 import * as CliOutput from "effect/cli/CliOutput"
 import * as Command from "effect/cli/Command"
 import * as GlobalFlag from "effect/cli/GlobalFlag"
-import { cliPresenter } from "./cli/CliPresenter.ts"
-import { probeCommand } from "./cli/ProbeCommand.ts"
+import { cliPresenter, refuseUnknownFlags } from "./cli/CliPresenter.ts"
+import { commandSpec } from "./cli/flagSpecs.ts"
+import { goStyleArgs } from "./cli/goStyleArgs.ts"
+import { probeCommand, probeFlags } from "./cli/ProbeCommand.ts"
 import { selftestCommand } from "./cli/SelftestCommand.ts"
 import * as StartLine from "./cli/StartLine.ts"
 import { pluginFlags, type PluginFlags } from "./config/flags.ts"
@@ -19,6 +22,7 @@ import { HealthServer } from "./health/HealthServer.ts"
 import * as CloudKms from "./kms/cloud/CloudKms.ts"
 import * as FakeKms from "./kms/fake/FakeKms.ts"
 import * as Logging from "./logging/Logging.ts"
+import * as NodeWarnings from "./logging/NodeWarnings.ts"
 import { runMain } from "./runtime/runMain.ts"
 import { Shutdown, untilSignal } from "./runtime/Shutdown.ts"
 import { pluginName, pluginVersion } from "./version.ts"
@@ -26,9 +30,9 @@ import { pluginName, pluginVersion } from "./version.ts"
 // The whole program, composed once, outer to inner:
 //
 //   Shutdown        SIGTERM, SIGINT or SIGHUP: drain and stop (exit 0; 1 if calls had to be cut)
-//   command line    flags (and KMS_PLUGIN_* env vars); `probe` and `selftest` beside serving
+//   command line    flags, Go's spellings too (and KMS_PLUGIN_* env vars); `probe` and `selftest` beside serving
 //   PluginConfig    every flag validated once (a mistake: exit 2, nothing started)
-//   Logging         JSON or text lines on stderr, at --log-level
+//   Logging         JSON or text lines on stderr, at --log-level; Node's process warnings too
 //   KeyManagement   Cloud KMS, or the in-process fake (--kms-backend)
 //   GrpcServer      KMS v2 and v1beta1 on the unix socket
 //   HealthServer    /livez /healthz /readyz /metrics, started once the socket serves
@@ -44,7 +48,7 @@ export const plugin = (flags: PluginFlags) =>
     Layer.provide(HealthChecks.layer),
     Layer.provideMerge(GrpcServer.layer),
     Layer.provide(Layer.mergeAll(KeyManagementLayer, CallObserver.layer)),
-    Layer.provide(StartLine.layer(flags)),
+    Layer.provide(Layer.merge(StartLine.layer(flags), NodeWarnings.layer)),
     Layer.provideMerge(Logging.layer),
     Layer.provideMerge(PluginConfig.layer(flags))
   )
@@ -66,8 +70,20 @@ const CommandLine = Layer.mergeAll(
   CliOutput.layerPresenter(cliPresenter)
 )
 
+/** What the Go-style rewrite knows of each command's flags. */
+const commandLineSpec = commandSpec(pluginFlags, { probe: commandSpec(probeFlags), selftest: commandSpec(pluginFlags) })
+
+/** The command line as Go's flag package takes it, rewritten for effect/cli, then run. */
+const commandLine = Effect.gen(function*() {
+  const given = goStyleArgs(yield* (yield* Stdio.Stdio).args, commandLineSpec)
+  if (given.unknown.length > 0) {
+    return yield* refuseUnknownFlags(given.unknown, given.subcommand === undefined ? [pluginName] : [pluginName, given.subcommand])
+  }
+  yield* Command.runWith(command, { version: pluginVersion })(given.args).pipe(Effect.provideService(StartLine.RepeatedFlags, given.repeated))
+})
+
 export const main = (): void =>
-  runMain(Command.run(command, { version: pluginVersion }).pipe(untilSignal, Effect.provide(Layer.mergeAll(CommandLine, Shutdown.layer))))
+  runMain(commandLine.pipe(untilSignal, Effect.provide(Layer.mergeAll(CommandLine, Shutdown.layer))))
 
 // Tests import `plugin`; only running this file (or bin/) starts the command line.
 if (import.meta.main) main()

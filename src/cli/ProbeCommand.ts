@@ -17,25 +17,27 @@ export class ChecksFailed extends Data.TaggedError("ChecksFailed") {
   override readonly [Runtime.errorReported] = false
 }
 
+export const probeFlags = {
+  pathToUnixSocket: Flag.String("path-to-unix-socket").pipe(
+    Flag.withMetavar("path"),
+    Flag.withDescription(`Socket of the plugin to check. Default ${defaultSocketPath}. [env ${envVarOf("path-to-unix-socket")}]`),
+    Flag.withFallbackConfig(Config.String(envVarOf("path-to-unix-socket"))),
+    Flag.withDefault(defaultSocketPath)
+  ),
+  kms: Flag.Literals("kms", ["v1", "v2", "both"]).pipe(
+    Flag.withDescription("Which API(s) to check. Default both."),
+    Flag.withDefault("both")
+  ),
+  timeout: Flag.String("timeout").pipe(
+    Flag.withMetavar("duration"),
+    Flag.withDescription("Deadline of each call. Default 5s."),
+    Flag.withDefault("5s")
+  )
+}
+
 export const probeCommand = Command.make(
   "probe",
-  {
-    pathToUnixSocket: Flag.String("path-to-unix-socket").pipe(
-      Flag.withMetavar("path"),
-      Flag.withDescription(`Socket of the plugin to check. Default ${defaultSocketPath}. [env ${envVarOf("path-to-unix-socket")}]`),
-      Flag.withFallbackConfig(Config.String(envVarOf("path-to-unix-socket"))),
-      Flag.withDefault(defaultSocketPath)
-    ),
-    kms: Flag.Literals("kms", ["v1", "v2", "both"]).pipe(
-      Flag.withDescription("Which API(s) to check. Default both."),
-      Flag.withDefault("both")
-    ),
-    timeout: Flag.String("timeout").pipe(
-      Flag.withMetavar("duration"),
-      Flag.withDescription("Deadline of each call. Default 5s."),
-      Flag.withDefault("5s")
-    )
-  },
+  probeFlags,
   (flags) =>
     Effect.gen(function*() {
       const timeoutMillis = parseDurationMillis(flags.timeout)

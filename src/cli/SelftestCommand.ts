@@ -8,7 +8,7 @@ import * as Option from "effect/Option"
 import * as Command from "effect/cli/Command"
 import { makePluginClient } from "../client/PluginClient.ts"
 import type { ConfigError } from "../config/ConfigError.ts"
-import { pluginFlags, type PluginFlags } from "../config/flags.ts"
+import { envVarOf, pluginFlags, type PluginFlags } from "../config/flags.ts"
 import { PluginConfig } from "../config/PluginConfig.ts"
 import { GrpcServer } from "../grpc/GrpcServer.ts"
 import { HealthServer } from "../health/HealthServer.ts"
@@ -34,15 +34,19 @@ const privateSocketDir = Effect.acquireRelease(
   (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
 )
 
+/** A flag set on the command line or by its env var (which PluginConfig reads when the flag is absent). */
+const isGiven = (flag: string, value: Option.Option<string>): boolean =>
+  Option.isSome(value) || process.env[envVarOf(flag)] !== undefined
+
 const selftest = (plugin: Plugin) => (given: PluginFlags) =>
   Effect.gen(function*() {
     const flags: PluginFlags = {
       ...given,
-      pathToUnixSocket: Option.isSome(given.pathToUnixSocket)
+      pathToUnixSocket: isGiven("path-to-unix-socket", given.pathToUnixSocket)
         ? given.pathToUnixSocket
         : Option.some(path.join(yield* privateSocketDir, "kms.sock")),
-      healthzPort: Option.orElse(given.healthzPort, () => Option.some("0")),
-      logLevel: Option.orElse(given.logLevel, () => Option.some("warn"))
+      healthzPort: isGiven("healthz-port", given.healthzPort) ? given.healthzPort : Option.some("0"),
+      logLevel: isGiven("log-level", given.logLevel) ? given.logLevel : Option.some("warn")
     }
     const running = yield* Layer.build(plugin(flags))
     const config = Context.get(running, PluginConfig)

@@ -7,6 +7,7 @@ import type * as Scope from "effect/Scope"
 import { kmsServices } from "../grpc/KmsProtos.ts"
 import type { V1beta1, V2 } from "../grpc/messages.ts"
 import { statusName } from "../observability/Labels.ts"
+import { unreachableReason } from "./unreachable.ts"
 
 // A client of a running plugin's socket, for `probe`, `selftest`, the health
 // server's checks and the tests. Answers are decoded with Schema: the other
@@ -16,9 +17,11 @@ export class CallFailed extends Data.TaggedError("CallFailed")<{
   readonly rpc: string
   readonly code: number
   readonly details: string
+  /** The call never reached a server (no socket, nobody serving it): `details` says why in plain words. */
+  readonly unreachable?: boolean | undefined
 }> {
   override get message(): string {
-    return `${this.rpc}: ${statusName(this.code)}: ${this.details}`
+    return this.unreachable === true ? this.details : `${this.rpc}: ${statusName(this.code)}: ${this.details}`
   }
 }
 
@@ -81,7 +84,12 @@ export const makePluginClient = (
           { deadline: Date.now() + options.timeoutMillis },
           (error, response) => {
             if (error !== null) {
-              resume(Effect.fail(new CallFailed({ rpc, code: error.code, details: error.details })))
+              const unreachable = error.code === grpc.status.UNAVAILABLE ? unreachableReason(error.details, target) : undefined
+              resume(Effect.fail(
+                unreachable === undefined
+                  ? new CallFailed({ rpc, code: error.code, details: error.details })
+                  : new CallFailed({ rpc, code: error.code, details: unreachable, unreachable: true })
+              ))
               return
             }
             const decoded = decode(response)

@@ -41,7 +41,10 @@ export interface PluginConfigShape {
   readonly healthzPath: string
   readonly healthzTimeoutMillis: number
   readonly healthzKmsCacheMillis: number
+  /** Undefined: /metrics is served by the health listener. */
   readonly metricsPort: number | undefined
+  /** Where /metrics listens: --metrics-bind-address with --metrics-port, else --healthz-bind-address. */
+  readonly metricsBindAddress: string
   readonly metricsPath: string
   readonly gceConfig: string | undefined
   readonly fakeKeyFile: string | undefined

@@ -1,11 +1,12 @@
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import { ConfigError } from "./ConfigError.ts"
 import type { PluginConfigShape } from "./ConfigShape.ts"
 import { diskProblems } from "./DiskChecks.ts"
-import type { PluginFlags } from "./flags.ts"
+import { envVarOf, type PluginFlags } from "./flags.ts"
 import { parseConfig } from "./parseConfig.ts"
 
 export type { CloudEndpoint, KmsApi, KmsBackend, LogFormat, PluginConfigShape, RetryPolicy } from "./ConfigShape.ts"
@@ -27,7 +28,16 @@ export class PluginConfig extends Context.Service<PluginConfig, PluginConfigShap
       const parsed = parseConfig(flags, env)
       if (Result.isFailure(parsed)) return Effect.fail(parsed.failure)
       const config = parsed.success
-      const problems = diskProblems(config)
+      // A path the env var gave is named by it; the default is nobody's fault.
+      const fromEnv = (flag: string, onCommandLine: Option.Option<string>) => Option.isNone(onCommandLine) && env[envVarOf(flag)] !== undefined
+      const commandLine: Readonly<Record<string, Option.Option<string>>> = {
+        "path-to-unix-socket": flags.pathToUnixSocket,
+        "fake-key-file": flags.fakeKeyFile,
+        "gce-config": flags.gceConfig
+      }
+      const problems = diskProblems(config).map((problem) =>
+        fromEnv(problem.flag, commandLine[problem.flag] ?? Option.none()) ? { ...problem, envVar: envVarOf(problem.flag) } : problem
+      )
       return problems.length === 0 ? Effect.succeed(config) : Effect.fail(new ConfigError({ problems }))
     })
 

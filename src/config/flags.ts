@@ -1,9 +1,11 @@
-import * as Config from "effect/Config"
+import * as Option from "effect/Option"
 import * as Flag from "effect/cli/Flag"
 
-// Every plugin flag, with its env var fallback (KMS_PLUGIN_<FLAG>). The values
-// stay raw strings here; parseConfig validates them all in one place so every
-// mistake gets the same kind of message, naming the flag.
+// Every plugin flag, as given on the command line. Each also has an env var
+// (KMS_PLUGIN_<FLAG>), read by parseConfig when the flag is absent: there a
+// value is validated once, whichever way it came, and a mistake is named the
+// way the operator wrote it (--flag or KMS_PLUGIN_FLAG). The values stay raw
+// strings (toggles: booleans, undefined when absent).
 
 export const envVarOf = (flag: string): string => `KMS_PLUGIN_${flag.toUpperCase().replaceAll("-", "_")}`
 
@@ -13,7 +15,6 @@ const text = (name: string, metavar: string, description: string) =>
   Flag.String(name).pipe(
     Flag.withMetavar(metavar),
     Flag.withDescription(describe(name, description)),
-    Flag.withFallbackConfig(Config.String(envVarOf(name))),
     Flag.optional
   )
 
@@ -25,15 +26,18 @@ const repeated = (name: string, metavar: string, description: string) =>
     Flag.atLeast(0)
   )
 
+// Undefined when absent, so the env var can stand in for it (parseConfig).
 const toggle = (name: string, description: string) =>
   Flag.Boolean(name).pipe(
     Flag.withDescription(describe(name, description)),
-    Flag.withFallbackConfig(Config.Boolean(envVarOf(name))),
-    Flag.withDefault(false)
+    Flag.optional,
+    Flag.map(Option.getOrUndefined)
   )
 
 // The Go plugin's glog flags, accepted and ignored so its manifests work
-// unchanged (logs always go to stderr here). Hidden from --help.
+// unchanged (logs always go to stderr here). Hidden from --help. `--v` is
+// glog's verbosity (`--v=2`, `-v 4`); a bare `-v` asks for the version
+// (the command line is rewritten before parsing: src/cli/goStyleArgs.ts).
 const ignoredGoSwitch = (name: string) => Flag.Boolean(name).pipe(Flag.withHidden, Flag.withDefault(false))
 const ignoredGoValue = (name: string) => Flag.String(name).pipe(Flag.withHidden, Flag.optional)
 
@@ -106,7 +110,7 @@ export const pluginFlags = {
   healthzBindAddress: text(
     "healthz-bind-address",
     "ip",
-    "Address the health and metrics server listens on. Default 127.0.0.1."
+    "Address the health server listens on (with /metrics, unless --metrics-port is set). Default 127.0.0.1."
   ),
   healthzPort: text("healthz-port", "port", "Port of /healthz, /livez, /readyz (and /metrics by default). Default 8081."),
   healthzPath: text("healthz-path", "path", "Path of the health check. Default healthz."),
@@ -123,7 +127,12 @@ export const pluginFlags = {
   metricsPort: text(
     "metrics-port",
     "port",
-    "Serve /metrics on this port instead of on --healthz-port (the Go plugin used 8082)."
+    "Serve /metrics on a listener of its own, on this port at --metrics-bind-address, instead of on --healthz-port (the Go plugin used 8082)."
+  ),
+  metricsBindAddress: text(
+    "metrics-bind-address",
+    "ip",
+    "Address of the /metrics listener that --metrics-port starts (without --metrics-port, /metrics is on the health listener, and this flag may only repeat --healthz-bind-address). Default 127.0.0.1."
   ),
   metricsPath: text("metrics-path", "path", "Path of the Prometheus metrics. Default metrics."),
   gceConfig: text(

@@ -17,66 +17,96 @@ const ipv4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1
 const ipv6 = /^[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*$/
 const urlPathSegment = /^[A-Za-z0-9._~-]+(?:\/[A-Za-z0-9._~-]+)*$/
 
+const trueWords: ReadonlySet<string> = new Set(["true", "yes", "on", "1", "y", "t"])
+const falseWords: ReadonlySet<string> = new Set(["false", "no", "off", "0", "n", "f"])
+
 /**
- * Validates every flag and turns them into the plugin's configuration. Pure:
- * the paths on disk are checked separately, by PluginConfig.load.
+ * Validates every flag and turns them into the plugin's configuration. A flag
+ * absent from the command line is read from its env var (KMS_PLUGIN_<FLAG>),
+ * and a mistake in it is named by that variable. Pure: the paths on disk are
+ * checked separately, by PluginConfig.load.
  */
 export const parseConfig = (
   flags: PluginFlags,
   env: Readonly<Record<string, string | undefined>> = {}
 ): Result.Result<PluginConfigShape, ConfigError> => {
   const problems: Array<FlagProblem> = []
+  const fromEnv = new Set<string>()
   const problem = (flag: string, message: string) => {
-    problems.push({ flag, message })
+    problems.push(fromEnv.has(flag) ? { flag, message, envVar: envVarOf(flag) } : { flag, message })
     return undefined
   }
-  const value = (o: Option.Option<string>): string | undefined => Option.getOrUndefined(o)
+  /** The flag's value, else its env var's (remembered, so a problem with it names the variable). */
+  const given = (flag: string, o: Option.Option<string>): string | undefined => {
+    if (Option.isSome(o)) return o.value
+    const fromVar = env[envVarOf(flag)]
+    if (fromVar !== undefined) fromEnv.add(flag)
+    return fromVar
+  }
+  const toggle = (flag: string, onCommandLine: boolean | undefined): boolean => {
+    if (onCommandLine !== undefined) return onCommandLine
+    const raw = given(flag, Option.none())
+    if (raw === undefined) return false
+    const word = raw.trim().toLowerCase()
+    if (trueWords.has(word)) return true
+    if (!falseWords.has(word)) problem(flag, `expected true or false, got ${JSON.stringify(raw)}`)
+    return false
+  }
+  const ipAddress = (flag: string, raw: string | undefined, fallback: string): string =>
+    raw === undefined ? fallback : isIpAddress(raw)
+      ? raw
+      : problem(flag, `expected an IP address such as 127.0.0.1 or 0.0.0.0, got ${JSON.stringify(raw)}`) ?? fallback
 
-  const choice = <A extends string>(flag: string, raw: string | undefined, choices: ReadonlyArray<A>, fallback: A): A => {
+  const choice = <A extends string>(flag: string, o: Option.Option<string>, choices: ReadonlyArray<A>, fallback: A): A => {
+    const raw = given(flag, o)
     if (raw === undefined) return fallback
     const found = choices.find((c) => c === raw.toLowerCase())
     return found ?? problem(flag, `expected one of ${choices.join(", ")}, got ${JSON.stringify(raw)}`) ?? fallback
   }
-  const duration = (flag: string, raw: string | undefined, fallbackMillis: number, minMillis = 1): number => {
+  const duration = (flag: string, o: Option.Option<string>, fallbackMillis: number, minMillis = 1): number => {
+    const raw = given(flag, o)
     if (raw === undefined) return fallbackMillis
     const millis = parseDurationMillis(raw)
     if (millis === undefined) return problem(flag, `expected a duration such as 500ms, 3s or 1m, got ${JSON.stringify(raw)}`) ?? fallbackMillis
     if (millis < minMillis) return problem(flag, `must be at least ${minMillis}ms, got ${JSON.stringify(raw)}`) ?? fallbackMillis
     return Math.round(millis)
   }
-  const port = (flag: string, raw: string | undefined, fallback: number): number => {
+  const port = (flag: string, o: Option.Option<string>, fallback: number): number => {
+    const raw = given(flag, o)
     if (raw === undefined) return fallback
     const n = /^\d{1,5}$/.test(raw) ? Number(raw) : Number.NaN
     return n >= 0 && n <= 65535 ? n : problem(flag, `expected a port number 0-65535, got ${JSON.stringify(raw)}`) ?? fallback
   }
-  const count = (flag: string, raw: string | undefined, fallback: number, max: number): number => {
+  const count = (flag: string, o: Option.Option<string>, fallback: number, max: number): number => {
+    const raw = given(flag, o)
     if (raw === undefined) return fallback
     const n = /^\d{1,4}$/.test(raw) ? Number(raw) : Number.NaN
     return n >= 1 && n <= max ? n : problem(flag, `expected a whole number 1-${max}, got ${JSON.stringify(raw)}`) ?? fallback
   }
-  const urlPath = (flag: string, raw: string | undefined, fallback: string): string => {
+  const urlPath = (flag: string, o: Option.Option<string>, fallback: string): string => {
+    const raw = given(flag, o)
     if (raw === undefined) return fallback
     const path = raw.replace(/^\/+/, "")
     return urlPathSegment.test(path) ? path : problem(flag, `expected a URL path such as ${fallback}, got ${JSON.stringify(raw)}`) ?? fallback
   }
-  const list = (flag: string, given: ReadonlyArray<string>): ReadonlyArray<string> => {
-    if (given.length > 0) return given
-    const fromEnv = env[envVarOf(flag)]
-    return fromEnv === undefined ? [] : fromEnv.split(",").map((s) => s.trim()).filter((s) => s.length > 0)
+  const list = (flag: string, onCommandLine: ReadonlyArray<string>): ReadonlyArray<string> => {
+    if (onCommandLine.length > 0) return onCommandLine
+    const fromVar = given(flag, Option.none())
+    return fromVar === undefined ? [] : fromVar.split(",").map((s) => s.trim()).filter((s) => s.length > 0)
   }
   const keyName = (flag: string, raw: string): string =>
     isCryptoKeyName(raw) ? raw : problem(flag, `expected a crypto key name such as ${cryptoKeyNameExample}, got ${JSON.stringify(raw)}`) ?? raw
   const suffix = (flag: string, raw: string): string =>
     isKeySuffix(raw) ? raw : problem(flag, `expected 1-64 letters, digits, '.', '_' or '-', got ${JSON.stringify(raw)}`) ?? raw
 
-  const backend: KmsBackend = choice("kms-backend", value(flags.kmsBackend), ["cloud", "fake"] as const, "cloud")
-  const kmsApi: KmsApi = choice("kms", value(flags.kms), ["v1", "v2", "both"] as const, "both")
-  const logFormat: LogFormat = choice("log-format", value(flags.logFormat), ["json", "text"] as const, "json")
-  const rawLevel = value(flags.logLevel)
+  const backend: KmsBackend = choice("kms-backend", flags.kmsBackend, ["cloud", "fake"] as const, "cloud")
+  const kmsApi: KmsApi = choice("kms", flags.kms, ["v1", "v2", "both"] as const, "both")
+  const logFormat: LogFormat = choice("log-format", flags.logFormat, ["json", "text"] as const, "json")
+  const rawLevel = given("log-level", flags.logLevel)
   const logLevel = rawLevel === undefined || rawLevel === "" ? "Info" : parseLogLevel(rawLevel) ??
     problem("log-level", `expected debug, info, warn or error (any case), got ${JSON.stringify(rawLevel)}`) ?? "Info"
 
-  const rawKeyUri = value(flags.keyUri)
+  const rawKeyUri = given("key-uri", flags.keyUri)
   const keyUri = rawKeyUri === undefined
     ? backend === "fake"
       ? fakeDefaultKeyUri
@@ -85,33 +115,35 @@ export const parseConfig = (
   const decryptKeyUris = [...new Set(list("decrypt-key-uri", flags.decryptKeyUri).map((k) => keyName("decrypt-key-uri", k)))]
     .filter((k) => k !== keyUri)
 
-  const rawSuffix = value(flags.keySuffix)
+  const rawSuffix = given("key-suffix", flags.keySuffix)
   const keySuffix = rawSuffix === undefined || rawSuffix === "" ? undefined : suffix("key-suffix", rawSuffix)
   const decryptKeySuffixes = [...new Set(list("decrypt-key-suffix", flags.decryptKeySuffix).map((s) => suffix("decrypt-key-suffix", s)))]
 
-  const fakeKmsPort = port("fake-kms-port", value(flags.fakeKmsPort), 8085)
-  const rawEndpoint = value(flags.kmsEndpoint)
-  const cloudEndpoint: CloudEndpoint = flags.integrationTest
+  const fakeKmsPort = port("fake-kms-port", flags.fakeKmsPort, 8085)
+  const rawEndpoint = given("kms-endpoint", flags.kmsEndpoint)
+  const integrationTest = toggle("integration-test", flags.integrationTest)
+  const kmsInsecure = toggle("kms-insecure", flags.kmsInsecure)
+  const cloudEndpoint: CloudEndpoint = integrationTest
     ? { _tag: "Custom", host: "127.0.0.1", port: fakeKmsPort, insecure: true }
     : rawEndpoint === undefined
-    ? flags.kmsInsecure
+    ? kmsInsecure
       ? problem("kms-insecure", "needs --kms-endpoint (plaintext is never used with Google's endpoint)") ?? { _tag: "Google" }
       : { _tag: "Google" }
-    : parseEndpoint(rawEndpoint, flags.kmsInsecure) ?? problem("kms-endpoint", `expected host:port, got ${JSON.stringify(rawEndpoint)}`) ??
+    : parseEndpoint(rawEndpoint, kmsInsecure) ?? problem("kms-endpoint", `expected host:port, got ${JSON.stringify(rawEndpoint)}`) ??
       { _tag: "Google" }
 
-  const maxAttempts = count("kms-max-attempts", value(flags.kmsMaxAttempts), 5, 100)
-  const attemptTimeoutMillis = duration("kms-attempt-timeout", value(flags.kmsAttemptTimeout), 2_000)
+  const maxAttempts = count("kms-max-attempts", flags.kmsMaxAttempts, 5, 100)
+  const attemptTimeoutMillis = duration("kms-attempt-timeout", flags.kmsAttemptTimeout, 2_000)
   const problemsBeforeBackoffs = problems.length
-  const initialBackoffMillis = duration("kms-retry-initial-backoff", value(flags.kmsRetryInitialBackoff), 50)
-  const maxBackoffMillis = duration("kms-retry-max-backoff", value(flags.kmsRetryMaxBackoff), 1_000)
+  const initialBackoffMillis = duration("kms-retry-initial-backoff", flags.kmsRetryInitialBackoff, 50)
+  const maxBackoffMillis = duration("kms-retry-max-backoff", flags.kmsRetryMaxBackoff, 1_000)
   // Compare only two valid values: an invalid one already has its own message.
   if (problems.length === problemsBeforeBackoffs && maxBackoffMillis < initialBackoffMillis) {
     problem("kms-retry-max-backoff", "must not be shorter than --kms-retry-initial-backoff")
   }
-  const callTimeoutMillis = duration("kms-call-timeout", value(flags.kmsCallTimeout), 10_000)
+  const callTimeoutMillis = duration("kms-call-timeout", flags.kmsCallTimeout, 10_000)
 
-  const rawSocket = value(flags.pathToUnixSocket)
+  const rawSocket = given("path-to-unix-socket", flags.pathToUnixSocket)
   const socketPath = rawSocket === undefined ? defaultSocketPath : rawSocket
   if (socketPath === "" || socketPath === "@") problem("path-to-unix-socket", "must not be empty")
   else if (socketPath.includes("\0")) problem("path-to-unix-socket", "must not contain NUL")
@@ -126,18 +158,32 @@ export const parseConfig = (
     if (notAFile !== undefined) problem("path-to-unix-socket", notAFile)
   }
 
-  const rawMode = value(flags.socketMode)
+  const rawMode = given("socket-mode", flags.socketMode)
   const socketMode = rawMode === undefined ? 0o600 : parseMode(rawMode) ??
     problem("socket-mode", `expected an octal mode from 0600 to 0777 that lets the owner read and write, got ${JSON.stringify(rawMode)}`) ??
     0o600
 
-  const rawBind = value(flags.healthzBindAddress)
-  const healthzBindAddress = rawBind === undefined ? "127.0.0.1" : ipv4.test(rawBind) || ipv6.test(rawBind)
-    ? rawBind
-    : problem("healthz-bind-address", `expected an IP address such as 127.0.0.1 or 0.0.0.0, got ${JSON.stringify(rawBind)}`) ?? "127.0.0.1"
-  const healthzPort = port("healthz-port", value(flags.healthzPort), 8081)
-  const rawMetricsPort = value(flags.metricsPort)
-  const metricsPort = rawMetricsPort === undefined ? undefined : port("metrics-port", rawMetricsPort, 8082)
+  const healthzBindAddress = ipAddress("healthz-bind-address", given("healthz-bind-address", flags.healthzBindAddress), "127.0.0.1")
+  const healthzPort = port("healthz-port", flags.healthzPort, 8081)
+  const rawMetricsPort = given("metrics-port", flags.metricsPort)
+  const metricsPort = rawMetricsPort === undefined ? undefined : port("metrics-port", flags.metricsPort, 8082)
+  // Without --metrics-port, /metrics is served by the health listener: it
+  // cannot also listen elsewhere. With it, its own listener, on loopback
+  // unless told otherwise.
+  const rawMetricsBind = given("metrics-bind-address", flags.metricsBindAddress)
+  const askedMetricsBind = ipAddress("metrics-bind-address", rawMetricsBind, "127.0.0.1")
+  const metricsBindAddress = metricsPort === undefined ? healthzBindAddress : askedMetricsBind
+  if (metricsPort === undefined && rawMetricsBind !== undefined && isIpAddress(rawMetricsBind) && rawMetricsBind !== healthzBindAddress) {
+    problem(
+      "metrics-bind-address",
+      `needs --metrics-port: without it /metrics is served by the health listener on --healthz-bind-address ${healthzBindAddress}; ` +
+        "add --metrics-port (the Go plugin used 8082)"
+    )
+  }
+  const rawVerbosity = Option.getOrUndefined(flags.v)
+  if (rawVerbosity !== undefined && !/^-?\d{1,9}$/.test(rawVerbosity)) {
+    problem("v", `expected glog's verbosity level, a whole number (it is ignored), got ${JSON.stringify(rawVerbosity)}`)
+  }
 
   const config: PluginConfigShape = {
     keyUri,
@@ -148,26 +194,29 @@ export const parseConfig = (
     backend,
     cloudEndpoint,
     retry: { maxAttempts, initialBackoffMillis, maxBackoffMillis, attemptTimeoutMillis, callTimeoutMillis },
-    keyRefreshIntervalMillis: duration("key-refresh-interval", value(flags.keyRefreshInterval), 60_000, 100),
+    keyRefreshIntervalMillis: duration("key-refresh-interval", flags.keyRefreshInterval, 60_000, 100),
     socketPath,
     socketMode,
-    shutdownGraceMillis: duration("shutdown-grace-period", value(flags.shutdownGracePeriod), 10_000, 0),
+    shutdownGraceMillis: duration("shutdown-grace-period", flags.shutdownGracePeriod, 10_000, 0),
     healthzBindAddress,
     healthzPort,
-    healthzPath: urlPath("healthz-path", value(flags.healthzPath), "healthz"),
-    healthzTimeoutMillis: duration("healthz-timeout", value(flags.healthzTimeout), 5_000),
-    healthzKmsCacheMillis: duration("healthz-kms-cache", value(flags.healthzKmsCache), 5_000, 0),
-    // The same (fixed) port means one listener for both; 0 means a separate free port.
-    metricsPort: metricsPort === healthzPort && metricsPort !== 0 ? undefined : metricsPort,
-    metricsPath: urlPath("metrics-path", value(flags.metricsPath), "metrics"),
-    gceConfig: value(flags.gceConfig),
-    fakeKeyFile: value(flags.fakeKeyFile),
-    fakeLatencyMillis: duration("fake-latency", value(flags.fakeLatency), 0, 0),
+    healthzPath: urlPath("healthz-path", flags.healthzPath, "healthz"),
+    healthzTimeoutMillis: duration("healthz-timeout", flags.healthzTimeout, 5_000),
+    healthzKmsCacheMillis: duration("healthz-kms-cache", flags.healthzKmsCache, 5_000, 0),
+    // The same (fixed) port and address mean one listener for both; port 0 means a separate free port.
+    metricsPort: metricsPort === healthzPort && metricsPort !== 0 && metricsBindAddress === healthzBindAddress ? undefined : metricsPort,
+    metricsBindAddress,
+    metricsPath: urlPath("metrics-path", flags.metricsPath, "metrics"),
+    gceConfig: given("gce-config", flags.gceConfig),
+    fakeKeyFile: given("fake-key-file", flags.fakeKeyFile),
+    fakeLatencyMillis: duration("fake-latency", flags.fakeLatency, 0, 0),
     logFormat,
     logLevel
   }
   return problems.length === 0 ? Result.succeed(config) : Result.fail(new ConfigError({ problems }))
 }
+
+const isIpAddress = (raw: string): boolean => ipv4.test(raw) || ipv6.test(raw)
 
 const parseEndpoint = (raw: string, insecure: boolean): CloudEndpoint | undefined => {
   const colon = raw.lastIndexOf(":")

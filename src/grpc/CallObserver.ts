@@ -2,6 +2,7 @@ import type * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as LogLevel from "effect/LogLevel"
 import type { KmsError } from "../kms/KmsErrors.ts"
 import { declareSeries, labelled, statusName } from "../observability/Labels.ts"
 import { grpcDuration, grpcRequests } from "../observability/Metrics.ts"
@@ -34,6 +35,17 @@ export const logFailedCall = (outcome: CallOutcome): Effect.Effect<void> =>
     })
   )
 
+/** One debug record per call, failed or not (--log-level debug): method, request uid, gRPC code, seconds. Never data. */
+export const logCall = (outcome: CallOutcome): Effect.Effect<void> =>
+  Effect.logDebug("KMS call").pipe(
+    Effect.annotateLogs({
+      rpc: `${outcome.method.api}.${outcome.method.name}`,
+      uid: outcome.uid ?? "",
+      code: outcome.failure === undefined ? "OK" : statusName(outcome.failure.code),
+      seconds: outcome.seconds
+    })
+  )
+
 const requests = labelled(grpcRequests)
 const durations = labelled(grpcDuration)
 
@@ -60,11 +72,18 @@ const record = (outcome: CallOutcome): Effect.Effect<void> =>
 export class CallObserver extends Context.Service<CallObserver, {
   readonly observe: (outcome: CallOutcome) => Effect.Effect<void>
 }>()("k8s-cloudkms-plugin/grpc/CallObserver") {
-  /** Every call counted and timed; failed ones also logged. */
-  static readonly layer = Layer.succeed(
+  /**
+   * Every call counted and timed; failed ones also logged; at --log-level
+   * debug, every call logged. The level is read once, here: above debug a
+   * call builds no debug record at all.
+   */
+  static readonly layer = Layer.effect(
     CallObserver,
-    CallObserver.of({
-      observe: (outcome) => outcome.failure === undefined ? record(outcome) : Effect.andThen(record(outcome), logFailedCall(outcome))
+    Effect.map(LogLevel.isEnabled("Debug"), (debug) => {
+      const counted = debug ? (outcome: CallOutcome) => Effect.andThen(record(outcome), logCall(outcome)) : record
+      return CallObserver.of({
+        observe: (outcome) => outcome.failure === undefined ? counted(outcome) : Effect.andThen(counted(outcome), logFailedCall(outcome))
+      })
     })
   )
 }

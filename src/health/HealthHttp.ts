@@ -14,6 +14,7 @@ import { makeRuntimeMetrics } from "../observability/RuntimeMetrics.ts"
 import { StartupError } from "../runtime/StartupError.ts"
 import { type CheckOutcome, HealthChecks } from "./HealthChecks.ts"
 import { makeKeyStatusMetrics } from "./KeyStatusMetrics.ts"
+import { listenFailure } from "./listenFailure.ts"
 
 // The HTTP side (effect/http on node:http), loaded by HealthServer.layer only
 // once the socket serves. What operators and kubelets look at, on 127.0.0.1
@@ -21,7 +22,7 @@ import { makeKeyStatusMetrics } from "./KeyStatusMetrics.ts"
 //   /livez     the process and its socket answer (never fails for Cloud KMS)
 //   /healthz   (--healthz-path) Status/Version through the socket; ?ping-kms=true adds a cached KMS round trip
 //   /readyz    the KMS key is reachable
-//   /metrics   (--metrics-path) Prometheus text, here or on --metrics-port
+//   /metrics   (--metrics-path) Prometheus text, here or on --metrics-bind-address:--metrics-port
 // plus whatever routes the backend contributes (the fake's POST /fake/rotate).
 
 const answer = (outcome: CheckOutcome) =>
@@ -59,19 +60,18 @@ const healthRoutes = (config: PluginConfigShape) =>
 
 /** Listens on host:port (the flag named in the error if it cannot) and serves `routes`; its URL, e.g. http://127.0.0.1:8081. */
 const serveOn = <R>(
-  config: PluginConfigShape,
   flag: "healthz-port" | "metrics-port",
+  host: string,
   port: number,
   routes: Layer.Layer<never, never, R>
 ) =>
   Effect.gen(function*() {
     const served = yield* Layer.build(
       HttpRouter.serve(routes, { disableLogger: true, disableListenLog: true }).pipe(
-        Layer.provideMerge(NodeHttpServer.layer(createServer, { host: config.healthzBindAddress, port }))
+        Layer.provideMerge(NodeHttpServer.layer(createServer, { host, port }))
       )
     ).pipe(
-      Effect.catchTag("ServeError", (error) =>
-        Effect.fail(new StartupError({ message: `--${flag} ${port}: cannot listen on ${config.healthzBindAddress}: ${String(error.cause)}` })))
+      Effect.catchTag("ServeError", (error) => Effect.fail(new StartupError({ message: listenFailure(flag, host, port, error.cause) })))
     )
     return HttpServer.formatAddress(Context.get(served, HttpServer.HttpServer).address)
   })
@@ -79,11 +79,12 @@ const serveOn = <R>(
 /** Starts the health server (and the metrics one on --metrics-port); stopped with the scope. */
 export const start = Effect.gen(function*() {
   const config = yield* PluginConfig
+  const host = config.healthzBindAddress
   if (config.metricsPort === undefined) {
-    const url = yield* serveOn(config, "healthz-port", config.healthzPort, Layer.merge(healthRoutes(config), metricsRoute(config.metricsPath)))
+    const url = yield* serveOn("healthz-port", host, config.healthzPort, Layer.merge(healthRoutes(config), metricsRoute(config.metricsPath)))
     return { url, metricsUrl: url }
   }
-  const url = yield* serveOn(config, "healthz-port", config.healthzPort, healthRoutes(config))
-  const metricsUrl = yield* serveOn(config, "metrics-port", config.metricsPort, metricsRoute(config.metricsPath))
+  const url = yield* serveOn("healthz-port", host, config.healthzPort, healthRoutes(config))
+  const metricsUrl = yield* serveOn("metrics-port", config.metricsBindAddress, config.metricsPort, metricsRoute(config.metricsPath))
   return { url, metricsUrl }
 })

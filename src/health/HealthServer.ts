@@ -19,6 +19,7 @@ export class HealthServer extends Context.Service<HealthServer, {
       const http = yield* Effect.promise(() => import("./HealthHttp.ts"))
       const { metricsUrl, url } = yield* http.start
       yield* Effect.logInfo(`health server on ${url}`)
+      if (metricsUrl !== url) yield* Effect.logInfo(`metrics on ${metricsUrl}`)
       return HealthServer.of({ url, metricsUrl })
     })
   )

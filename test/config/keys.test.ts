@@ -34,10 +34,10 @@ describe("decrypt-only keys and suffixes from the environment", () => {
     assert.deepStrictEqual(config.decryptKeySuffixes, [])
   })
 
-  it("a bad item from the env is named by its flag", () => {
+  it("a bad item from the env is named by its env var", () => {
     assert.strictEqual(
       messageOf({}, { KMS_PLUGIN_DECRYPT_KEY_SUFFIX: "v1,a b" }),
-      "--decrypt-key-suffix: expected 1-64 letters, digits, '.', '_' or '-', got \"a b\""
+      "KMS_PLUGIN_DECRYPT_KEY_SUFFIX: expected 1-64 letters, digits, '.', '_' or '-', got \"a b\""
     )
   })
 

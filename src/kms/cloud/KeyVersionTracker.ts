@@ -102,14 +102,17 @@ export const makeKeyVersionTracker = (
         )
         : byProbe)
 
-    const adopt = (next: KeyStatus) =>
+    /** `code` names the kind of problem (a KmsError tag) for the log. */
+    const adopt = (next: KeyStatus, code: string) =>
       Effect.gen(function*() {
         const previous = yield* Ref.getAndSet(state, next)
         yield* Metric.update(kmsLastCheck, (yield* Clock.currentTimeMillis) / 1000)
         if (next.keyVersion !== undefined && next.keyVersion !== previous.keyVersion) {
           yield* Effect.logInfo(`new data is wrapped with ${next.keyVersion}`)
         }
-        if (next.problem !== undefined && next.problem !== previous.problem) yield* Effect.logWarning(`key check: ${next.problem}`)
+        if (next.problem !== undefined && next.problem !== previous.problem) {
+          yield* Effect.logWarning(`key check: ${next.problem}`).pipe(Effect.annotateLogs({ code, key: keyUri }))
+        }
         if (next.problem === undefined && previous.problem !== undefined && previous.keyVersion !== undefined) {
           yield* Effect.logInfo("key check succeeded again")
         }
@@ -118,9 +121,10 @@ export const makeKeyVersionTracker = (
     /** One check, its result adopted; true when the key is healthy. */
     const refresh: Effect.Effect<boolean> = check.pipe(
       Effect.matchEffect({
-        onSuccess: (next) => Effect.as(adopt(next), next.problem === undefined),
+        // A key that answers but has no enabled primary is unusable, as Encrypt would find it.
+        onSuccess: (next) => Effect.as(adopt(next, "KeyUnusable"), next.problem === undefined),
         onFailure: (error) =>
-          Effect.flatMap(Ref.get(state), (known) => Effect.as(adopt({ keyVersion: known.keyVersion, problem: error.message }), false))
+          Effect.flatMap(Ref.get(state), (known) => Effect.as(adopt({ keyVersion: known.keyVersion, problem: error.message }, error._tag), false))
       })
     )
 
