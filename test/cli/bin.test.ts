@@ -3,6 +3,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { kill, run, type Running, runToEnd } from "../support/childProcess.ts"
+import { imageNodeOptions } from "../docker/imageRuntime.ts"
 import { machineNode, machinePath, processesWith, processTree } from "../support/machineNode.ts"
 import { projectRoot } from "../support/spawnPlugin.ts"
 
@@ -56,7 +57,9 @@ describe("bin/k8s-cloudkms-plugin started with the machine's PATH", () => {
       try {
         assert.lengthOf(tree, 1, `process tree ${tree.join(" → ")}`)
         assert.strictEqual(fs.realpathSync(`/proc/${pid}/exe`), pinnedNode, "the pinned Node serves")
-        assert.include(fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0"), start)
+        const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")
+        assert.include(cmdline, start)
+        for (const option of imageNodeOptions()) assert.include(cmdline, option, "the image's Node options")
         assert.isTrue(fs.existsSync(socket))
 
         process.kill(pid, signal)
@@ -93,6 +96,12 @@ describe("bin/k8s-cloudkms-plugin started with the machine's PATH", () => {
     } finally {
       await stopAll(plugin, socket)
     }
+  })
+
+  it("npm start runs bin/start.js with the image's Node options too", () => {
+    const scripts: unknown = JSON.parse(fs.readFileSync(path.join(projectRoot, "package.json"), "utf8")).scripts
+    const start = typeof scripts === "object" && scripts !== null && "start" in scripts ? String(scripts.start) : ""
+    assert.include(start, `exec node ${[...imageNodeOptions(), "bin/start.js"].join(" ")}`)
   })
 
   it("passes the plugin's exit code and output back: --version 0, a bad flag 2", async () => {
