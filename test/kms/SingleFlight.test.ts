@@ -111,4 +111,60 @@ describe("SingleFlight", () => {
       assert.strictEqual(yield* flights.run("k", count), 2)
       assert.strictEqual(yield* flights.size, 0)
     })))
+
+  it.effect("the flight is told the latest due among the callers still waiting, as they come and go", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const flights = yield* makeSingleFlight<number, string>()
+      const gate = yield* Deferred.make<void>()
+      const start = yield* Clock.currentTimeMillis
+      const seen: Array<number> = []
+      let read: Effect.Effect<number> = Effect.succeed(0)
+      const work = (due: Effect.Effect<number>) => {
+        read = Effect.map(due, (d) => d - start)
+        return Effect.as(Deferred.await(gate), 1)
+      }
+      const look = Effect.flatMap(Effect.suspend(() => read), (due) => Effect.sync(() => seen.push(due)))
+      const caller = (due: number) => ({ due: start + due, orElse: () => `gave up at ${due}` })
+      const owner = yield* Effect.forkChild(flights.run("k", work, caller(1_000)), { startImmediately: true })
+      yield* look
+      const later = yield* Effect.forkChild(flights.run("k", work, caller(5_000)), { startImmediately: true })
+      yield* look
+      const earlier = yield* Effect.forkChild(flights.run("k", work, caller(500)), { startImmediately: true })
+      yield* look
+      yield* Fiber.interrupt(later)
+      yield* look
+      yield* TestClock.adjust("600 millis")
+      assert.deepStrictEqual(yield* Fiber.await(earlier), Exit.fail("gave up at 500"))
+      yield* look
+      assert.deepStrictEqual(seen, [1_000, 5_000, 5_000, 1_000, 1_000])
+      yield* Deferred.succeed(gate, undefined)
+      assert.strictEqual(yield* Fiber.join(owner), 1)
+    })))
+
+  it.effect("a caller whose due is the latest waits for the flight (bounded by it); once one with more time joins, it answers at its own due", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const flights = yield* makeSingleFlight<string, string>()
+      const start = yield* Clock.currentTimeMillis
+      const interrupted = yield* Deferred.make<void>()
+      // A flight that ends 50 ms after the due it is told (the real one ends by it).
+      const late = (due: Effect.Effect<number>) =>
+        Effect.flatMap(due, (d) => Effect.as(Effect.sleep(d - start + 50), "late answer"))
+      const alone = yield* Effect.forkChild(flights.run("a", late, { due: start + 100, orElse: () => "gave up" }), { startImmediately: true })
+      yield* TestClock.adjust("200 millis")
+      assert.deepStrictEqual(yield* Fiber.await(alone), Exit.succeed("late answer"))
+
+      const now = yield* Clock.currentTimeMillis
+      const never = () => Effect.onInterrupt(Effect.never, () => Deferred.succeed(interrupted, undefined))
+      const first = yield* Effect.forkChild(flights.run("b", never, { due: now + 100, orElse: () => "first gave up" }), { startImmediately: true })
+      yield* TestClock.adjust("50 millis")
+      const second = yield* Effect.forkChild(flights.run("b", never, { due: now + 300, orElse: () => "second gave up" }), { startImmediately: true })
+      assert.strictEqual(yield* flights.size, 1)
+      yield* TestClock.adjust("50 millis")
+      assert.deepStrictEqual(yield* Fiber.await(first), Exit.fail("first gave up"))
+      assert.isFalse(yield* Deferred.isDone(interrupted))
+      // The last caller gone, the flight is interrupted.
+      yield* Fiber.interrupt(second)
+      yield* Deferred.await(interrupted)
+      assert.strictEqual(yield* flights.size, 0)
+    })))
 })
