@@ -1,4 +1,3 @@
-import { createServer } from "node:http"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -12,6 +11,7 @@ import { PluginConfig, type PluginConfigShape } from "../config/PluginConfig.ts"
 import { BackendRoutes, KeyManagement } from "../kms/KeyManagement.ts"
 import { makeRuntimeMetrics } from "../observability/RuntimeMetrics.ts"
 import { StartupError } from "../runtime/StartupError.ts"
+import { makeGuardedServer } from "./GuardedHttpServer.ts"
 import { type CheckOutcome, HealthChecks } from "./HealthChecks.ts"
 import { makeKeyStatusMetrics } from "./KeyStatusMetrics.ts"
 import { listenFailure } from "./listenFailure.ts"
@@ -58,7 +58,11 @@ const healthRoutes = (config: PluginConfigShape) =>
     }
   }))
 
-/** Listens on host:port (the flag named in the error if it cannot) and serves `routes`; its URL, e.g. http://127.0.0.1:8081. */
+/**
+ * Listens on host:port (the flag named in the error if it cannot) and serves
+ * `routes`, with a connection cap and short request timeouts (GuardedHttpServer);
+ * its URL, e.g. http://127.0.0.1:8081.
+ */
 const serveOn = <R>(
   flag: "healthz-port" | "metrics-port",
   host: string,
@@ -68,7 +72,7 @@ const serveOn = <R>(
   Effect.gen(function*() {
     const served = yield* Layer.build(
       HttpRouter.serve(routes, { disableLogger: true, disableListenLog: true }).pipe(
-        Layer.provideMerge(NodeHttpServer.layer(createServer, { host, port }))
+        Layer.provideMerge(NodeHttpServer.layer(() => makeGuardedServer(), { host, port }))
       )
     ).pipe(
       Effect.catchTag("ServeError", (error) => Effect.fail(new StartupError({ message: listenFailure(flag, host, port, error.cause) })))

@@ -12,7 +12,7 @@ import { coalescedDecrypts } from "../../observability/Metrics.ts"
 import { StartupError } from "../../runtime/StartupError.ts"
 import { type CallLimits, KeyManagement } from "../KeyManagement.ts"
 import { type KmsError, KmsUnavailable, UnknownKey } from "../KmsErrors.ts"
-import { makeSingleFlight } from "../SingleFlight.ts"
+import { type FlightDue, makeSingleFlight } from "../SingleFlight.ts"
 import { readGceConfig } from "./auth/GceConfig.ts"
 import { hostedMasterAuthClient } from "./auth/HostedMasterAuth.ts"
 import { type CloudKmsApi, makeCloudKmsApi } from "./CloudKmsClient.ts"
@@ -20,7 +20,7 @@ import { decryptPermission, encryptPermission } from "./CloudKmsErrors.ts"
 import { answerDue } from "./Deadline.ts"
 import { crc32cOf, verifyDecrypt, verifyEncrypt } from "./Integrity.ts"
 import { makeKeyVersionTracker } from "./KeyVersionTracker.ts"
-import { declareCloudKmsSeries, retryingCall } from "./RetryingCall.ts"
+import { declareCloudKmsSeries, retryingCall, retryingCallUntil } from "./RetryingCall.ts"
 
 // KeyManagement on Google Cloud KMS. The ciphertext is Cloud KMS's own, with
 // no envelope and no AAD, so data written by Google's Go plugin decrypts here
@@ -32,7 +32,7 @@ export const make = (api: CloudKmsApi) =>
     const config = yield* PluginConfig
     const tracker = yield* makeKeyVersionTracker(api, config)
     const decryptKeys = [config.keyUri, ...config.decryptKeyUris]
-    const flights = makeSingleFlight<Uint8Array, KmsError>(yield* Effect.scope, Metric.update(coalescedDecrypts, 1))
+    const flights = yield* makeSingleFlight<Uint8Array, KmsError>(Metric.update(coalescedDecrypts, 1))
     yield* Effect.andThen(declareCloudKmsSeries, declareSeries([coalescedDecrypts]))
 
     const encryptWith = (keyVersion: string, plaintext: Uint8Array, limits: CallLimits) =>
@@ -57,8 +57,10 @@ export const make = (api: CloudKmsApi) =>
       )
     })
 
-    const decryptWith = (cryptoKey: string, ciphertext: Uint8Array, limits: CallLimits) =>
-      retryingCall(config.retry, limits, {
+    // A Decrypt may be shared by several callers: it answers by the latest
+    // answer due among those still waiting (FlightDue), read as it goes.
+    const decryptWith = (cryptoKey: string, ciphertext: Uint8Array, due: FlightDue) =>
+      retryingCallUntil(config.retry, due, {
         operation: "decrypt",
         resource: cryptoKey,
         send: (limits) => api.decrypt({ name: cryptoKey, ciphertext, ciphertextCrc32c: { value: crc32cOf(ciphertext) } }, limits),
@@ -66,10 +68,10 @@ export const make = (api: CloudKmsApi) =>
       })
 
     // v1beta1 has no key_id: try --key-uri, then each --decrypt-key-uri, while Cloud KMS says "not this key".
-    const decryptAnyKey = (ciphertext: Uint8Array, limits: CallLimits) =>
+    const decryptAnyKey = (ciphertext: Uint8Array, due: FlightDue) =>
       decryptKeys.slice(1).reduce<Effect.Effect<Uint8Array, KmsError>>(
-        (attempt, key) => Effect.catchTag(attempt, "InvalidCiphertext", () => decryptWith(key, ciphertext, limits)),
-        decryptWith(config.keyUri, ciphertext, limits)
+        (attempt, key) => Effect.catchTag(attempt, "InvalidCiphertext", () => decryptWith(key, ciphertext, due)),
+        decryptWith(config.keyUri, ciphertext, due)
       )
 
     const decrypt = Effect.fn("CloudKms.decrypt")(function*(
@@ -82,14 +84,18 @@ export const make = (api: CloudKmsApi) =>
       }
       const target = keyVersion?.cryptoKey
       const flightKey = createHash("sha256").update(target ?? "*").update("\0").update(ciphertext).digest("base64")
+      // Identical Decrypts in flight share one Cloud KMS call. Each caller
+      // stops waiting when its own answer is due; one without a deadline
+      // waits it out (the call is bounded by --kms-call-timeout for it).
       const deadline = limits.deadline
       const now = yield* Clock.currentTimeMillis
       return yield* flights.run(
         flightKey,
-        target === undefined ? decryptAnyKey(ciphertext, limits) : decryptWith(target, ciphertext, limits),
-        deadline === undefined ? undefined : {
-          millis: answerDue(deadline, now) - now,
-          orElse: () => new KmsUnavailable({ message: `Cloud KMS decrypt on ${target ?? config.keyUri}: no answer before the caller's deadline` })
+        (due) => target === undefined ? decryptAnyKey(ciphertext, due) : decryptWith(target, ciphertext, due),
+        {
+          due: answerDue(deadline ?? now + config.retry.callTimeoutMillis, now),
+          orElse: deadline === undefined ? undefined : () =>
+            new KmsUnavailable({ message: `Cloud KMS decrypt on ${target ?? config.keyUri}: no answer before the caller's deadline` })
         }
       )
     })

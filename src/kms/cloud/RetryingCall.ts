@@ -21,7 +21,7 @@ import {
   type RpcFailed,
   toKmsError
 } from "./CloudKmsErrors.ts"
-import { answerDue, answerMarginMillis, minimalAttemptMillis } from "./Deadline.ts"
+import { answerDue, minimalAttemptMillis } from "./Deadline.ts"
 
 // One Cloud KMS call: attempts with a per-attempt timeout, retried on
 // transient failures with exponential backoff and jitter, and never past the
@@ -62,30 +62,46 @@ export interface CallSpec<Response, A> {
   readonly verify: (response: Response) => Result.Result<A, IntegrityMismatch>
 }
 
-export const retrySchedule = (policy: RetryPolicy, deadline: number, marginMillis: number = answerMarginMillis) =>
+/** Retries transient failures while the next backoff and a minimal attempt still fit before the answer is due. */
+export const retrySchedule = (policy: RetryPolicy, due: AnswerDue) =>
   Schedule.min([Schedule.exponential(Duration.millis(policy.initialBackoffMillis)), Schedule.spaced(Duration.millis(policy.maxBackoffMillis))]).pipe(
     Schedule.jittered,
     Schedule.upTo({ times: policy.maxAttempts - 1 }),
     Schedule.setInputType<AttemptFailure | OutOfTime>(),
     Schedule.while(({ duration, input, now }) =>
       input._tag !== "OutOfTime" && isTransient(input) &&
-      now + Duration.toMillis(duration) + minimalAttemptMillis + marginMillis <= deadline
+      Effect.map(due, (due) => now + Duration.toMillis(duration) + minimalAttemptMillis <= due)
     )
   )
 
+/**
+ * When the answer is due (Clock ms), read at every attempt and every retry
+ * decision. For one caller it is fixed; a call shared by several callers (a
+ * joined Decrypt) answers by the latest of theirs, which moves as they come
+ * and go.
+ */
+export type AnswerDue = Effect.Effect<number>
+
+/** One call for one caller: bounded by its deadline, or by --kms-call-timeout without one. */
 export const retryingCall = <Response, A>(
   policy: RetryPolicy,
   limits: CallLimits,
   spec: CallSpec<Response, A>
 ): Effect.Effect<A, KmsError> =>
+  Effect.flatMap(Clock.currentTimeMillis, (start) =>
+    retryingCallUntil(policy, Effect.succeed(answerDue(limits.deadline ?? start + policy.callTimeoutMillis, start)), spec))
+
+/** One call whose answer is due when `due` says at each decision. */
+export const retryingCallUntil = <Response, A>(
+  policy: RetryPolicy,
+  due: AnswerDue,
+  spec: CallSpec<Response, A>
+): Effect.Effect<A, KmsError> =>
   Clock.clockWith((clock) => {
-    const start = clock.currentTimeMillisUnsafe()
-    const deadline = limits.deadline ?? start + policy.callTimeoutMillis
-    const due = answerDue(deadline, start)
     const labels = { operation: spec.operation }
     let last: AttemptFailure | undefined
 
-    const attempt = Effect.suspend((): Effect.Effect<A, AttemptFailure | OutOfTime> => {
+    const attempt = Effect.flatMap(due, (due): Effect.Effect<A, AttemptFailure | OutOfTime> => {
       const left = due - clock.currentTimeMillisUnsafe()
       if (left < minimalAttemptMillis) return Effect.fail(new OutOfTime({ last }))
       const millis = Math.floor(Math.min(policy.attemptTimeoutMillis, left))
@@ -109,7 +125,7 @@ export const retryingCall = <Response, A>(
 
     return attempt.pipe(
       Effect.retry(
-        retrySchedule(policy, deadline, deadline - due).pipe(
+        retrySchedule(policy, due).pipe(
           Schedule.tap(({ duration, input }) =>
             Effect.andThen(
               Metric.update(retries(labels), 1),
