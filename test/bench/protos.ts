@@ -1,14 +1,12 @@
 import * as path from "node:path"
-import { fileURLToPath } from "node:url"
 import type * as grpc from "@grpc/grpc-js"
 import * as protoLoader from "@grpc/proto-loader"
+import { projectRoot } from "../support/projectRoot.ts"
 
 // The Kubernetes KMS protos as the bench's own processes see them (floor
 // server and load generator). Loaded from proto/ directly, not through the
 // plugin's modules, so the bench does not depend on plugin internals and
 // works unchanged against a bundled plugin.
-
-export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 
 // Same loader options as the plugin, so the floor pays the same
 // (de)serialisation costs and the comparison isolates everything else.

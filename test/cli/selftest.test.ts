@@ -1,9 +1,9 @@
 import { status } from "@grpc/grpc-js"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { cloudKeyUri } from "../support/CloudTestPlugin.ts"
-import { spawnCli } from "../support/spawnPlugin.ts"
+import { cloudKeyUri } from "../fakes/FakeCloud.ts"
 import { fakeCloudKms } from "../fakes/FakeCloudKms.ts"
+import { spawnCli } from "../support/spawnPlugin.ts"
 
 const run = (args: ReadonlyArray<string>) =>
   Effect.promise(async () => {

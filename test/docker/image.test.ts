@@ -3,9 +3,10 @@ import { builtinModules } from "node:module"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
-import { projectRoot } from "../docs/cliHelp.ts"
+import { kill, run, runToEnd } from "../support/childProcess.ts"
+import { get } from "../support/http.ts"
+import { projectRoot } from "../support/projectRoot.ts"
 import { execForm, inWorkdir, instructionsOf, lastOf, parseCopy, readDockerfile } from "./dockerfile.ts"
-import { get, kill, run, runToEnd } from "../support/childProcess.ts"
 
 // The image without a Docker engine: `npm run build` (what the Dockerfile's
 // build stage runs), the bundle laid out as in the image (dist/ and proto/

@@ -1,74 +1,33 @@
-import { EventEmitter } from "node:events"
 import * as http from "node:http"
-import type { AddressInfo } from "node:net"
 import * as Effect from "effect/Effect"
+import { withEnv } from "../support/env.ts"
+import { listenOnLoopback } from "../support/http.ts"
 
-// Loopback stand-ins for GKE hosted-master credentials: the VM's metadata
-// server (GCE_METADATA_HOST) and a token endpoint (gce.conf token-url).
+// The VM's metadata server, on loopback: hands out the VM's own token (which
+// authenticates a GKE hosted master's POST to token-url) to requests with
+// Metadata-Flavor: Google, as google-auth-library asks for it.
 
-export interface TokenEndpoint {
-  readonly url: string
-  /** Tokens served so far. */
-  readonly served: () => number
-  readonly events: EventEmitter<{ served: [{ readonly token: string; readonly authorization: string; readonly body: string }] }>
-  /** What the next replies look like. */
-  reply: (n: number) => { readonly status: number; readonly body: string }
-}
+/** What the metadata server's token endpoint answers for a VM whose token is `token`. */
+export const vmTokenReply = (token: string) => ({ access_token: token, expires_in: 3600, token_type: "Bearer" })
 
-const listen = (server: http.Server) =>
-  Effect.acquireRelease(
-    Effect.promise(() => new Promise<number>((resolve) => server.listen(0, "127.0.0.1", () => resolve((server.address() as AddressInfo).port)))),
-    () => Effect.promise(() => new Promise<void>((resolve) => {
-      server.closeAllConnections()
-      server.close(() => resolve())
-    }))
-  )
-
-/** The VM's metadata server: hands out `vmToken` to requests with Metadata-Flavor: Google. */
-export const metadataServer = (vmToken: string) =>
+/** A metadata server whose token endpoint answers `reply` (as JSON); `host` is what GCE_METADATA_HOST takes. */
+export const fakeMetadataServer = (reply: unknown) =>
   Effect.gen(function*() {
     const server = http.createServer((request, response) => {
       if (request.headers["metadata-flavor"] !== "Google" || !request.url?.startsWith("/computeMetadata/v1/instance/service-accounts/default/token")) {
         response.writeHead(404).end()
         return
       }
-      response.writeHead(200, { "content-type": "application/json", "metadata-flavor": "Google" })
-      response.end(JSON.stringify({ access_token: vmToken, expires_in: 3600, token_type: "Bearer" }))
+      response.writeHead(200, { "content-type": "application/json", "metadata-flavor": "Google" }).end(JSON.stringify(reply))
     })
-    const port = yield* listen(server)
+    const port = yield* listenOnLoopback(server)
     return { host: `127.0.0.1:${port}` }
   })
 
-/** token-url: checks the VM token and body, replies {accessToken: "hosted-token-N", expireTime} living `lifetimeMillis`. */
-export const tokenEndpoint = (options: { readonly vmToken: string; readonly body: string; readonly lifetimeMillis: number }) =>
+/** The same, with GCE_METADATA_HOST pointing at it (for this process) while the scope lasts. */
+export const useFakeMetadataServer = (reply: unknown) =>
   Effect.gen(function*() {
-    let served = 0
-    const events = new EventEmitter<{ served: [{ readonly token: string; readonly authorization: string; readonly body: string }] }>()
-    const endpoint: TokenEndpoint = {
-      url: "",
-      served: () => served,
-      events,
-      reply: (n) => ({
-        status: 200,
-        body: JSON.stringify({ accessToken: `hosted-token-${n}`, expireTime: new Date(Date.now() + options.lifetimeMillis).toISOString() })
-      })
-    }
-    const server = http.createServer((request, response) => {
-      let body = ""
-      request.on("data", (chunk: Buffer) => {
-        body += chunk.toString()
-      })
-      request.on("end", () => {
-        if (request.method !== "POST" || request.headers.authorization !== `Bearer ${options.vmToken}` || body !== options.body) {
-          response.writeHead(401).end("unauthorized")
-          return
-        }
-        served += 1
-        const reply = endpoint.reply(served)
-        response.writeHead(reply.status, { "content-type": "application/json" }).end(reply.body)
-        events.emit("served", { token: `hosted-token-${served}`, authorization: request.headers.authorization, body })
-      })
-    })
-    const port = yield* listen(server)
-    return Object.assign(endpoint, { url: `http://127.0.0.1:${port}/v1/token` })
+    const metadata = yield* fakeMetadataServer(reply)
+    yield* withEnv({ GCE_METADATA_HOST: metadata.host })
+    return metadata
   })

@@ -1,10 +1,60 @@
+import { EventEmitter } from "node:events"
 import * as http from "node:http"
-import type { AddressInfo } from "node:net"
 import * as Effect from "effect/Effect"
+import { listenOnLoopback } from "../support/http.ts"
 
-// Loopback servers the test drives request by request: a token-url whose
-// every request waits for the test to answer it, and a metadata server
-// answering a given JSON body. For the hosted-master credential tests.
+// GKE's token endpoint (gce.conf token-url), on loopback, two ways: one that
+// answers on its own (checking the VM token and body), and one whose every
+// request waits until the test answers it.
+
+/** A token-url reply: {accessToken, expireTime}. */
+export const tokenReply = (accessToken: string, expiresAt: number) => JSON.stringify({ accessToken, expireTime: new Date(expiresAt).toISOString() })
+
+export interface TokenEndpoint {
+  readonly url: string
+  /** Tokens served so far. */
+  readonly served: () => number
+  readonly events: EventEmitter<{ served: [{ readonly token: string; readonly authorization: string; readonly body: string }] }>
+  /** What the next replies look like. */
+  reply: (n: number) => { readonly status: number; readonly body: string }
+}
+
+/**
+ * token-url: checks the VM token and body, replies {accessToken: "hosted-token-N", expireTime}
+ * living `lifetimeMillis` from `now()` (the wall clock unless a test clock is given).
+ */
+export const tokenEndpoint = (
+  options: { readonly vmToken: string; readonly body: string; readonly lifetimeMillis: number; readonly now?: () => number }
+) =>
+  Effect.gen(function*() {
+    const now = options.now ?? Date.now
+    let served = 0
+    const events = new EventEmitter<{ served: [{ readonly token: string; readonly authorization: string; readonly body: string }] }>()
+    const endpoint: TokenEndpoint = {
+      url: "",
+      served: () => served,
+      events,
+      reply: (n) => ({ status: 200, body: tokenReply(`hosted-token-${n}`, now() + options.lifetimeMillis) })
+    }
+    const server = http.createServer((request, response) => {
+      let body = ""
+      request.on("data", (chunk: Buffer) => {
+        body += chunk.toString()
+      })
+      request.on("end", () => {
+        if (request.method !== "POST" || request.headers.authorization !== `Bearer ${options.vmToken}` || body !== options.body) {
+          response.writeHead(401).end("unauthorized")
+          return
+        }
+        served += 1
+        const reply = endpoint.reply(served)
+        response.writeHead(reply.status, { "content-type": "application/json" }).end(reply.body)
+        events.emit("served", { token: `hosted-token-${served}`, authorization: request.headers.authorization, body })
+      })
+    })
+    const port = yield* listenOnLoopback(server)
+    return Object.assign(endpoint, { url: `http://127.0.0.1:${port}/v1/token` })
+  })
 
 export interface HeldRequest {
   readonly method: string
@@ -23,24 +73,7 @@ export interface ScriptedServer {
   readonly arrived: () => number
 }
 
-const portOf = (address: AddressInfo | string | null): number => {
-  if (address === null || typeof address === "string") throw new Error(`not a TCP address: ${address}`)
-  return address.port
-}
-
-const listen = (server: http.Server) =>
-  Effect.acquireRelease(
-    Effect.callback<number>((resume) => {
-      server.listen(0, "127.0.0.1", () => resume(Effect.sync(() => portOf(server.address()))))
-    }),
-    () =>
-      Effect.callback<void>((resume) => {
-        server.closeAllConnections()
-        server.close(() => resume(Effect.void))
-      })
-  )
-
-/** An HTTP server on loopback whose requests wait until the test answers them. */
+/** A token-url whose requests wait until the test answers them. */
 export const scriptedServer = Effect.gen(function*() {
   const waiting: Array<HeldRequest> = []
   const takers: Array<(request: HeldRequest) => void> = []
@@ -70,7 +103,7 @@ export const scriptedServer = Effect.gen(function*() {
       else taker(held)
     })
   })
-  const port = yield* listen(server)
+  const port = yield* listenOnLoopback(server)
   const next = Effect.callback<HeldRequest>((resume, signal) => {
     const ready = waiting.shift()
     if (ready !== undefined) return resume(Effect.succeed(ready))
@@ -85,30 +118,3 @@ export const scriptedServer = Effect.gen(function*() {
   const scripted: ScriptedServer = { url: `http://127.0.0.1:${port}/v1/token`, next, arrived: () => arrived }
   return scripted
 })
-
-/** A token-url reply: {accessToken, expireTime}. */
-export const tokenReply = (accessToken: string, expiresAt: number) => JSON.stringify({ accessToken, expireTime: new Date(expiresAt).toISOString() })
-
-/** A GCE metadata server whose token endpoint answers `reply` (as JSON); GCE_METADATA_HOST points at it while the scope lasts. */
-export const metadataAnswering = (reply: unknown) =>
-  Effect.gen(function*() {
-    const server = http.createServer((request, response) => {
-      if (request.headers["metadata-flavor"] !== "Google" || !request.url?.startsWith("/computeMetadata/v1/instance/service-accounts/default/token")) {
-        response.writeHead(404).end()
-        return
-      }
-      response.writeHead(200, { "content-type": "application/json", "metadata-flavor": "Google" }).end(JSON.stringify(reply))
-    })
-    const port = yield* listen(server)
-    const previous = process.env.GCE_METADATA_HOST
-    yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        process.env.GCE_METADATA_HOST = `127.0.0.1:${port}`
-      }),
-      () =>
-        Effect.sync(() => {
-          if (previous === undefined) delete process.env.GCE_METADATA_HOST
-          else process.env.GCE_METADATA_HOST = previous
-        })
-    )
-  })

@@ -1,20 +1,12 @@
-import * as path from "node:path"
-import * as Context from "effect/Context"
-import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
-import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
-import { makePluginClient, type PluginClient } from "../../src/client/PluginClient.ts"
 import type { PluginFlags } from "../../src/config/flags.ts"
 import { parseConfig } from "../../src/config/parseConfig.ts"
-import { PluginConfig, type PluginConfigShape } from "../../src/config/PluginConfig.ts"
-import { CallObserver } from "../../src/grpc/CallObserver.ts"
-import { GrpcServer } from "../../src/grpc/GrpcServer.ts"
-import * as FakeKms from "../../src/kms/fake/FakeKms.ts"
-import { FakeKmsControl, type FakeKmsControlShape } from "../../src/kms/fake/FakeKms.ts"
-import { Shutdown } from "../../src/runtime/Shutdown.ts"
-import { tempDir } from "./tempDir.ts"
+import type { PluginConfigShape } from "../../src/config/PluginConfig.ts"
+
+// Flags and config for tests: the flags as the CLI hands them over, the
+// config they make, and the config tests' shorthands (a valid --key-uri
+// under whatever flags a test varies, and the message an operator reads).
 
 /** Flags as the CLI would hand them over, all absent. */
 export const noFlags: PluginFlags = {
@@ -61,41 +53,24 @@ export const configFrom = (flags: Partial<PluginFlags>): PluginConfigShape => {
   return parsed.success
 }
 
-export const fakeKeyUri = "projects/test-project/locations/global/keyRings/test-ring/cryptoKeys/test-key"
-export const oldKeyUri = "projects/test-project/locations/global/keyRings/test-ring/cryptoKeys/old-key"
+/** The crypto key the config tests give as --key-uri (the README's example). */
+export const keyUri = "projects/my-project/locations/us-east1/keyRings/my-ring/cryptoKeys/my-key"
 
-export interface TestPluginShape {
-  readonly config: PluginConfigShape
-  readonly client: PluginClient
-  readonly control: FakeKmsControlShape
-  readonly target: string
-}
+type Env = Readonly<Record<string, string>>
 
-/** A running plugin with the fake backend on a temp socket, and a client of it. */
-export class TestPlugin extends Context.Service<TestPlugin, TestPluginShape>()("test/TestPlugin") {
-  static readonly layer = (flags: Partial<PluginFlags> = {}) =>
-    Layer.effect(
-      TestPlugin,
-      Effect.gen(function*() {
-        const dir = yield* tempDir
-        const config = configFrom({
-          kmsBackend: Option.some("fake"),
-          keyUri: Option.some(fakeKeyUri),
-          pathToUnixSocket: Option.some(path.join(dir, "kms.sock")),
-          ...flags
-        })
-        const context = yield* Layer.build(
-          GrpcServer.layer.pipe(
-            Layer.provideMerge(FakeKms.layer),
-            Layer.provide(CallObserver.layer),
-            Layer.provide(Layer.succeed(PluginConfig, config)),
-            Layer.provide(Shutdown.layerTest),
-            Layer.provide(Logger.layer([]))
-          )
-        )
-        const target = Context.get(context, GrpcServer).target
-        const client = yield* makePluginClient(target, { timeoutMillis: 10_000 })
-        return { config, client, control: Context.get(context, FakeKmsControl), target }
-      })
-    )
-}
+/** All flags absent but --key-uri (keyUri), then these. */
+export const flags = (overrides: Partial<PluginFlags>): PluginFlags => ({ ...noFlags, keyUri: Option.some(keyUri), ...overrides })
+
+/** parseConfig of `flags(overrides)` and this environment. */
+export const parse = (overrides: Partial<PluginFlags>, env: Env = {}) => parseConfig(flags(overrides), env)
+
+/** The config of `flags(overrides)`, which must be valid. */
+export const parsed = (overrides: Partial<PluginFlags>, env: Env = {}): PluginConfigShape => Result.getOrThrow(parse(overrides, env))
+
+/** What the operator reads for `flags(overrides)`: the ConfigError's message, or "valid". */
+export const messageOf = (overrides: Partial<PluginFlags>, env: Env = {}): string =>
+  Result.match(parse(overrides, env), { onSuccess: () => "valid", onFailure: (e) => e.message })
+
+/** The flags a ConfigError names for these flags, in order ([] when they are valid). */
+export const problemsOf = (f: PluginFlags, env: Env = {}): Array<string> =>
+  Result.match(parseConfig(f, env), { onSuccess: () => [], onFailure: (e) => e.problems.map((p) => p.flag) })

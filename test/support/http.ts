@@ -1,54 +1,29 @@
-import * as path from "node:path"
-import * as Context from "effect/Context"
+import type * as http from "node:http"
+import type { AddressInfo } from "node:net"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
-import type { PluginFlags } from "../../src/config/flags.ts"
-import { PluginConfig, type PluginConfigShape } from "../../src/config/PluginConfig.ts"
-import { GrpcServer } from "../../src/grpc/GrpcServer.ts"
-import { HealthServer } from "../../src/health/HealthServer.ts"
-import { plugin } from "../../src/main.ts"
-import { Shutdown } from "../../src/runtime/Shutdown.ts"
-import { noFlags } from "./TestPlugin.ts"
-import { tempDir } from "./tempDir.ts"
+import type * as Scope from "effect/Scope"
 
-export interface FullPluginShape {
-  readonly config: PluginConfigShape
-  readonly target: string
-  readonly url: string
-  readonly metricsUrl: string
+// HTTP on loopback for tests: asking the plugin's health server, reading its
+// Prometheus text, and serving the fakes (metadata server, token-url).
+
+/** GET: status and body. */
+export const get = async (url: string): Promise<{ readonly status: number; readonly body: string }> => {
+  const response = await fetch(url)
+  return { status: response.status, body: await response.text() }
 }
 
-/** The whole plugin as main composes it (socket + health server), on a temp socket and a free port, logging nothing. */
-export class FullPlugin extends Context.Service<FullPlugin, FullPluginShape>()("test/FullPlugin") {
-  static readonly layer = (flags: Partial<PluginFlags>) =>
-    Layer.effect(
-      FullPlugin,
-      Effect.gen(function*() {
-        const running = yield* Layer.build(
-          plugin({
-            ...noFlags,
-            pathToUnixSocket: Option.some(path.join(yield* tempDir, "kms.sock")),
-            healthzPort: Option.some("0"),
-            logLevel: Option.some("none"),
-            ...flags
-          }).pipe(Layer.provide(Shutdown.layerTest))
-        )
-        const health = Context.get(running, HealthServer)
-        return {
-          config: Context.get(running, PluginConfig),
-          target: Context.get(running, GrpcServer).target,
-          url: health.url,
-          metricsUrl: health.metricsUrl
-        }
-      })
-    )
-}
-
+/** GET as an Effect: status, body and content type. */
 export const httpGet = (url: string) =>
   Effect.promise(async () => {
     const response = await fetch(url)
     return { status: response.status, body: await response.text(), contentType: response.headers.get("content-type") ?? "" }
+  })
+
+/** POST with no body: status and body. */
+export const httpPost = (url: string) =>
+  Effect.promise(async () => {
+    const response = await fetch(url, { method: "POST" })
+    return { status: response.status, body: await response.text() }
   })
 
 /** Prometheus text → value of the first sample with this name and these labels (all of them), or undefined. */
@@ -61,3 +36,21 @@ export const sample = (text: string, name: string, labels: Readonly<Record<strin
   }
   return undefined
 }
+
+const portOf = (address: AddressInfo | string | null): number => {
+  if (address === null || typeof address === "string") throw new Error(`not a TCP address: ${address}`)
+  return address.port
+}
+
+/** Listens on 127.0.0.1, a free port; closed (every connection cut) with the scope. */
+export const listenOnLoopback = (server: http.Server): Effect.Effect<number, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.callback<number>((resume) => {
+      server.listen(0, "127.0.0.1", () => resume(Effect.sync(() => portOf(server.address()))))
+    }),
+    () =>
+      Effect.callback<void>((resume) => {
+        server.closeAllConnections()
+        server.close(() => resume(Effect.void))
+      })
+  )

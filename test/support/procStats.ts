@@ -1,8 +1,11 @@
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
+import { parseStatus } from "../../src/observability/ProcFs.ts"
 
-// What the kernel says about a server process: CPU time (all threads, so the
-// libuv pool's crypto and GC threads count too) and memory. Linux only.
+// What the kernel says about another process (the plugin under test, a
+// benchmark server): CPU time (all threads, so the libuv pool's crypto and GC
+// threads count too) and memory. Linux only. VmRSS is read with the plugin's
+// own /proc/self/status parser (src/observability/ProcFs.ts).
 
 let ticksPerSecond: number | undefined
 
@@ -32,20 +35,32 @@ export const cpuMicros = (pid: number): number => {
   return ((utime + stime) * 1_000_000) / clockTicks()
 }
 
-const statusKib = (pid: number, field: "VmRSS" | "VmHWM"): number => {
-  const status = fs.readFileSync(`/proc/${pid}/status`, "utf8")
-  const match = new RegExp(`^${field}:\\s+(\\d+) kB$`, "m").exec(status)
-  if (match?.[1] === undefined) throw new Error(`no ${field} in /proc/${pid}/status`)
-  return Number(match[1])
+const status = (pid: number): string => fs.readFileSync(`/proc/${pid}/status`, "utf8")
+
+/** Resident set size now, in bytes. */
+export const residentBytes = (pid: number): number => {
+  const bytes = parseStatus(status(pid)).residentBytes
+  if (bytes === undefined) throw new Error(`no VmRSS in /proc/${pid}/status`)
+  return bytes
 }
 
+/** Peak resident set size over the process's life (VmHWM), in bytes. */
+export const peakResidentBytes = (pid: number): number => {
+  const match = /^VmHWM:\s+(\d+) kB$/m.exec(status(pid))
+  if (match?.[1] === undefined) throw new Error(`no VmHWM in /proc/${pid}/status`)
+  return Number(match[1]) * 1024
+}
+
+/** Resident set size now, in KiB. */
+export const rssKiB = (pid: number): number => residentBytes(pid) / 1024
+
 /** Resident set size now, in MiB. */
-export const rssMib = (pid: number): number => statusKib(pid, "VmRSS") / 1024
+export const rssMib = (pid: number): number => residentBytes(pid) / (1024 * 1024)
 
 /** Peak resident set size over the process's life, in MiB. */
-export const peakRssMib = (pid: number): number => statusKib(pid, "VmHWM") / 1024
+export const peakRssMib = (pid: number): number => peakResidentBytes(pid) / (1024 * 1024)
 
-/** Samples VmRSS every intervalMillis until stopped; returns the highest seen. */
+/** Samples VmRSS every intervalMillis until stopped; returns the highest seen, in MiB. */
 export const sampleRss = (pid: number, intervalMillis: number): { readonly stop: () => number } => {
   let peak = rssMib(pid)
   const timer = setInterval(() => {

@@ -1,13 +1,9 @@
-import * as path from "node:path"
-import { fileURLToPath } from "node:url"
 import * as Effect from "effect/Effect"
 import { run, type Running } from "./childProcess.ts"
+import { mainScript, projectRoot } from "./projectRoot.ts"
 
 // The real entrypoint as a child process: what the image runs. Waits on its
 // log lines and its exit, never on time.
-
-export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
-export const mainScript = path.join(projectRoot, "src/main.ts")
 
 export type SpawnedPlugin = Running
 

@@ -3,7 +3,7 @@ import * as Option from "effect/Option"
 import type { PluginClient } from "../../../src/client/PluginClient.ts"
 import type { PluginFlags } from "../../../src/config/flags.ts"
 import { keyVersionName } from "../../../src/config/KeyNames.ts"
-import { fakeKeyUri, oldKeyUri, TestPlugin } from "../../support/TestPlugin.ts"
+import { fakeKeyUri, InProcessPlugin, oldKeyUri } from "../../support/InProcessPlugin.ts"
 import { patternBytes } from "./protobuf.ts"
 
 // Real ciphertexts to fuzz around: the plugin's own answers under several key
@@ -52,7 +52,7 @@ export const findEntry = (pool: Pool, ciphertext: Uint8Array): PoolEntry | undef
 
 /** Rotates the fake key to version 3, encrypting on the way, then disables version 2. */
 export const buildPool = Effect.gen(function*() {
-  const { client, control } = yield* TestPlugin
+  const { client, control } = yield* InProcessPlugin
   const made: Array<Omit<PoolEntry, "disabled">> = []
   const v2 = (version: number, plaintext: Uint8Array) =>
     Effect.map(client.v2Encrypt({ plaintext }), (answer) => {

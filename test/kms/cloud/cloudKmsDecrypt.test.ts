@@ -5,7 +5,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
-import { cloudKeyUri, cloudOtherKeyUri, FakeCloud } from "../../support/CloudTestPlugin.ts"
+import { cloudKeyUri, cloudOtherKeyUri, FakeCloud } from "../../fakes/FakeCloud.ts"
 import { cloudBackend } from "../../support/cloudBackend.ts"
 
 // Decrypt on the CloudKms backend: which crypto keys are asked, in which
