@@ -79,7 +79,7 @@ export interface FakeCloudKms {
   denyPermissions(cryptoKey: string, permissions: ReadonlyArray<string>): void
 
   inject(rule: FaultRule): void
-  /** Drops every injected fault and latency, back to the start options (latencyMillis). */
+  /** Drops every injected fault and latency, back to the start options (latencyMillis); releases every hold. */
   clearFaults(): void
   /** Latency for one method, or for every method without its own ("all", the default); undefined removes it. */
   setLatency(latency: Latency | undefined, method?: KmsMethod | "all"): void
@@ -233,6 +233,10 @@ export const startFakeCloudKms = async (options: FakeCloudKmsOptions): Promise<F
     clearFaults: () => {
       injector.clear()
       startLatency()
+      for (const [method, waiting] of [...held]) {
+        held.delete(method)
+        for (const proceed of waiting.splice(0)) proceed()
+      }
     },
     setLatency: (latency, method) => injector.setLatency(latency, method),
     hold: (method) => {

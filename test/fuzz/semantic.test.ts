@@ -205,7 +205,8 @@ describe("key_ids of every accepted --key-uri", () => {
     )
   })
 
-  layer(InProcessPlugin.layer({ flags: { keyUri: Option.some(domainScopedKey) } }), { excludeTestServices: true })("a domain-scoped project", (it) => {
+  const domainScoped = InProcessPlugin.layer({ flags: { keyUri: Option.some(domainScopedKey) } })
+  layer(domainScoped, { excludeTestServices: true })("a domain-scoped project", (it) => {
     it.effect("Encrypt then Decrypt round-trips with a key in a domain-scoped project (example.com:kms-test)", () =>
       Effect.gen(function*() {
         const { client } = yield* InProcessPlugin

@@ -16,7 +16,11 @@ describe("gRPC server shutdown", () => {
     Effect.gen(function*() {
       const started = yield* Deferred.make<void>()
       const interrupted = yield* Deferred.make<void>()
-      const served = yield* inProcessPlugin({ backend: stuckKms(started, interrupted), clientTimeoutMillis: 600_000, flags: { shutdownGracePeriod: Option.some("50ms") } })
+      const served = yield* inProcessPlugin({
+        backend: stuckKms(started, interrupted),
+        flags: { shutdownGracePeriod: Option.some("50ms") },
+        clientTimeoutMillis: 600_000
+      })
       const { client } = served
       const call = yield* Effect.forkChild(Effect.flip(client.v2Encrypt({ plaintext: new Uint8Array([1]) })))
       yield* Deferred.await(started)

@@ -140,7 +140,7 @@ describe("health server", () => {
       )
       assert.isTrue(answers.every((a) => a.status === 200))
       assert.strictEqual(cloudKms.calls.Encrypt + cloudKms.calls.Decrypt, 2)
-    }).pipe(Effect.provide(cloud({ healthzKmsCache: Option.some("30s"), keyRefreshInterval: Option.some("1m") }))))
+    }).pipe(Effect.provide(cloud({ healthzKmsCache: Option.some("1h"), keyRefreshInterval: Option.some("1m") }))))
 
   it.live("/metrics: Prometheus text whose values move with calls and carry the right labels", () =>
     Effect.gen(function*() {

@@ -261,7 +261,9 @@ export function inProcessBackend(
     const backend = options.backend ?? "fake"
     const logs = lineCollector()
     const config = configFrom({ ...(yield* backendFlags(backend)), ...options.flags })
-    const context = yield* Layer.build(backendLayer(backend).pipe(Layer.provide(PluginConfig.layerTest(config)), Layer.provide(logs.layer)))
+    const context = yield* Layer.build(
+      backendLayer(backend).pipe(Layer.provide(PluginConfig.layerTest(config)), Layer.provide(logs.layer))
+    )
     return {
       kms: Context.get(context, KeyManagement),
       control: Option.getOrElse(Context.getOption(context, FakeKmsControl), () => noControl),

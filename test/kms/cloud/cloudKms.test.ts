@@ -6,16 +6,15 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
-import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as fc from "fast-check"
 import { makePluginClient } from "../../../src/client/PluginClient.ts"
 import type { PluginFlags } from "../../../src/config/flags.ts"
 import { targetOf } from "../../../src/grpc/SocketBinding.ts"
-import { coalescedDecrypts } from "../../../src/observability/Metrics.ts"
 import { cloudKeyUri, cloudOtherKeyUri, FakeCloud } from "../../fakes/FakeCloud.ts"
 import { InProcessPlugin } from "../../support/InProcessPlugin.ts"
+import { awaitJoinedFlights, joinedFlights } from "../../support/joinedFlights.ts"
 
 // The CloudKms backend through the plugin's socket, with the real
 // @google-cloud/kms client against the fake Cloud KMS server.
@@ -40,9 +39,6 @@ const statusReaches = (keyId: string) =>
       Effect.retry(Schedule.spaced("20 millis").pipe(Schedule.upTo({ times: 500 })))
     )
   })
-
-/** Decrypts that joined an identical one in flight, so far (a process-wide counter). */
-const joinedFlights = Effect.map(Metric.value(coalescedDecrypts), (state) => state.count)
 
 describe("CloudKms backend against a fake Cloud KMS", () => {
   it.live("round trips on v2 and v1beta1; key_id is the crypto key version; Status costs no Cloud KMS call", () =>
@@ -247,10 +243,7 @@ describe("CloudKms backend against a fake Cloud KMS", () => {
         () => client.v2Decrypt({ ciphertext: encrypted.ciphertext, keyId: encrypted.keyId }),
         { concurrency: "unbounded" }
       ))
-      yield* joinedFlights.pipe(
-        Effect.flatMap((joined) => joined - joinedBefore >= 99 ? Effect.void : Effect.fail(`${joined - joinedBefore} joined`)),
-        Effect.retry(Schedule.spaced("10 millis").pipe(Schedule.upTo({ times: 1_000 })))
-      )
+      yield* awaitJoinedFlights(joinedBefore + 99)
       release()
       const results = yield* Fiber.join(decrypting)
       assert.strictEqual(fake.calls.Decrypt, 1)
