@@ -11,8 +11,8 @@ import { cloudKeyUri, cloudOtherKeyUri, FakeCloud } from "../fakes/FakeCloud.ts"
 import { InProcessPlugin } from "../support/InProcessPlugin.ts"
 import { checkOptions, codeName, report, runs, Tally, timeoutFor } from "./support/fuzzConfig.ts"
 import { mutatedCiphertext, mutatedKeyId } from "./support/mutations.ts"
-import { decryptKeySuffix, keySuffix, type Pool, type PoolEntry } from "./support/pool.ts"
-import { bytesEqual, encodeMessage, len, patternBytes, utf8 } from "./support/protobuf.ts"
+import { buildVersion1Pool, decryptKeySuffix, keySuffix, type Pool, type PoolEntry } from "./support/pool.ts"
+import { bytesEqual, encodeMessage, len, utf8 } from "./support/protobuf.ts"
 import { makeRawClient } from "./support/rawGrpc.ts"
 import { checkOutcome, malformedCase, randomBytesCase } from "./support/requests.ts"
 
@@ -37,18 +37,7 @@ const cloudLayer = InProcessPlugin.layer({
 })
   .pipe(Layer.provideMerge(FakeCloud.layer))
 
-const buildCloudPool = Effect.gen(function*() {
-  const { client } = yield* InProcessPlugin
-  const entries: Array<PoolEntry> = []
-  for (const plaintext of [Uint8Array.of(5), patternBytes(32, 21), patternBytes(300, 22)]) {
-    const answer = yield* client.v2Encrypt({ plaintext })
-    entries.push({ plaintext, ciphertext: answer.ciphertext, keyId: answer.keyId, version: 1, disabled: false, api: "v2" })
-  }
-  const plain = patternBytes(32, 23)
-  const v1 = yield* client.v1Encrypt(plain)
-  entries.push({ plaintext: plain, ciphertext: v1.cipher, keyId: entries[0]?.keyId ?? "", version: 1, disabled: false, api: "v1beta1" })
-  return { entries, currentKeyId: (yield* client.v2Status).keyId, versions: [1] } satisfies Pool
-})
+const buildCloudPool = Effect.flatMap(InProcessPlugin, ({ client }) => buildVersion1Pool(client, 20))
 
 type Answer = Exit.Exit<{ readonly plaintext: Uint8Array }, CallFailed>
 

@@ -1,5 +1,5 @@
 import * as Effect from "effect/Effect"
-import { run, type Running } from "./childProcess.ts"
+import { kill, run, type Running } from "./childProcess.ts"
 import { mainScript, projectRoot } from "./projectRoot.ts"
 
 // The real entrypoint as a child process: what the image runs. Waits on its
@@ -14,6 +14,14 @@ export const spawnCli = (
   cwd: string = projectRoot
 ): SpawnedPlugin => run(process.execPath, [mainScript, ...args], { cwd, env })
 
+/** The command line run to its end: exit code and output. */
+export const runCli = (args: ReadonlyArray<string>, env: Record<string, string> = {}, cwd: string = projectRoot) =>
+  Effect.promise(async () => {
+    const cli = spawnCli(args, env, cwd)
+    const exit = await cli.exited
+    return { code: exit.code, stdout: cli.stdout(), stderr: cli.stderr() }
+  })
+
 /** The plugin, started and serving; killed (if still running) with the scope. */
 export const spawnPlugin = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
   Effect.acquireRelease(
@@ -24,8 +32,5 @@ export const spawnPlugin = (args: ReadonlyArray<string>, env: Record<string, str
       await plugin.waitForLine(/serving KMS/)
       return plugin
     }),
-    (plugin) => Effect.promise(async () => {
-      if (plugin.child.exitCode === null && plugin.child.signalCode === null) plugin.child.kill("SIGKILL")
-      await plugin.exited.catch(() => undefined)
-    })
+    (plugin) => Effect.promise(() => kill(plugin))
   )
