@@ -33,13 +33,20 @@ describe("socket permissions (the real entrypoint)", () => {
       const dir = yield* openDir
       const socket = path.join(dir, "kms.sock")
       const modes: Array<number> = []
+      let seen = () => {}
+      const appeared = new Promise<void>((resolve) => {
+        seen = resolve
+      })
       const watcher = fs.watch(dir, (_event, name) => {
         if (name !== "kms.sock") return
         const stat = fs.lstatSync(socket, { throwIfNoEntry: false })
         if (stat !== undefined) modes.push(stat.mode & 0o777)
+        seen()
       })
       yield* Effect.addFinalizer(() => Effect.sync(() => watcher.close()))
       yield* spawnPlugin(["--path-to-unix-socket", socket])
+      // The plugin's "serving" line and the directory's change are two events: wait for the second too.
+      yield* Effect.promise(() => appeared)
       assert.isAbove(modes.length, 0, "never saw the socket appear")
       assert.deepStrictEqual([...new Set(modes)], [0o600])
     }).pipe(Effect.scoped))

@@ -108,8 +108,10 @@ describe("runtime metrics", () => {
   it.live("/proc reading (Linux): one more open file is one more fd; the limit is the shell's `ulimit -n`", () =>
     Effect.gen(function*() {
       if (process.platform !== "linux") return assert.deepStrictEqual(readProcFs(), {})
+      const file = path.join(yield* tempDir, "f")
+      // Nothing between these reads may yield to the event loop (another callback could open a file).
       const before = readProcFs()
-      const fd = fs.openSync(path.join(yield* tempDir, "f"), "w")
+      const fd = fs.openSync(file, "w")
       const during = readProcFs()
       fs.closeSync(fd)
       assert.strictEqual(during.openFds, (before.openFds ?? Number.NaN) + 1)
