@@ -14,10 +14,17 @@ import { PhaseRecorder } from "./stats.ts"
 // The short, bounded variant of `npm run soak` (test/soak/run.ts): the same
 // driver and phases, 2 s per phase share (16 s of load) and at least 200
 // calls per phase (so a busy machine gets as many calls, faults and
-// plaintexts as an idle one, only later), 12 workers. The
-// plugin is the real entrypoint (src/main.ts) with the CloudKms backend
-// against the fake Cloud KMS. Then two checks that the soak's own detectors
-// fire, so a passing soak means something.
+// plaintexts as an idle one, only later), 12 workers. The plugin is the real
+// entrypoint (src/main.ts) with the CloudKms backend against the fake Cloud
+// KMS. Then two checks that the soak's own detectors fire, so a passing soak
+// means something.
+//
+// The callers' deadline is 6 s, not the apiserver's 3 s: the plugin keeps a
+// tenth of it (600 ms, not 300 ms) to get its answer out, so a busy CI
+// machine that starves both processes for a few hundred milliseconds cannot
+// make a correct answer late. The latency spikes (every 2 s, like the 2 s
+// attempt timeout) still catch a call's retries one after the other, so calls
+// still fail and must stop retrying in time; `npm run soak` keeps 3 s.
 
 const phaseMillis = 2_000
 
@@ -32,7 +39,7 @@ describe("fault soak (CI variant)", () => {
       concurrency: 12,
       minCallsPerPhase: 200,
       seed: 7,
-      deadlineMillis: 3_000,
+      deadlineMillis: 6_000,
       built: false,
       logLevel: "debug",
       keyRefreshInterval: "1s",

@@ -125,7 +125,7 @@ const wholePlugin = (flags: PluginFlags, clientTimeoutMillis: number) =>
     const { target } = Context.get(running, GrpcServer)
     const client = yield* makePluginClient(target, { timeoutMillis: clientTimeoutMillis })
     const why = "the whole plugin logs and observes calls itself; use health: false to capture them"
-    const plugin_: InProcess = {
+    const inProcess: InProcess = {
       config,
       target,
       socketPath: config.socketPath,
@@ -143,7 +143,7 @@ const wholePlugin = (flags: PluginFlags, clientTimeoutMillis: number) =>
       shutdown: Context.get(running, Shutdown),
       stop: Scope.close(scope, Exit.void)
     }
-    return plugin_
+    return inProcess
   })
 
 /** The gRPC server over the backend, every log line and call outcome kept. */
@@ -185,7 +185,7 @@ const grpcServer = (backend: Backend, config: PluginConfigShape, clientTimeoutMi
     )
     const { target } = Context.get(context, GrpcServer)
     const client = yield* makePluginClient(target, { timeoutMillis: clientTimeoutMillis })
-    const plugin_: InProcess = {
+    const inProcess: InProcess = {
       config,
       target,
       socketPath: config.socketPath,
@@ -203,7 +203,7 @@ const grpcServer = (backend: Backend, config: PluginConfigShape, clientTimeoutMi
       shutdown: Context.get(context, Shutdown),
       stop: Scope.close(scope, Exit.void)
     }
-    return plugin_
+    return inProcess
   })
 
 const build = (options: InProcessOptions): Effect.Effect<InProcess, StartFailure, Scope.Scope | FakeCloud> =>
