@@ -4,9 +4,9 @@ import * as Layer from "effect/Layer"
 import * as Result from "effect/Result"
 import { ConfigError } from "./ConfigError.ts"
 import type { PluginConfigShape } from "./ConfigShape.ts"
+import { diskProblems } from "./DiskChecks.ts"
 import type { PluginFlags } from "./flags.ts"
 import { parseConfig } from "./parseConfig.ts"
-import { socketDirectoryProblem } from "./SocketPath.ts"
 
 export type { CloudEndpoint, KmsApi, KmsBackend, LogFormat, PluginConfigShape, RetryPolicy } from "./ConfigShape.ts"
 
@@ -16,7 +16,7 @@ export class PluginConfig extends Context.Service<PluginConfig, PluginConfigShap
 ) {
   /**
    * Flags (and the KMS_PLUGIN_* env vars) → validated config, including what
-   * must exist on disk. Any mistake is a ConfigError naming the flag: exit
+   * must exist on disk (the socket's directory, --fake-key-file, --gce-config). Any mistake is a ConfigError naming the flag: exit
    * code 2, nothing started.
    */
   static readonly load = (
@@ -27,10 +27,8 @@ export class PluginConfig extends Context.Service<PluginConfig, PluginConfigShap
       const parsed = parseConfig(flags, env)
       if (Result.isFailure(parsed)) return Effect.fail(parsed.failure)
       const config = parsed.success
-      const socketProblem = socketDirectoryProblem(config.socketPath)
-      return socketProblem === undefined
-        ? Effect.succeed(config)
-        : Effect.fail(new ConfigError({ problems: [{ flag: "path-to-unix-socket", message: socketProblem }] }))
+      const problems = diskProblems(config)
+      return problems.length === 0 ? Effect.succeed(config) : Effect.fail(new ConfigError({ problems }))
     })
 
   static readonly layer = (flags: PluginFlags): Layer.Layer<PluginConfig, ConfigError> =>

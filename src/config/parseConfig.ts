@@ -6,6 +6,7 @@ import { parseDurationMillis } from "./Duration.ts"
 import { envVarOf, type PluginFlags } from "./flags.ts"
 import { cryptoKeyNameExample, isCryptoKeyName, isKeySuffix } from "./KeyNames.ts"
 import { parseLogLevel } from "./logLevels.ts"
+import { socketFileNameProblem } from "./SocketPath.ts"
 
 /** Key used by `--kms-backend fake` when no --key-uri is given. */
 export const fakeDefaultKeyUri = "projects/fake-project/locations/global/keyRings/fake-ring/cryptoKeys/fake-key"
@@ -18,7 +19,7 @@ const urlPathSegment = /^[A-Za-z0-9._~-]+(?:\/[A-Za-z0-9._~-]+)*$/
 
 /**
  * Validates every flag and turns them into the plugin's configuration. Pure:
- * the socket directory is checked separately, by PluginConfig.load.
+ * the paths on disk are checked separately, by PluginConfig.load.
  */
 export const parseConfig = (
   flags: PluginFlags,
@@ -120,6 +121,9 @@ export const parseConfig = (
     if (nameBytes > 107) problem("path-to-unix-socket", `abstract socket names are limited to 107 bytes after the '@', got ${nameBytes}`)
   } else if (Buffer.byteLength(socketPath) > 107) {
     problem("path-to-unix-socket", `unix socket paths are limited to 107 bytes, got ${Buffer.byteLength(socketPath)}`)
+  } else {
+    const notAFile = socketFileNameProblem(socketPath)
+    if (notAFile !== undefined) problem("path-to-unix-socket", notAFile)
   }
 
   const rawMode = value(flags.socketMode)

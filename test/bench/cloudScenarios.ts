@@ -1,9 +1,10 @@
 import { spawn } from "node:child_process"
+import { status as grpcStatus } from "@grpc/grpc-js"
 import { randomBytes, timingSafeEqual } from "node:crypto"
 import * as path from "node:path"
 import { projectRoot } from "../support/projectRoot.ts"
 import { trackChild } from "./cleanup.ts"
-import { makeKmsClient } from "./kmsClient.ts"
+import { type KmsClient, makeKmsClient } from "./kmsClient.ts"
 import type { BenchServices } from "./protos.ts"
 import { type RunningServer, startServer } from "./serverProcess.ts"
 
@@ -17,7 +18,7 @@ import { type RunningServer, startServer } from "./serverProcess.ts"
 
 const keyUri = "projects/bench/locations/global/keyRings/bench/cryptoKeys/bench"
 export const cloudLatencyMillis = 20
-const stormConcurrency = 64
+export const stormConcurrency = 64
 
 export interface CloudResults {
   readonly storm: {
@@ -37,7 +38,7 @@ export interface CloudResults {
   }
 }
 
-const startFakeCloudKms = (): Promise<{ address: string; stop: () => void }> =>
+export const startFakeCloudKms = (): Promise<{ address: string; stop: () => void }> =>
   new Promise((resolve, reject) => {
     const child = trackChild(spawn(process.execPath, [
       path.join(projectRoot, "test/fakes/runFakeCloudKms.ts"), "--port", "0", "--key", keyUri, "--latency", `${cloudLatencyMillis}ms`
@@ -51,7 +52,7 @@ const startFakeCloudKms = (): Promise<{ address: string; stop: () => void }> =>
     child.once("exit", (code) => reject(new Error(`fake Cloud KMS exited (${code}) before listening`)))
   })
 
-const startCloudPlugin = (pluginCommand: ReadonlyArray<string>, address: string, services: BenchServices) =>
+export const startCloudPlugin = (pluginCommand: ReadonlyArray<string>, address: string, services: BenchServices) =>
   startServer({
     command: pluginCommand,
     argsFor: (socket) => [
@@ -77,6 +78,76 @@ const metric = async (server: RunningServer, name: string, labels: string): Prom
   throw new Error("the plugin never logged its health server address")
 }
 
+export interface StormCase {
+  readonly plaintexts: ReadonlyArray<Uint8Array>
+  readonly ciphertexts: ReadonlyArray<Uint8Array>
+}
+
+/** N distinct v1beta1 ciphertexts, made through a plugin of their own (stopped after). */
+export const makeStormCase = async (
+  pluginCommand: ReadonlyArray<string>,
+  fakeAddress: string,
+  services: BenchServices,
+  decrypts: number
+): Promise<StormCase> => {
+  const plaintexts = Array.from({ length: decrypts }, () => randomBytes(32))
+  const ciphertexts: Array<Uint8Array> = new Array(plaintexts.length)
+  const maker = await startCloudPlugin(pluginCommand, fakeAddress, services)
+  try {
+    const makerClient = makeKmsClient(maker.target, services, { channels: 4, deadlineMillis: 30_000 })
+    let next = 0
+    await Promise.all(Array.from({ length: stormConcurrency }, async () => {
+      for (let i = next++; i < plaintexts.length; i = next++) ciphertexts[i] = await makerClient.v1Encrypt(plaintexts[i] ?? new Uint8Array())
+    }))
+    makerClient.close()
+  } finally {
+    await maker.stop()
+  }
+  return { plaintexts, ciphertexts }
+}
+
+export interface StormResult {
+  readonly wallMillis: number
+  readonly errors: number
+  readonly wrongPlaintexts: number
+  /** Answers after the caller's deadline, or DEADLINE_EXCEEDED. */
+  readonly lateCalls: number
+  readonly slowestMillis: number
+  readonly errorKinds: Readonly<Record<string, number>>
+}
+
+const isDeadlineExceeded = (error: unknown): boolean =>
+  typeof error === "object" && error !== null && "code" in error && error.code === grpcStatus.DEADLINE_EXCEEDED
+
+/** Every ciphertext of the case decrypted once, `concurrency` at a time, each compared with its plaintext. */
+export const runStorm = async (client: KmsClient, storm: StormCase, concurrency: number, deadlineMillis: number): Promise<StormResult> => {
+  let errors = 0
+  let wrong = 0
+  let late = 0
+  let slowest = 0
+  const errorKinds: Record<string, number> = {}
+  let next = 0
+  const started = performance.now()
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    for (let i = next++; i < storm.ciphertexts.length; i = next++) {
+      const callStarted = performance.now()
+      try {
+        const plain = await client.v1Decrypt(storm.ciphertexts[i] ?? new Uint8Array())
+        const expected = storm.plaintexts[i] ?? new Uint8Array()
+        if (plain.length !== expected.length || !timingSafeEqual(plain, expected)) wrong++
+        if (performance.now() - callStarted > deadlineMillis) late++
+      } catch (error) {
+        errors++
+        if (isDeadlineExceeded(error)) late++
+        const message = error instanceof Error ? error.message : String(error)
+        errorKinds[message] = (errorKinds[message] ?? 0) + 1
+      }
+      slowest = Math.max(slowest, performance.now() - callStarted)
+    }
+  }))
+  return { wallMillis: performance.now() - started, errors, wrongPlaintexts: wrong, lateCalls: late, slowestMillis: slowest, errorKinds }
+}
+
 export const runCloudScenarios = async (
   pluginCommand: ReadonlyArray<string>,
   services: BenchServices,
@@ -86,39 +157,15 @@ export const runCloudScenarios = async (
   const fake = await startFakeCloudKms()
   try {
     // Ciphertexts to decrypt, made through a first plugin.
-    const plaintexts = Array.from({ length: sizes.stormDecrypts }, () => randomBytes(32))
-    const ciphertexts: Array<Uint8Array> = new Array(plaintexts.length)
-    const maker = await startCloudPlugin(pluginCommand, fake.address, services)
-    const makerClient = makeKmsClient(maker.target, services, { channels: 4, deadlineMillis: 30_000 })
-    let next = 0
-    await Promise.all(Array.from({ length: stormConcurrency }, async () => {
-      for (let i = next++; i < plaintexts.length; i = next++) ciphertexts[i] = await makerClient.v1Encrypt(plaintexts[i] ?? new Uint8Array())
-    }))
-    makerClient.close()
-    await maker.stop()
+    const stormCase = await makeStormCase(pluginCommand, fake.address, services, sizes.stormDecrypts)
 
     // The storm, on a plugin that has just started.
     const plugin = await startCloudPlugin(pluginCommand, fake.address, services)
     try {
       const client = makeKmsClient(plugin.target, services, { channels: 4, deadlineMillis: 30_000 })
-      let errors = 0
-      let wrong = 0
-      next = 0
-      const started = performance.now()
-      await Promise.all(Array.from({ length: stormConcurrency }, async () => {
-        for (let i = next++; i < ciphertexts.length; i = next++) {
-          try {
-            const plain = await client.v1Decrypt(ciphertexts[i] ?? new Uint8Array())
-            const expected = plaintexts[i] ?? new Uint8Array()
-            if (plain.length !== expected.length || !timingSafeEqual(plain, expected)) wrong++
-          } catch {
-            errors++
-          }
-        }
-      }))
-      const wallMillis = performance.now() - started
+      const storm = await runStorm(client, stormCase, stormConcurrency, 30_000)
       const idealMillis = (sizes.stormDecrypts * cloudLatencyMillis) / stormConcurrency
-      log(`cloud storm: ${sizes.stormDecrypts} v1beta1 decrypts at c=${stormConcurrency} in ${wallMillis.toFixed(0)} ms (ideal ${idealMillis.toFixed(0)} ms)`)
+      log(`cloud storm: ${sizes.stormDecrypts} v1beta1 decrypts at c=${stormConcurrency} in ${storm.wallMillis.toFixed(0)} ms (ideal ${idealMillis.toFixed(0)} ms)`)
 
       // The burst: one v2 ciphertext, decrypted by many callers at once.
       const seed = randomBytes(32)
@@ -143,11 +190,11 @@ export const runCloudScenarios = async (
         storm: {
           decrypts: sizes.stormDecrypts,
           concurrency: stormConcurrency,
-          wallMillis,
+          wallMillis: storm.wallMillis,
           idealMillis,
-          ratioToIdeal: wallMillis / idealMillis,
-          errors,
-          wrongPlaintexts: wrong
+          ratioToIdeal: storm.wallMillis / idealMillis,
+          errors: storm.errors,
+          wrongPlaintexts: storm.wrongPlaintexts
         },
         burst: { decrypts: sizes.burstDecrypts, cloudKmsCalls, coalesced, errors: burstErrors }
       }

@@ -1,5 +1,6 @@
 import * as crypto from "node:crypto"
 import { parseArgs } from "node:util"
+import { status as grpcStatus } from "@grpc/grpc-js"
 import { type KmsClient, makeKmsClient } from "./kmsClient.ts"
 import type { LoadResult } from "./loadResult.ts"
 import { cpuMicros, sampleRss } from "../support/procStats.ts"
@@ -16,6 +17,7 @@ import { LatencyRecorder, percentile } from "./stats.ts"
 //
 //   node test/bench/loadGenerator.ts --target unix:///tmp/x/kms.sock \
 //     --kind v2-encrypt --concurrency 16 --duration-ms 5000 --warmup-ms 1000
+//     [--plaintext-bytes 32] [--deadline-ms 10000] [--server-pid PID [--sample-rss]]
 
 const positive = (name: string, raw: string | undefined, fallback: number): number => {
   const value = raw === undefined ? fallback : Number(raw)
@@ -23,12 +25,15 @@ const positive = (name: string, raw: string | undefined, fallback: number): numb
   return value
 }
 
+const isDeadlineExceeded = (error: unknown): boolean =>
+  typeof error === "object" && error !== null && "code" in error && error.code === grpcStatus.DEADLINE_EXCEEDED
+
 const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => Buffer.compare(a, b) === 0
 
 /** Builds the operation for a kind; setup calls (one Encrypt, one Status) happen here, unmeasured. */
-const operationOf = async (kind: OperationKind, client: KmsClient): Promise<() => Promise<void>> => {
-  // A DEK seed is 32 bytes; that is what the apiserver sends.
-  const plaintext = crypto.randomBytes(32)
+const operationOf = async (kind: OperationKind, client: KmsClient, plaintextBytes: number): Promise<() => Promise<void>> => {
+  // A DEK seed is 32 bytes; that is what the apiserver sends (the default).
+  const plaintext = crypto.randomBytes(plaintextBytes)
   let uid = 0
   const nextUid = () => `bench-${uid++}`
   switch (kind) {
@@ -76,27 +81,35 @@ const main = async (): Promise<LoadResult> => {
       "warmup-ms": { type: "string" },
       channels: { type: "string" },
       "server-pid": { type: "string" },
-      "sample-rss": { type: "boolean", default: false }
+      "sample-rss": { type: "boolean", default: false },
+      "plaintext-bytes": { type: "string" },
+      "deadline-ms": { type: "string" }
     }
   })
   const target = values.target
   const kind = values.kind
   if (target === undefined || kind === undefined || !isOperationKind(kind)) {
-    throw new Error("usage: loadGenerator.ts --target unix:///path --kind <kind> [--concurrency n] [--duration-ms n] [--warmup-ms n] [--channels n] [--server-pid pid] [--sample-rss]")
+    throw new Error("usage: loadGenerator.ts --target unix:///path --kind <kind> [--concurrency n] [--duration-ms n] [--warmup-ms n] [--channels n] [--server-pid pid] [--sample-rss] [--plaintext-bytes n] [--deadline-ms n]")
   }
   const concurrency = Math.max(1, Math.floor(positive("concurrency", values.concurrency, 1)))
   const durationMillis = positive("duration-ms", values["duration-ms"], 5000)
   const warmupMillis = positive("warmup-ms", values["warmup-ms"], 1000)
   const channels = Math.max(1, Math.floor(positive("channels", values.channels, 4)))
   const serverPid = values["server-pid"] === undefined ? undefined : positive("server-pid", values["server-pid"], 0)
+  const plaintextBytes = Math.max(1, Math.floor(positive("plaintext-bytes", values["plaintext-bytes"], 32)))
+  const deadlineMillis = positive("deadline-ms", values["deadline-ms"], 10_000)
 
-  const client = makeKmsClient(target, loadServices(), { channels, deadlineMillis: 10_000 })
-  const operation = await operationOf(kind, client)
+  const client = makeKmsClient(target, loadServices(), { channels, deadlineMillis })
+  const operation = await operationOf(kind, client, plaintextBytes)
   const rss = serverPid !== undefined && values["sample-rss"] ? sampleRss(serverPid, 50) : undefined
 
   const latencies = new LatencyRecorder()
   const errorKinds: Record<string, number> = {}
   let errors = 0
+  // Over the whole run, warm-up included: answers past the caller's deadline
+  // (or DEADLINE_EXCEEDED, the client giving up first), and the slowest answer.
+  let lateCalls = 0
+  let slowestMillis = 0
   let windowStart = Number.POSITIVE_INFINITY
   let windowEnd = Number.POSITIVE_INFINITY
   let cpuAtStart = 0
@@ -134,8 +147,13 @@ const main = async (): Promise<LoadResult> => {
       try {
         await operation()
         const done = performance.now()
+        slowestMillis = Math.max(slowestMillis, done - started)
+        // A round trip is two calls, each with its own deadline.
+        if (done - started > deadlineMillis * (kind === "v2-roundtrip" ? 2 : 1)) lateCalls++
         if (done >= windowStart && done <= windowEnd) latencies.record(done - started)
       } catch (error) {
+        slowestMillis = Math.max(slowestMillis, performance.now() - started)
+        if (isDeadlineExceeded(error)) lateCalls++
         errors++
         const message = error instanceof Error ? error.message : String(error)
         errorKinds[message] = (errorKinds[message] ?? 0) + 1
@@ -166,6 +184,10 @@ const main = async (): Promise<LoadResult> => {
     maxMillis: percentile(sorted, 1),
     errors,
     errorKinds,
+    plaintextBytes,
+    deadlineMillis,
+    lateCalls,
+    slowestMillis,
     serverCpuMicros: serverCpu,
     serverCpuMicrosPerOp: ops === 0 ? Number.NaN : serverCpu / ops,
     serverPeakRssMib: peakRss ?? Number.NaN,

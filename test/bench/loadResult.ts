@@ -17,6 +17,14 @@ export interface LoadResult {
   readonly errors: number
   /** Distinct error messages with their counts. */
   readonly errorKinds: Readonly<Record<string, number>>
+  /** Size of each plaintext sent (Encrypt, round trip). */
+  readonly plaintextBytes: number
+  /** Each call's deadline, as the client set it. */
+  readonly deadlineMillis: number
+  /** Calls answered after their deadline or failed with DEADLINE_EXCEEDED, warm-up included. */
+  readonly lateCalls: number
+  /** The slowest call of the whole run (warm-up included, failures too), ms. */
+  readonly slowestMillis: number
   /** Server CPU (user + system, all threads) inside the window; NaN without --server-pid. */
   readonly serverCpuMicros: number
   readonly serverCpuMicrosPerOp: number
@@ -39,6 +47,10 @@ export const failedRun = (kind: OperationKind, concurrency: number, message: str
   maxMillis: Number.NaN,
   errors: 1,
   errorKinds: { [message]: 1 },
+  plaintextBytes: Number.NaN,
+  deadlineMillis: Number.NaN,
+  lateCalls: 0,
+  slowestMillis: Number.NaN,
   serverCpuMicros: Number.NaN,
   serverCpuMicrosPerOp: Number.NaN,
   serverPeakRssMib: Number.NaN,
@@ -79,6 +91,10 @@ export const decodeLoadResult = (text: string): LoadResult => {
     maxMillis: numberOf(parsed, "maxMillis"),
     errors: numberOf(parsed, "errors"),
     errorKinds,
+    plaintextBytes: numberOf(parsed, "plaintextBytes"),
+    deadlineMillis: numberOf(parsed, "deadlineMillis"),
+    lateCalls: numberOf(parsed, "lateCalls"),
+    slowestMillis: numberOf(parsed, "slowestMillis"),
     serverCpuMicros: numberOf(parsed, "serverCpuMicros"),
     serverCpuMicrosPerOp: numberOf(parsed, "serverCpuMicrosPerOp"),
     serverPeakRssMib: numberOf(parsed, "serverPeakRssMib"),

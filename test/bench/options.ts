@@ -1,5 +1,6 @@
 import * as path from "node:path"
 import { parseArgs } from "node:util"
+import { imageNodeOptions } from "../docker/imageRuntime.ts"
 import { projectRoot } from "../support/projectRoot.ts"
 import { scenarios } from "./scenarios.ts"
 
@@ -15,6 +16,8 @@ export interface BenchOptions {
   readonly scenarioIds: ReadonlyArray<string>
   /** argv of the plugin before its own flags, e.g. [node, src/main.ts]. */
   readonly pluginCommand: ReadonlyArray<string>
+  /** Another plugin command in the floor's seat (an A/B of two ways to run the plugin); undefined: the floor server. */
+  readonly baselineCommand: ReadonlyArray<string> | undefined
   readonly outFile: string
   /** The Cloud KMS scenario set: with the fake-backend sets, skipped, or alone. */
   readonly cloud: "on" | "off" | "only"
@@ -31,9 +34,13 @@ export const usage = `usage: node test/bench/run.ts [options]
   --scenarios a,b      scenario ids to run (env BENCH_SCENARIOS, default all):
                        ${scenarios.map((s) => s.id).join(", ")}
   --plugin-cmd "..."   plugin command before its flags (env BENCH_PLUGIN_CMD,
-                       default "node dist/main.mjs", the built entrypoint the image runs;
+                       default "node dist/main.mjs", the built entrypoint the image runs, with
+                       the Node options docker/Dockerfile sets (ENV NODE_OPTIONS);
                        "node src/main.ts" for the sources); split on spaces, no shell;
                        a leading "node" means this Node (process.execPath)
+  --baseline-cmd "..." run this plugin command in the floor's seat instead of the floor server
+                       (env BENCH_BASELINE_CMD), e.g. the plugin without a Node flag against
+                       --plugin-cmd with it: the same sets, alternating, ratios flagged/unflagged
   --out FILE           JSON results (env BENCH_OUT, default test/bench/results/latest.json)
   --cloud on|off|only  the Cloud KMS set (fake Cloud KMS, 20 ms per call): cold-start storm of
                        distinct v1beta1 Decrypts and a burst of identical v2 Decrypts (env BENCH_CLOUD, default on)
@@ -62,6 +69,7 @@ export const parseOptions = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv
       channels: { type: "string" },
       scenarios: { type: "string" },
       "plugin-cmd": { type: "string" },
+      "baseline-cmd": { type: "string" },
       out: { type: "string" },
       cloud: { type: "string" },
       storm: { type: "string" },
@@ -73,8 +81,13 @@ export const parseOptions = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv
   const wanted = (values.scenarios ?? env["BENCH_SCENARIOS"] ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "")
   const unknown = wanted.filter((id) => !scenarios.some((s) => s.id === id))
   if (unknown.length > 0) throw new Error(`unknown scenario(s): ${unknown.join(", ")}`)
-  const pluginWords = (values["plugin-cmd"] ?? env["BENCH_PLUGIN_CMD"] ?? "node dist/main.mjs").split(/\s+/).filter((w) => w !== "")
+  // By default the bundle as the image runs it: with the runtime stage's NODE_OPTIONS.
+  const imageCommand = ["node", ...imageNodeOptions(), "dist/main.mjs"].join(" ")
+  const pluginWords = (values["plugin-cmd"] ?? env["BENCH_PLUGIN_CMD"] ?? imageCommand).split(/\s+/).filter((w) => w !== "")
   if (pluginWords.length === 0) throw new Error("--plugin-cmd is empty")
+  // The node on PATH may be an older one; the bench's own Node runs .ts.
+  const withNode = (words: ReadonlyArray<string>) => (words[0] === "node" ? [process.execPath, ...words.slice(1)] : words)
+  const baselineWords = (values["baseline-cmd"] ?? env["BENCH_BASELINE_CMD"] ?? "").split(/\s+/).filter((w) => w !== "")
   return {
     smoke,
     sets: smoke ? 1 : Math.floor(number("sets", values.sets ?? env["BENCH_SETS"], 3, 1)),
@@ -82,8 +95,8 @@ export const parseOptions = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv
     warmupMillis: 1000 * (smoke ? 0.1 : number("warmup", values.warmup ?? env["BENCH_WARMUP"], 1, 0)),
     channels: Math.floor(number("channels", values.channels ?? env["BENCH_CHANNELS"], 4, 1)),
     scenarioIds: wanted.length === 0 ? scenarios.map((s) => s.id) : scenarios.filter((s) => wanted.includes(s.id)).map((s) => s.id),
-    // The node on PATH may be an older one; the bench's own Node runs .ts.
-    pluginCommand: pluginWords[0] === "node" ? [process.execPath, ...pluginWords.slice(1)] : pluginWords,
+    pluginCommand: withNode(pluginWords),
+    baselineCommand: baselineWords.length === 0 ? undefined : withNode(baselineWords),
     outFile: path.resolve(values.out ?? env["BENCH_OUT"] ?? path.join(projectRoot, "test/bench/results/latest.json")),
     cloud: cloudMode(values.cloud ?? env["BENCH_CLOUD"] ?? "on"),
     stormDecrypts: Math.floor(number("storm", values.storm ?? env["BENCH_STORM"], smoke ? 256 : 2000, 64)),

@@ -37,9 +37,24 @@ interface ServerSummary {
   readonly scenarios: Readonly<Record<string, ScenarioSummary>>
 }
 
+/** Peak RSS under one scenario, plugin against floor, paired by set (same set, fresh processes, one after the other). */
+export interface PeakRssPerSet {
+  readonly scenarioId: string
+  readonly plugin: Spread
+  readonly floor: Spread
+  /** plugin / floor within each set, in set order. */
+  readonly ratios: ReadonlyArray<number>
+  readonly ratio: Spread
+}
+
+/** The scenario whose peak RSS is compared set by set. */
+export const peakRssScenarioId = "v2-encrypt-c64"
+
 export interface Summary {
   readonly plugin: ServerSummary
   readonly floor: ServerSummary
+  /** Undefined when that scenario did not run. */
+  readonly peakRssPerSet: PeakRssPerSet | undefined
   /** plugin median / floor median, per scenario and per server metric. */
   readonly ratios: {
     readonly scenarios: Readonly<Record<string, { throughput: number; p50: number; p99: number; cpuPerOp: number }>>
@@ -80,6 +95,24 @@ const summarizeServer = (runs: ReadonlyArray<ServerRun>, chosen: ReadonlyArray<S
 
 const ratio = (plugin: Spread, floor: Spread) => plugin.median / floor.median
 
+const peakRssPerSetOf = (runs: ReadonlyArray<ServerRun>, chosen: ReadonlyArray<Scenario>): PeakRssPerSet | undefined => {
+  if (!chosen.some((s) => s.id === peakRssScenarioId)) return undefined
+  const peakOf = (run: ServerRun | undefined) => run?.scenarios[peakRssScenarioId]?.serverPeakRssMib ?? Number.NaN
+  const sets = [...new Set(runs.map((r) => r.set))].sort((a, b) => a - b)
+  const pairs = sets.map((set) => [
+    peakOf(runs.find((r) => r.set === set && r.server === "plugin")),
+    peakOf(runs.find((r) => r.set === set && r.server === "floor"))
+  ] as const)
+  const ratios = pairs.map(([plugin, floor]) => plugin / floor)
+  return {
+    scenarioId: peakRssScenarioId,
+    plugin: spreadOf(pairs.map(([plugin]) => plugin)),
+    floor: spreadOf(pairs.map(([, floor]) => floor)),
+    ratios,
+    ratio: spreadOf(ratios)
+  }
+}
+
 export const summarize = (runs: ReadonlyArray<ServerRun>, chosen: ReadonlyArray<Scenario>): Summary => {
   const plugin = summarizeServer(runs.filter((r) => r.server === "plugin"), chosen)
   const floor = summarizeServer(runs.filter((r) => r.server === "floor"), chosen)
@@ -109,6 +142,7 @@ export const summarize = (runs: ReadonlyArray<ServerRun>, chosen: ReadonlyArray<
   return {
     plugin,
     floor,
+    peakRssPerSet: peakRssPerSetOf(runs, chosen),
     ratios: {
       scenarios: scenarioRatios,
       startMillis: ratio(plugin.startMillis, floor.startMillis),
@@ -131,7 +165,8 @@ const cell = (spread: Spread, sets: number): string =>
 
 const times = (value: number): string => (Number.isFinite(value) ? `${value.toFixed(2)}×` : "–")
 
-export const markdown = (summary: Summary, chosen: ReadonlyArray<Scenario>, sets: number): string => {
+/** `floorLabel`: what sat in the floor's seat ("floor", or "baseline" when it was another plugin command). */
+export const markdown = (summary: Summary, chosen: ReadonlyArray<Scenario>, sets: number, floorLabel = "floor"): string => {
   const lines: Array<string> = []
   const spreadNote = sets > 1 ? `median (min–max) of ${sets} sets` : "1 set"
   lines.push(`### Per scenario (${spreadNote})`, "")
@@ -143,11 +178,11 @@ export const markdown = (summary: Summary, chosen: ReadonlyArray<Scenario>, sets
       const s = summary[name].scenarios[scenario.id]
       if (s === undefined) continue
       lines.push(
-        `| ${scenario.label} | ${name} | ${cell(s.opsPerSecond, sets)} | ${cell(s.p50Millis, sets)} | ${cell(s.p99Millis, sets)} | ${cell(s.cpuMicrosPerOp, sets)} | ${num(s.clientCpuMicrosPerOp.median)} | ${s.errors} |`
+        `| ${scenario.label} | ${name === "floor" ? floorLabel : name} | ${cell(s.opsPerSecond, sets)} | ${cell(s.p50Millis, sets)} | ${cell(s.p99Millis, sets)} | ${cell(s.cpuMicrosPerOp, sets)} | ${num(s.clientCpuMicrosPerOp.median)} | ${s.errors} |`
       )
     }
   }
-  lines.push("", "### Plugin / floor (ratio of medians)", "")
+  lines.push("", `### Plugin / ${floorLabel} (ratio of medians)`, "")
   lines.push("| scenario | throughput | p50 | p99 | CPU/op |")
   lines.push("|---|---:|---:|---:|---:|")
   for (const scenario of chosen) {
@@ -156,13 +191,21 @@ export const markdown = (summary: Summary, chosen: ReadonlyArray<Scenario>, sets
     lines.push(`| ${scenario.label} | ${times(r.throughput)} | ${times(r.p50)} | ${times(r.p99)} | ${times(r.cpuPerOp)} |`)
   }
   lines.push("", `### Per server process (${spreadNote})`, "")
-  lines.push("| metric | plugin | floor | plugin/floor |")
+  lines.push(`| metric | plugin | ${floorLabel} | plugin/${floorLabel} |`)
   lines.push("|---|---:|---:|---:|")
   lines.push(`| spawn → first Status, ms | ${cell(summary.plugin.startMillis, sets)} | ${cell(summary.floor.startMillis, sets)} | ${times(summary.ratios.startMillis)} |`)
   lines.push(`| idle RSS, MiB | ${cell(summary.plugin.idleRssMib, sets)} | ${cell(summary.floor.idleRssMib, sets)} | ${times(summary.ratios.idleRss)} |`)
   lines.push(
     `| peak RSS under c=64, MiB | ${cell(summary.plugin.peakRssUnderLoadMib, sets)} | ${cell(summary.floor.peakRssUnderLoadMib, sets)} | ${times(summary.ratios.peakRss)} |`
   )
+  const perSet = summary.peakRssPerSet
+  if (perSet !== undefined) {
+    const label = chosen.find((s) => s.id === perSet.scenarioId)?.label ?? perSet.scenarioId
+    lines.push(
+      `| peak RSS under ${label}, MiB; ratio per set | ${cell(perSet.plugin, sets)} | ${cell(perSet.floor, sets)} | ` +
+        `${sets > 1 ? `${times(perSet.ratio.median)} (${times(perSet.ratio.min)}–${times(perSet.ratio.max)})` : times(perSet.ratio.median)} |`
+    )
+  }
   if (summary.problems.length > 0) {
     lines.push("", "### Problems", "", ...summary.problems.map((p) => `- ${p}`))
   }

@@ -1,17 +1,18 @@
-import { execFileSync, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { peakRssMib, rssMib } from "../support/procStats.ts"
 import { projectRoot } from "../support/projectRoot.ts"
-import { installCleanup, trackChild } from "./cleanup.ts"
-import { decodeLoadResult, failedRun, type LoadResult } from "./loadResult.ts"
+import { installCleanup } from "./cleanup.ts"
+import { gitDescription } from "./gitDescription.ts"
+import type { LoadResult } from "./loadResult.ts"
 import { type BenchOptions, parseOptions, usage } from "./options.ts"
 import { type BenchServices, loadServices } from "./protos.ts"
 import { markdown, type ServerName, type ServerRun, summarize } from "./report.ts"
 import { type Scenario, scenarios } from "./scenarios.ts"
 import { cloudMarkdown, cloudProblems, runCloudScenarios } from "./cloudScenarios.ts"
+import { runLoadGenerator } from "./runLoad.ts"
 import { type RunningServer, type ServerCommand, startServer } from "./serverProcess.ts"
 
 // `npm run bench`: the plugin against the floor server, in alternating sets,
@@ -21,42 +22,23 @@ import { type RunningServer, type ServerCommand, startServer } from "./serverPro
 const here = path.dirname(fileURLToPath(import.meta.url))
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`)
 
+const pluginArgsFor = (socket: string) => ["--kms-backend", "fake", "--path-to-unix-socket", socket, "--healthz-port", "0", "--log-level", "warn"]
+
 const serverCommands = (options: BenchOptions): Record<ServerName, ServerCommand> => ({
-  plugin: {
-    command: options.pluginCommand,
-    argsFor: (socket) => ["--kms-backend", "fake", "--path-to-unix-socket", socket, "--healthz-port", "0", "--log-level", "warn"]
-  },
-  floor: { command: [process.execPath, path.join(here, "floorServer.ts")], argsFor: (socket) => ["--socket", socket] }
+  plugin: { command: options.pluginCommand, argsFor: pluginArgsFor },
+  floor: options.baselineCommand === undefined
+    ? { command: [process.execPath, path.join(here, "floorServer.ts")], argsFor: (socket) => ["--socket", socket] }
+    : { command: options.baselineCommand, argsFor: pluginArgsFor }
 })
 
 const runLoad = (server: RunningServer, scenario: Scenario, options: BenchOptions): Promise<LoadResult> =>
-  new Promise((resolve) => {
-    const child = trackChild(spawn(process.execPath, [
-      path.join(here, "loadGenerator.ts"),
-      "--target", server.target,
-      "--kind", scenario.kind,
-      "--concurrency", String(scenario.concurrency),
-      "--duration-ms", String(options.durationMillis),
-      "--warmup-ms", String(options.warmupMillis),
-      "--channels", String(options.channels),
-      "--server-pid", String(server.pid),
-      ...(scenario.samplePeakRss ? ["--sample-rss"] : [])
-    ], { cwd: projectRoot, stdio: ["ignore", "pipe", "pipe"] }))
-    let stdout = ""
-    let stderr = ""
-    child.stdout?.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
-    child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
-    child.once("exit", (code, signal) => {
-      if (code !== 0) {
-        const why = stderr.trim().split("\n").slice(0, 3).join(" / ") || `exit ${code ?? signal}`
-        return resolve(failedRun(scenario.kind, scenario.concurrency, `load generator failed: ${why}`))
-      }
-      try {
-        resolve(decodeLoadResult(stdout))
-      } catch (error) {
-        resolve(failedRun(scenario.kind, scenario.concurrency, `unreadable load result: ${String(error)}`))
-      }
-    })
+  runLoadGenerator(server, {
+    kind: scenario.kind,
+    concurrency: scenario.concurrency,
+    durationMillis: options.durationMillis,
+    warmupMillis: options.warmupMillis,
+    channels: options.channels,
+    sampleRss: scenario.samplePeakRss
   })
 
 const fmt = (value: number, digits: number) => (Number.isFinite(value) ? value.toFixed(digits) : "–")
@@ -104,15 +86,9 @@ const runServer = async (
   }
 }
 
-const gitDescription = (): string => {
-  try {
-    const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: projectRoot, encoding: "utf8" }).trim()
-    const dirty = execFileSync("git", ["status", "--porcelain"], { cwd: projectRoot, encoding: "utf8" }).trim() !== ""
-    return dirty ? `${commit}+dirty` : commit
-  } catch {
-    return "unknown"
-  }
-}
+/** A command line as it reads on any machine: "node" for this Node, paths relative to the project. */
+const portable = (words: ReadonlyArray<string>): ReadonlyArray<string> =>
+  words.map((word) => (word === process.execPath ? "node" : word.startsWith(`${projectRoot}/`) ? path.relative(projectRoot, word) : word))
 
 const main = async (): Promise<number> => {
   installCleanup()
@@ -142,7 +118,9 @@ const main = async (): Promise<number> => {
     ? undefined
     : await runCloudScenarios(options.pluginCommand, services, options, log)
   const summary = summarize(runs, chosen)
-  const table = (runs.length > 0 ? markdown(summary, chosen, options.sets) : "") + (cloud === undefined ? "" : `\n${cloudMarkdown(cloud)}`)
+  const floorLabel = options.baselineCommand === undefined ? "floor" : "baseline"
+  if (options.baselineCommand !== undefined) log(`baseline in the floor's seat: ${options.baselineCommand.join(" ")}`)
+  const table = (runs.length > 0 ? markdown(summary, chosen, options.sets, floorLabel) : "") + (cloud === undefined ? "" : `\n${cloudMarkdown(cloud)}`)
   const totalSeconds = (performance.now() - startedAt) / 1000
   process.stdout.write(table)
   process.stdout.write(`\n${options.smoke ? "smoke run" : "run"} took ${totalSeconds.toFixed(1)} s\n`)
@@ -157,10 +135,16 @@ const main = async (): Promise<number> => {
       loadAverageBefore: loadBefore,
       loadAverageAfter: os.loadavg(),
       git: gitDescription(),
-      pluginCommand: options.pluginCommand,
+      pluginCommand: portable(options.pluginCommand),
       totalSeconds
     },
-    options: { ...options, scenarioIds: [...options.scenarioIds] },
+    options: {
+      ...options,
+      scenarioIds: [...options.scenarioIds],
+      pluginCommand: portable(options.pluginCommand),
+      baselineCommand: options.baselineCommand === undefined ? undefined : portable(options.baselineCommand),
+      outFile: portable([options.outFile])[0]
+    },
     scenarios: chosen,
     summary,
     runs,

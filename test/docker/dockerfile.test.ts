@@ -1,7 +1,6 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { pluginVersion } from "../../src/version.ts"
 import { readHelp } from "../docs/cliHelp.ts"
 import { projectRoot } from "../support/projectRoot.ts"
 import {
@@ -27,7 +26,6 @@ const ignorePath = path.join(projectRoot, "docker/Dockerfile.dockerignore")
 const dockerfile = readDockerfile(dockerfilePath)
 const finalStage = dockerfile.stages.at(-1) as Stage
 const packageJson = JSON.parse(fs.readFileSync(path.join(projectRoot, "package.json"), "utf8")) as {
-  readonly version: string
   readonly license: string
   readonly scripts: Readonly<Record<string, string>>
 }
@@ -85,16 +83,47 @@ describe("docker/Dockerfile", () => {
     }
   })
 
-  it("the build stage runs npm ci with dev dependencies and then npm run build; prod-deps omits dev", () => {
-    const buildRuns = runs(stageNamed("build"))
+  it("the build stage installs every dependency without scripts, copies what the build reads, then runs npm run build", () => {
+    const build = stageNamed("build")
+    const buildRuns = runs(build)
     const ci = buildRuns.findIndex((r) => /\bnpm ci\b/.test(r))
-    const build = buildRuns.findIndex((r) => /\bnpm run build\b/.test(r))
+    const runBuild = buildRuns.findIndex((r) => /\bnpm run build\b/.test(r))
     assert.isAtLeast(ci, 0)
-    assert.notMatch(buildRuns[ci] ?? "", /--omit=dev|--production/, "rolldown and the pinned node are dev dependencies")
-    assert.isAbove(build, ci)
-    assert.isString(packageJson.scripts["build"])
-    assert.include(packageJson.scripts["build"], "--dir dist", "npm run build writes dist/, which the runtime stage copies")
-    assert.isTrue(runs(stageNamed("prod-deps")).some((r) => /\bnpm ci\b.*--omit=dev/.test(r)))
+    assert.notMatch(buildRuns[ci] ?? "", /--omit=dev|--production/, "rolldown is a dev dependency")
+    // `prepare` would build before src/ is copied; nothing else needs a script (the pinned Node is a plain package).
+    assert.match(buildRuns[ci] ?? "", /--ignore-scripts/)
+    assert.isAbove(runBuild, ci)
+    assert.strictEqual(packageJson.scripts["build"], "npm run -s check-node && node scripts/build.ts")
+    const fromContext = copiesOf(build).filter((c) => c.from === undefined).flatMap((c) => c.sources)
+    assert.includeMembers(fromContext, ["package.json", "package-lock.json", "tsconfig.json", "scripts", "src"])
+    const buildAt = build.instructions.findIndex((i) => i.keyword === "RUN" && /\bnpm run build\b/.test(i.args))
+    const lastCopy = build.instructions.findLastIndex((i) => i.keyword === "COPY")
+    assert.isAbove(buildAt, lastCopy, "npm run build runs after every source is copied")
+  })
+
+  it("prod-deps installs production dependencies without optional ones or scripts, then slims what dist/ inlines", () => {
+    const prodDeps = stageNamed("prod-deps")
+    const prodRuns = runs(prodDeps)
+    const ci = prodRuns.findIndex((r) => /\bnpm ci\b/.test(r))
+    assert.match(prodRuns[ci] ?? "", /--omit=dev\b.*--omit=optional\b.*--ignore-scripts\b/)
+    const slim = prodRuns.findIndex((r) => /^node scripts\/slimRuntimeModules\.ts \.$/.test(r))
+    assert.isAbove(slim, ci)
+    const copied = copiesOf(prodDeps).flatMap((c) => c.sources)
+    // The script and its own imports must be in the stage.
+    const imports = [...fs.readFileSync(path.join(projectRoot, "scripts/slimRuntimeModules.ts"), "utf8").matchAll(/from "\.\/([^"]+)"/g)]
+      .map((m) => `scripts/${m[1] ?? ""}`)
+    assert.includeMembers(copied, ["scripts/slimRuntimeModules.ts", ...imports])
+  })
+
+  it("--omit=optional leaves out only the pinned Node toolchain, which the image does not need", () => {
+    const lock = JSON.parse(fs.readFileSync(path.join(projectRoot, "package-lock.json"), "utf8")) as {
+      readonly packages: Readonly<Record<string, { readonly dev?: boolean; readonly optional?: boolean }>>
+    }
+    const prodOptional = Object.entries(lock.packages).filter(([, p]) => p.optional === true && p.dev !== true).map(([folder]) => folder)
+    assert.isNotEmpty(prodOptional)
+    for (const folder of prodOptional) {
+      assert.match(folder, /^node_modules\/node-(linux|darwin|win)-[a-z0-9]+$/, `${folder}: a production optional dependency the image would lose`)
+    }
   })
 
   it("the runtime stage holds production node_modules, dist/ and proto/ side by side, and nothing else", () => {
@@ -136,22 +165,33 @@ describe("docker/Dockerfile", () => {
     assert.strictEqual(lastOf(finalStage, "USER")?.args, "65532:65532")
   })
 
-  it("carries OCI labels; the version label is the plugin's version", () => {
-    const vars = new Map(dockerfile.globalArgs)
-    for (const arg of instructionsOf(finalStage, "ARG")) {
-      const [name, value] = arg.args.split("=")
-      if (name !== undefined && value !== undefined) vars.set(name, value)
-    }
+  it("carries OCI labels; version and revision come from build arguments, the version checked against package.json", () => {
     const labels = new Map<string, string>()
-    for (const label of instructionsOf(finalStage, "LABEL")) {
-      for (const [key, value] of labelsOf(label.args)) labels.set(key, value.replace(/\$\{(\w+)\}/g, (w, v: string) => vars.get(v) ?? w))
-    }
+    for (const label of instructionsOf(finalStage, "LABEL")) for (const [key, value] of labelsOf(label.args)) labels.set(key, value)
     assert.strictEqual(labels.get("org.opencontainers.image.title"), "k8s-cloudkms-plugin")
-    assert.strictEqual(labels.get("org.opencontainers.image.version"), pluginVersion)
-    assert.strictEqual(labels.get("org.opencontainers.image.version"), packageJson.version)
     assert.strictEqual(labels.get("org.opencontainers.image.licenses"), packageJson.license)
-    assert.strictEqual(labels.get("org.opencontainers.image.base.name"), finalStage.image)
+    assert.strictEqual(labels.get("org.opencontainers.image.base.name"), "${RUNTIME_IMAGE}")
     assert.isAbove((labels.get("org.opencontainers.image.description") ?? "").length, 20)
+    // No version written here: package.json is the one place (src/version.ts reads it too).
+    assert.strictEqual(labels.get("org.opencontainers.image.version"), "${VERSION}")
+    assert.strictEqual(labels.get("org.opencontainers.image.revision"), "${SOURCE_REVISION}")
+    for (const stage of [finalStage, stageNamed("build")]) {
+      assert.includeMembers(instructionsOf(stage, "ARG").map((a) => a.args), ["VERSION", "SOURCE_REVISION"], "declared with no default")
+    }
+    assert.includeMembers(instructionsOf(finalStage, "ARG").map((a) => a.args), ["RUNTIME_IMAGE"])
+    const buildRuns = runs(stageNamed("build"))
+    assert.isTrue(
+      buildRuns.some((r) => r.includes(`require("./package.json").version`) && r.includes("process.env.VERSION !== v") && r.includes("process.exit(1)")),
+      "a VERSION that is not package.json's stops the build"
+    )
+    assert.isTrue(buildRuns.some((r) => r === `SOURCE_REVISION="\${SOURCE_REVISION}" npm run build`), "the bundle reports the revision the label names")
+  })
+
+  it("the README's docker build passes VERSION from package.json and SOURCE_REVISION from git", () => {
+    const readme = fs.readFileSync(path.join(projectRoot, "README.md"), "utf8")
+    const command = /^docker build -f docker\/Dockerfile(?:.*\\\n)*.*/m.exec(readme)?.[0] ?? ""
+    assert.include(command, `--build-arg VERSION="$(node -p 'require("./package.json").version')"`)
+    assert.include(command, `--build-arg SOURCE_REVISION="$(git rev-parse HEAD)"`)
   })
 
   it("the .dockerignore keeps every file the build copies and leaves out the rest of the checkout", () => {
@@ -162,14 +202,14 @@ describe("docker/Dockerfile", () => {
     assert.isFalse(contextKeeps(["**/*.log"], "a/b/c.log"))
     assert.isTrue(contextKeeps(["**/*.log"], "a/b/c.txt"))
     const fromContext = dockerfile.stages.flatMap((stage) => copiesOf(stage).filter((c) => c.from === undefined).flatMap((c) => c.sources))
-    assert.includeMembers(fromContext, ["package.json", "package-lock.json", "src", "proto"])
+    assert.includeMembers(fromContext, ["package.json", "package-lock.json", "scripts", "src", "proto"])
     for (const source of fromContext) {
       assert.isTrue(fs.existsSync(path.join(projectRoot, source)), `${source} is not in the repository`)
       const files = fs.statSync(path.join(projectRoot, source)).isDirectory() ? filesUnder(source) : [source]
       assert.isNotEmpty(files)
       for (const file of files) assert.isTrue(contextKeeps(patterns, file), `${file} is copied but ignored`)
     }
-    for (const file of ["node_modules/effect/package.json", "dist/main.mjs", "run/kms.sock", ".git/HEAD", "test/docker/dockerfile.test.ts", "scratch/x", ".ci/run", "README.md", "docker/Dockerfile", "bin/k8s-cloudkms-plugin.js"]) {
+    for (const file of ["node_modules/effect/package.json", "dist/main.mjs", "run/kms.sock", ".git/HEAD", "test/docker/dockerfile.test.ts", "scratch/x", ".ci/run", "README.md", "docker/Dockerfile", "bin/k8s-cloudkms-plugin.js", ".dist-1.tmp/main.mjs"]) {
       assert.isFalse(contextKeeps(patterns, file), `${file} would be sent to the builder`)
     }
   })

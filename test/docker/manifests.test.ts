@@ -7,9 +7,11 @@ import { parseDurationMillis } from "../../src/config/Duration.ts"
 import { defaultSocketPath } from "../../src/config/parseConfig.ts"
 import { isCryptoKeyName } from "../../src/config/KeyNames.ts"
 import { type HelpText, parseArgs, readHelp } from "../docs/cliHelp.ts"
+import { readLimitsResult } from "../limits/results.ts"
 import { kill, run } from "../support/childProcess.ts"
 import { get } from "../support/http.ts"
 import { mainScript, projectRoot } from "../support/projectRoot.ts"
+import { imageNodeOptions } from "./imageRuntime.ts"
 
 // Every YAML under docker/, parsed, checked against the plugin (its flags,
 // its default socket, its health endpoints) and against the apiserver's
@@ -67,6 +69,17 @@ const bytesOf = (quantity: unknown): number => {
   const unit = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, K: 1e3, M: 1e6, G: 1e9 }[match[2] ?? ""] ?? 1
   return Number(match[1]) * unit
 }
+
+const cpusOf = (quantity: unknown): number => {
+  const match = /^(\d+(?:\.\d+)?)(m)?$/.exec(String(quantity))
+  if (match === null) throw new Error(`not a CPU quantity: ${String(quantity)}`)
+  return Number(match[1]) / (match[2] === "m" ? 1000 : 1)
+}
+
+/** The limit must stay this many times above the highest peak measured inside it. */
+const limitHeadroom = 1.25
+
+const staticPodText = fs.readFileSync(path.join(dockerDir, "static-pod.yaml"), "utf8")
 
 interface KmsProvider {
   readonly apiVersion: string | undefined
@@ -219,15 +232,48 @@ describe("docker/static-pod.yaml", () => {
     else assert.strictEqual(type, "Directory")
   })
 
-  it("resources: requests and limits set, memory limit well above the plugin's ~100 MiB", () => {
+  // Sized from the limits run (`npm run soak -- --limits`, test/limits/README.md):
+  // the built entrypoint inside a cgroup with these very limits, through the
+  // fault soak, a cold-start storm and bulk 64 KiB calls. Its results are
+  // committed in test/limits/results/latest.json.
+  describe("resources, from the plugin measured inside these very limits (test/limits/results/latest.json)", () => {
     const resources = obj(container["resources"], "resources")
     const requests = obj(resources["requests"], "requests")
     const limits = obj(resources["limits"], "limits")
-    assert.isAtLeast(bytesOf(limits["memory"]), 192 * 2 ** 20)
-    assert.isAtLeast(bytesOf(limits["memory"]), bytesOf(requests["memory"]))
-    assert.isAtLeast(bytesOf(requests["memory"]), 100 * 2 ** 20)
-    assert.isDefined(requests["cpu"])
-    assert.isDefined(limits["cpu"])
+    const measured = readLimitsResult(path.join(projectRoot, "test/limits/results/latest.json"))
+    /** The highest peak of any scenario: the plugin's VmHWM (which counts the pages of node it maps, as a pod is charged for). */
+    const peakMib = Math.max(...measured.scenarios.map((s) => s.memory.processPeakRssMib))
+
+    it("the run measured these limits, the long way, and passed: no OOM kill, no wrong plaintext, no late answer", () => {
+      assert.strictEqual(measured.limits.memoryMib * 2 ** 20, bytesOf(limits["memory"]), "the limit changed: re-measure with npm run soak -- --limits")
+      assert.strictEqual(measured.limits.cpus, cpusOf(limits["cpu"]), "the CPU limit changed: re-measure with npm run soak -- --limits")
+      assert.strictEqual(measured.preset, "long")
+      // node, the image's NODE_OPTIONS, the bundle: the plugin as the image runs it.
+      assert.deepStrictEqual(measured.command.slice(1, -1), [...imageNodeOptions()], "the image's NODE_OPTIONS changed: re-measure")
+      assert.match(measured.command.at(-1) ?? "", /dist\/main\.mjs$/)
+      assert.deepStrictEqual(measured.scenarios.map((s) => s.name), ["soak", "storm", "bulk"])
+      assert.isTrue(measured.ok)
+      for (const s of measured.scenarios) {
+        assert.strictEqual(s.cgroup.oomKills, 0, s.name)
+        assert.strictEqual(s.wrongPlaintexts, 0, s.name)
+        assert.strictEqual(s.lateCalls, 0, s.name)
+      }
+    })
+
+    it(`memory: the limit is ≥ ${limitHeadroom}× the measured peak, the request covers the peak, and the manifest says so`, () => {
+      assert.isTrue(Number.isFinite(peakMib) && peakMib > 0, String(peakMib))
+      assert.isAtLeast(bytesOf(limits["memory"]), limitHeadroom * peakMib * 2 ** 20)
+      assert.isAtLeast(bytesOf(requests["memory"]), peakMib * 2 ** 20)
+      assert.isAtMost(bytesOf(requests["memory"]), bytesOf(limits["memory"]))
+      // The comment above `resources:` quotes the figure it was sized from.
+      assert.include(staticPodText, `${Math.round(peakMib)} MiB`, "docker/static-pod.yaml's comment does not quote the measured peak")
+    })
+
+    it("CPU: one CPU at most (the plugin's JavaScript runs on one thread), a request no higher", () => {
+      assert.isAtLeast(cpusOf(limits["cpu"]), 1)
+      assert.isAtMost(cpusOf(requests["cpu"]), cpusOf(limits["cpu"]))
+      assert.isAbove(cpusOf(requests["cpu"]), 0)
+    })
   })
 
   describe("its args and probe paths, on the real plugin (fake backend, temporary socket, free port)", () => {

@@ -1,25 +1,23 @@
-import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import { runAsNobody } from "../support/otherUser.ts"
 import { spawnPlugin } from "../support/spawnPlugin.ts"
 import { tempDir } from "../support/tempDir.ts"
 
 // Who may talk to the plugin: the socket's owner (and root), unless
 // --socket-mode widens it. Checked with a real process of another uid.
 
-const nobody = 65534
-
 /** Connects to `socket` as uid/gid 65534; returns the error code, or "connected". */
-const connectAsNobody = (socket: string): string => {
-  const script = `
+const connectAsNobody = (socket: string): string =>
+  runAsNobody(
+    `
     const s = require("node:net").connect({ path: process.argv[1] })
     s.on("connect", () => { process.stdout.write("connected"); s.destroy() })
-    s.on("error", (e) => process.stdout.write(e.code ?? e.message))`
-  const result = spawnSync(process.execPath, ["-e", script, socket], { uid: nobody, gid: nobody, encoding: "utf8" })
-  return result.stdout
-}
+    s.on("error", (e) => process.stdout.write(e.code ?? e.message))`,
+    socket
+  )
 
 /** A directory another uid may traverse, so only the socket's own mode decides. */
 const openDir = Effect.map(tempDir, (dir) => {

@@ -4,13 +4,13 @@ import * as path from "node:path"
 import { monitorEventLoopDelay } from "node:perf_hooks"
 import { status } from "@grpc/grpc-js"
 import { type KmsMethod, kmsMethods } from "../fakes/FakeCloudKms.ts"
+import { peakRssMib, rssMib } from "../support/procStats.ts"
 import { startFakeProcess } from "./fakeControl.ts"
 import { heapProbe, inspectorArgs, isInspectorLine } from "./heapProbe.ts"
 import { type LeakHit, LeakScanner, scanSecrets } from "./leakScan.ts"
 import { CiphertextPool, runLoad } from "./load.ts"
 import type { Phase } from "./phases.ts"
 import { makePlaintexts } from "./plaintexts.ts"
-import { peakRssMib, rssMib } from "../support/procStats.ts"
 import { type PluginProcess, pluginEntry, spawnPlugin } from "./pluginProcess.ts"
 import { makeSoakClient, type SoakClient } from "./soakClient.ts"
 import { codeName, type MethodCounts, percentile, PhaseRecorder, round1, type Sample } from "./stats.ts"
@@ -32,12 +32,12 @@ export const soakKeyUri = "projects/soak-project/locations/us-east1/keyRings/soa
 export interface SoakConfig {
   readonly phases: ReadonlyArray<{ readonly phase: Phase; readonly durationMillis: number }>
   /** Each phase also runs until it has made this many calls: a slow machine gets as many faults and plaintexts as a fast one. */
-  readonly minCallsPerPhase: number
+  readonly minCallsPerPhase?: number
   readonly concurrency: number
   readonly seed: number
   /** Per-call deadline of the client (the apiserver's default is 3 s). */
   readonly deadlineMillis: number
-  /** Run dist/main.mjs instead of src/main.ts. */
+  /** Run the bundle dist/main.mjs (what the image runs) rather than src/main.ts. */
   readonly built: boolean
   readonly logLevel: string
   readonly keyRefreshInterval: string
@@ -45,6 +45,10 @@ export interface SoakConfig {
   readonly pluginArgs: ReadonlyArray<string>
   /** Node options for the plugin process (e.g. --max-old-space-size=64 to turn a leak into a crash). */
   readonly nodeArgs: ReadonlyArray<string>
+  /** Another plugin entry than `built` picks (e.g. a bundle built elsewhere). */
+  readonly entry?: string
+  /** Runs the plugin's command through another, e.g. into a cgroup (see pluginProcess.ts). */
+  readonly wrap?: (argv: ReadonlyArray<string>) => ReadonlyArray<string>
   /** How much the plugin's live heap (after a full GC) may grow from the end of the first phase to the end, MiB. */
   readonly maxHeapGrowthMib: number
   /** The same for VmRSS (measured right after that GC), MiB. */
@@ -288,7 +292,12 @@ export const runSoak = async (config: SoakConfig): Promise<SoakResult> => {
   let plugin: PluginProcess | undefined
   let client: SoakClient | undefined
   try {
-    plugin = spawnPlugin(pluginArgs, { built: config.built, nodeArgs: [...inspectorArgs, ...config.nodeArgs] })
+    plugin = spawnPlugin(pluginArgs, {
+      built: config.built,
+      nodeArgs: [...inspectorArgs, ...config.nodeArgs],
+      ...(config.entry === undefined ? {} : { entry: config.entry }),
+      ...(config.wrap === undefined ? {} : { wrap: config.wrap })
+    })
     const running = plugin
     const probe = heapProbe(await running.waitForLine(/^Debugger listening on ws:/))
     // A plugin gone or wedged gives NaN, which fails the memory checks; the soak still reports.
@@ -341,7 +350,7 @@ export const runSoak = async (config: SoakConfig): Promise<SoakResult> => {
         concurrency: config.concurrency,
         seed: config.seed + 1_000 * (index + 1),
         endAt: started + durationMillis,
-        minCalls: config.minCallsPerPhase,
+        minCalls: config.minCallsPerPhase ?? 0,
         stop: () => !running.alive()
       })
       await stopFaults()
@@ -483,7 +492,7 @@ export const runSoak = async (config: SoakConfig): Promise<SoakResult> => {
       runtimeMillis: Math.round(performance.now() - runStarted),
       config: {
         concurrency: config.concurrency,
-        minCallsPerPhase: config.minCallsPerPhase,
+        minCallsPerPhase: config.minCallsPerPhase ?? 0,
         seed: config.seed,
         deadlineMillis: config.deadlineMillis,
         built: config.built,
@@ -496,7 +505,7 @@ export const runSoak = async (config: SoakConfig): Promise<SoakResult> => {
       },
       machine: { node: process.version, cpus: os.cpus().length, loadAverage: os.loadavg().map(round1) },
       plugin: {
-        command: ["node", ...config.nodeArgs, path.relative(process.cwd(), pluginEntry(config.built)), ...pluginArgs],
+        command: ["node", ...config.nodeArgs, path.relative(process.cwd(), config.entry ?? pluginEntry(config.built)), ...pluginArgs],
         rssStartMib: round1(rssStartMib),
         rssEndMib: round1(rssEndMib),
         peakRssMib: round1(peakMib),

@@ -15,7 +15,7 @@ export const usage = `usage: node test/soak/run.ts [options]
   --seed N                 seed of the fault PRNG, the op mix and the plaintexts [SOAK_SEED, default 1]
   --deadline-ms N          per-call client deadline [SOAK_DEADLINE_MS, default 3000, the apiserver's]
   --phases a,b,…           run only these phases, in this order (${phaseNames.join(", ")})
-  --built                  run dist/main.mjs (npm run build first) instead of src/main.ts [SOAK_BUILT=1]
+  --src                    run src/main.ts instead of the bundle dist/main.mjs (which npm run soak builds) [SOAK_SRC=1]
   --log-level L            the plugin's log level [default debug: the most log lines to scan]
   --key-refresh-interval D the plugin's --key-refresh-interval [default 2s, so key checks run under faults]
   --max-heap-growth-mib N  allowed growth of the plugin's live heap (after a full GC) from the end of the
@@ -25,6 +25,8 @@ export const usage = `usage: node test/soak/run.ts [options]
   --node-arg ARG           Node option for the plugin process, repeatable (e.g. --node-arg=--max-old-space-size=64)
   --out FILE               JSON results [SOAK_OUT, default test/soak/results/latest.json]
   --keep-log FILE          also write the plugin's whole log there
+  --limits                 instead: the built entrypoint inside the static pod's memory and CPU limits
+                           (test/limits/run.ts; \`npm run soak -- --limits --help\` lists its options)
   --help`
 
 export interface RunOptions {
@@ -59,7 +61,7 @@ export const parseRunOptions = (argv: ReadonlyArray<string>, env: NodeJS.Process
         seed: { type: "string" },
         "deadline-ms": { type: "string" },
         phases: { type: "string" },
-        built: { type: "boolean" },
+        src: { type: "boolean" },
         "log-level": { type: "string" },
         "key-refresh-interval": { type: "string" },
         "max-heap-growth-mib": { type: "string" },
@@ -90,7 +92,7 @@ export const parseRunOptions = (argv: ReadonlyArray<string>, env: NodeJS.Process
       minCallsPerPhase: values["min-calls-per-phase"] === "0" ? 0 : positive("min-calls-per-phase", values["min-calls-per-phase"], 0),
       seed: positive("seed", values.seed ?? env["SOAK_SEED"], 1),
       deadlineMillis: positive("deadline-ms", values["deadline-ms"] ?? env["SOAK_DEADLINE_MS"], 3_000),
-      built: values.built === true || env["SOAK_BUILT"] === "1",
+      built: !(values.src === true || env["SOAK_SRC"] === "1"),
       logLevel: values["log-level"] ?? "debug",
       keyRefreshInterval: values["key-refresh-interval"] ?? "2s",
       pluginArgs: values["plugin-arg"] ?? [],

@@ -37,11 +37,20 @@ const killLive = () => {
 
 export const spawnPlugin = (
   args: ReadonlyArray<string>,
-  options: { readonly built: boolean; readonly nodeArgs?: ReadonlyArray<string> }
+  options: {
+    readonly built: boolean
+    readonly nodeArgs?: ReadonlyArray<string>
+    /** Another entry than src/main.ts or dist/main.mjs (e.g. a bundle built elsewhere). */
+    readonly entry?: string
+    /** Runs the command through another (e.g. into a cgroup); the wrapper must exec it in place, keeping the pid. */
+    readonly wrap?: (argv: ReadonlyArray<string>) => ReadonlyArray<string>
+  }
 ): PluginProcess => {
-  const entry = pluginEntry(options.built)
+  const entry = options.entry ?? pluginEntry(options.built)
   if (!fs.existsSync(entry)) throw new Error(`${entry} does not exist${options.built ? ": run npm run build first" : ""}`)
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), entry, ...args], {
+  const argv = [process.execPath, ...(options.nodeArgs ?? []), entry, ...args]
+  const [command = process.execPath, ...rest] = options.wrap === undefined ? argv : options.wrap(argv)
+  const child = spawn(command, rest, {
     cwd: projectRoot,
     // No metadata server may be probed, whatever a library tries.
     env: { ...process.env, METADATA_SERVER_DETECTION: "none", GCE_METADATA_HOST: "127.0.0.1:9" },

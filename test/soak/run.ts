@@ -11,6 +11,9 @@ import { markdown } from "./report.ts"
 const log = (line: string) => process.stderr.write(`soak: ${line}\n`)
 
 const main = async (): Promise<number> => {
+  // `npm run soak -- --limits`: the soak's phases and more, inside the static pod's limits (test/limits/run.ts).
+  const argv = process.argv.slice(2)
+  if (argv.includes("--limits")) return (await import("../limits/run.ts")).main(argv.filter((arg) => arg !== "--limits"))
   let options
   try {
     options = parseRunOptions(process.argv.slice(2), process.env)

@@ -16,7 +16,7 @@ import { HealthServer } from "../../src/health/HealthServer.ts"
 import * as CloudKms from "../../src/kms/cloud/CloudKms.ts"
 import * as FakeKms from "../../src/kms/fake/FakeKms.ts"
 import { FakeKmsControl, type FakeKmsControlShape } from "../../src/kms/fake/FakeKms.ts"
-import { KeyManagement, type KeyManagementShape } from "../../src/kms/KeyManagement.ts"
+import { type BackendRoute, BackendRoutes, KeyManagement, type KeyManagementShape } from "../../src/kms/KeyManagement.ts"
 import { plugin } from "../../src/main.ts"
 import { Shutdown } from "../../src/runtime/Shutdown.ts"
 import type { StartupError } from "../../src/runtime/StartupError.ts"
@@ -244,6 +244,8 @@ export interface InProcessBackend {
   /** The fake backend's control; dies for the cloud one. */
   readonly control: FakeKmsControlShape
   readonly config: PluginConfigShape
+  /** The HTTP routes it adds to the health server (the fake's POST /fake/rotate). */
+  readonly routes: ReadonlyArray<BackendRoute>
   readonly logs: ReturnType<typeof lineCollector>
 }
 
@@ -268,6 +270,7 @@ export function inProcessBackend(
       kms: Context.get(context, KeyManagement),
       control: Option.getOrElse(Context.getOption(context, FakeKmsControl), () => noControl),
       config,
+      routes: Context.get(context, BackendRoutes),
       logs
     }
   })

@@ -19,9 +19,19 @@ export interface Running {
 export const run = (
   command: string,
   args: ReadonlyArray<string>,
-  options: { readonly cwd: string; readonly env?: Readonly<Record<string, string | undefined>> }
+  options: {
+    readonly cwd: string
+    readonly env?: Readonly<Record<string, string | undefined>>
+    /** In a process group of its own, as a shell starts a job: `process.kill(-pid, signal)` reaches the whole group. */
+    readonly detached?: boolean
+  }
 ): Running => {
-  const child = spawn(command, args, { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ["ignore", "pipe", "pipe"] })
+  const child = spawn(command, args, {
+    cwd: options.cwd,
+    env: { ...process.env, ...options.env },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: options.detached ?? false
+  })
   let out = ""
   let err = ""
   const waiters: Array<{ readonly match: RegExp; readonly resolve: (line: string) => void }> = []

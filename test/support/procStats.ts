@@ -2,10 +2,11 @@ import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import { parseStatus } from "../../src/observability/ProcFs.ts"
 
-// What the kernel says about another process (the plugin under test, a
+// What the kernel says about other processes (the plugin under test, a
 // benchmark server): CPU time (all threads, so the libuv pool's crypto and GC
-// threads count too) and memory. Linux only. VmRSS is read with the plugin's
-// own /proc/self/status parser (src/observability/ProcFs.ts).
+// threads count too), memory, and which processes there are. Linux only.
+// VmRSS is read with the plugin's own /proc/self/status parser
+// (src/observability/ProcFs.ts).
 
 let ticksPerSecond: number | undefined
 
@@ -23,12 +24,17 @@ const clockTicks = (): number => {
   return ticksPerSecond
 }
 
-/** utime + stime of the process, in microseconds. */
-export const cpuMicros = (pid: number): number => {
+/** The fields of /proc/<pid>/stat after the command name: [0] is field 3 (state), [1] the parent's pid. */
+const statFields = (pid: number | string): ReadonlyArray<string> => {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
   // The command name (field 2) may hold spaces and parens: split after its last ')'.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
-  // fields[0] is field 3 (state); utime and stime are fields 14 and 15.
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+}
+
+/** utime + stime of the process, in microseconds. */
+export const cpuMicros = (pid: number): number => {
+  const fields = statFields(pid)
+  // utime and stime are fields 14 and 15.
   const utime = Number(fields[11])
   const stime = Number(fields[12])
   if (!Number.isFinite(utime) || !Number.isFinite(stime)) throw new Error(`cannot parse /proc/${pid}/stat`)
@@ -77,3 +83,31 @@ export const sampleRss = (pid: number, intervalMillis: number): { readonly stop:
     }
   }
 }
+
+const pids = (): ReadonlyArray<string> => fs.readdirSync("/proc").filter((entry) => /^\d+$/.test(entry))
+
+/** Pids of the process tree under `pid` (itself first, then children, depth first). */
+export const processTree = (pid: number): ReadonlyArray<number> => {
+  const childrenOf = new Map<number, Array<number>>()
+  for (const entry of pids()) {
+    let ppid: number
+    try {
+      ppid = Number(statFields(entry)[1])
+    } catch {
+      continue // exited while we looked
+    }
+    childrenOf.set(ppid, [...(childrenOf.get(ppid) ?? []), Number(entry)])
+  }
+  const walk = (p: number): Array<number> => [p, ...(childrenOf.get(p) ?? []).flatMap(walk)]
+  return walk(pid)
+}
+
+/** Pids of live processes whose command line contains `text`. */
+export const processesWith = (text: string): ReadonlyArray<number> =>
+  pids().filter((entry) => {
+    try {
+      return fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").includes(text)
+    } catch {
+      return false
+    }
+  }).map(Number)

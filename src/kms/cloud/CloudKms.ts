@@ -116,13 +116,15 @@ export const make = (api: CloudKmsApi) =>
 /** --gce-config: the hosted-master token source it names, or none (Application Default Credentials). */
 const gceConfigAuth = (file: string) =>
   Effect.gen(function*() {
-    const source = readGceConfig(file)
-    if (Result.isFailure(source)) return yield* new ConfigError({ problems: [{ flag: "gce-config", message: source.failure }] })
-    if (source.success === undefined) {
+    const source = yield* Effect.mapError(
+      readGceConfig(file),
+      (error) => new ConfigError({ problems: [{ flag: "gce-config", message: error.message }] })
+    )
+    if (source === undefined) {
       yield* Effect.logInfo(`${file} names no token-url: using Application Default Credentials`)
       return undefined
     }
-    return yield* hostedMasterAuthClient(source.success).pipe(
+    return yield* hostedMasterAuthClient(source).pipe(
       Effect.mapError((error) => new StartupError({ message: `--gce-config ${file}: no first token: ${error.message}` }))
     )
   })

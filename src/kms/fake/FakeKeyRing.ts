@@ -5,6 +5,8 @@ import { InvalidCiphertext, KeyUnusable } from "../KmsErrors.ts"
 
 // In-process crypto keys for the fake backend: real AES-256-GCM, random
 // nonces, versions that rotate and can be disabled, like Cloud KMS keys.
+// Keys are immutable values: a change makes a new key, so the backend can
+// save it first and use it only once it is on disk.
 //
 // Ciphertext: format(1) | version(4, big endian) | nonce(12) | sealed | tag(16).
 // The associated data binds it to its crypto key and version, so a ciphertext
@@ -18,7 +20,7 @@ export interface FakeKeyVersion {
   readonly material: Uint8Array
   /** Made once: handing node:crypto raw bytes would rebuild a key object on every call. */
   readonly key: KeyObject
-  state: VersionState
+  readonly state: VersionState
 }
 
 export const keyVersion = (version: number, material: Uint8Array, state: VersionState): FakeKeyVersion => ({
@@ -30,8 +32,8 @@ export const keyVersion = (version: number, material: Uint8Array, state: Version
 
 export interface FakeCryptoKey {
   readonly name: string
-  primary: number
-  readonly versions: Map<number, FakeKeyVersion>
+  readonly primary: number
+  readonly versions: ReadonlyMap<number, FakeKeyVersion>
 }
 
 const formatByte = 0x01
@@ -50,13 +52,30 @@ export const newCryptoKey = (name: string): FakeCryptoKey => ({
   versions: new Map([[1, keyVersion(1, randomBytes(32), "ENABLED")]])
 })
 
-/** Adds a new version and makes it primary, as a Cloud KMS rotation does. */
-export const rotate = (key: FakeCryptoKey): number => {
-  const version = Math.max(0, ...key.versions.keys()) + 1
-  key.versions.set(version, keyVersion(version, randomBytes(32), "ENABLED"))
-  key.primary = version
-  return version
+/**
+ * The key with a new version, made primary, as a Cloud KMS rotation does. The
+ * number is above every version and the primary (even one missing from a
+ * key file), so a version number never names two different key materials.
+ */
+export const rotated = (key: FakeCryptoKey): FakeCryptoKey => {
+  const version = Math.max(0, key.primary, ...key.versions.keys()) + 1
+  return {
+    name: key.name,
+    primary: version,
+    versions: new Map([...key.versions, [version, keyVersion(version, randomBytes(32), "ENABLED")]])
+  }
 }
+
+/** The key with `version` in `state`; undefined if it has no such version. */
+export const withVersionState = (key: FakeCryptoKey, version: number, state: VersionState): FakeCryptoKey | undefined => {
+  const found = key.versions.get(version)
+  if (found === undefined) return undefined
+  return { ...key, versions: new Map([...key.versions, [version, { ...found, state }]]) }
+}
+
+/** The key with `version` as primary; undefined if it has no such version. */
+export const withPrimary = (key: FakeCryptoKey, version: number): FakeCryptoKey | undefined =>
+  key.versions.has(version) ? { ...key, primary: version } : undefined
 
 const usableVersion = (key: FakeCryptoKey, version: number): Result.Result<FakeKeyVersion, InvalidCiphertext | KeyUnusable> => {
   const found = key.versions.get(version)

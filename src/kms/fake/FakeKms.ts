@@ -1,59 +1,69 @@
 import * as Context from "effect/Context"
+import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Result from "effect/Result"
+import * as SynchronizedRef from "effect/SynchronizedRef"
 import { ConfigError } from "../../config/ConfigError.ts"
 import { PluginConfig } from "../../config/PluginConfig.ts"
 import { keyVersionName } from "../../config/KeyNames.ts"
+import type { UnusableFile } from "../../config/OperatorFile.ts"
 import { type BackendRoute, BackendRoutes, KeyManagement, type KeyManagementShape, type KeyStatus } from "../KeyManagement.ts"
 import { InvalidCiphertext, type KeyUnusable, type KmsError, UnknownKey } from "../KmsErrors.ts"
 import { loadFakeKeys, saveFakeKeys } from "./FakeKeyFile.ts"
-import { type FakeCryptoKey, newCryptoKey, open, rotate, sealWithPrimary, type VersionState } from "./FakeKeyRing.ts"
+import {
+  type FakeCryptoKey,
+  newCryptoKey,
+  open,
+  rotated,
+  sealWithPrimary,
+  type VersionState,
+  withPrimary,
+  withVersionState
+} from "./FakeKeyRing.ts"
 
-/** Key operations of the fake backend, for tests and development. */
+/** A key change that could not be saved to --fake-key-file: it was not made, nothing changed. */
+export class KeysNotSaved extends Data.TaggedError("KeysNotSaved")<{ readonly message: string }> {}
+
+/** Key operations of the fake backend, for tests and development. Each is saved before it takes effect. */
 export interface FakeKmsControlShape {
   /** Adds a version to the crypto key (default: --key-uri) and makes it primary. */
-  readonly rotate: (cryptoKey?: string) => Effect.Effect<number>
-  readonly setVersionState: (version: number, state: VersionState, cryptoKey?: string) => Effect.Effect<void>
-  readonly setPrimary: (version: number, cryptoKey?: string) => Effect.Effect<void>
+  readonly rotate: (cryptoKey?: string) => Effect.Effect<number, KeysNotSaved>
+  readonly setVersionState: (version: number, state: VersionState, cryptoKey?: string) => Effect.Effect<void, KeysNotSaved>
+  readonly setPrimary: (version: number, cryptoKey?: string) => Effect.Effect<void, KeysNotSaved>
 }
 
 export class FakeKmsControl extends Context.Service<FakeKmsControl, FakeKmsControlShape>()(
   "k8s-cloudkms-plugin/kms/FakeKmsControl"
 ) {}
 
+type Keys = ReadonlyMap<string, FakeCryptoKey>
+
 const make = Effect.gen(function*() {
   const config = yield* PluginConfig
   const file = config.fakeKeyFile
-  const keys = new Map<string, FakeCryptoKey>()
-  if (file !== undefined) {
-    const loaded = loadFakeKeys(file)
-    if (Result.isFailure(loaded)) {
-      return yield* new ConfigError({ problems: [{ flag: "fake-key-file", message: loaded.failure }] })
-    }
-    for (const key of loaded.success) keys.set(key.name, key)
-  }
+  const keyFileError = (error: UnusableFile) => new ConfigError({ problems: [{ flag: "fake-key-file", message: error.message }] })
+  const loaded = file === undefined ? [] : yield* Effect.mapError(loadFakeKeys(file), keyFileError)
   const configured = [config.keyUri, ...config.decryptKeyUris]
-  for (const name of configured) if (!keys.has(name)) keys.set(name, newCryptoKey(name))
-  const persist = () => {
-    if (file !== undefined) saveFakeKeys(file, keys.values())
-  }
-  yield* Effect.try({
-    try: persist,
-    catch: (error) =>
-      new ConfigError({ problems: [{ flag: "fake-key-file", message: `cannot write: ${String(error)}` }] })
-  })
+  const initial = new Map(loaded.map((key) => [key.name, key]))
+  for (const name of configured) if (!initial.has(name)) initial.set(name, newCryptoKey(name))
+  const save = (keys: Keys): Effect.Effect<void, UnusableFile> => file === undefined ? Effect.void : saveFakeKeys(file, keys.values())
+  yield* Effect.mapError(save(initial), keyFileError)
+  // Immutable key values; a change is saved first and only then set, so what
+  // Status and Encrypt use is always on disk (a version lost at restart would
+  // strand the data wrapped with it, and its number would be reused).
+  const keys = yield* SynchronizedRef.make<Keys>(initial)
   yield* Effect.logWarning(
     "FAKE KMS BACKEND: keys live in this process" + (file === undefined ? " and die with it" : ` and in ${file}`) +
       "; for development and tests only, never for a real cluster"
   )
 
-  const primaryKey = () => keys.get(config.keyUri) ?? newCryptoKey(config.keyUri)
-  const configuredKey = (name: string | undefined): FakeCryptoKey | undefined =>
-    configured.includes(name ?? config.keyUri) ? keys.get(name ?? config.keyUri) : undefined
+  const primaryKey = (current: Keys) => current.get(config.keyUri) ?? newCryptoKey(config.keyUri)
+  const configuredKey = (current: Keys, name: string | undefined): FakeCryptoKey | undefined =>
+    configured.includes(name ?? config.keyUri) ? current.get(name ?? config.keyUri) : undefined
 
-  const status = Effect.sync((): KeyStatus => {
-    const key = primaryKey()
+  const status = Effect.map(SynchronizedRef.get(keys), (current): KeyStatus => {
+    const key = primaryKey(current)
     const primary = key.versions.get(key.primary)
     const name = keyVersionName({ cryptoKey: key.name, version: key.primary })
     return primary?.state === "ENABLED"
@@ -66,17 +76,17 @@ const make = Effect.gen(function*() {
     config.fakeLatencyMillis === 0 ? effect : Effect.andThen(Effect.sleep(config.fakeLatencyMillis), effect)
 
   const encrypt: KeyManagementShape["encrypt"] = Effect.fn("FakeKms.encrypt")((plaintext) =>
-    remote(Effect.suspend(() => {
-      const sealed = sealWithPrimary(primaryKey(), plaintext)
+    remote(Effect.flatMap(SynchronizedRef.get(keys), (current) => {
+      const sealed = sealWithPrimary(primaryKey(current), plaintext)
       return Result.isSuccess(sealed)
         ? Effect.succeed({ ciphertext: sealed.success.ciphertext, keyVersion: keyVersionName(sealed.success.keyVersion) })
         : Effect.fail(sealed.failure)
     })))
 
   const decrypt: KeyManagementShape["decrypt"] = Effect.fn("FakeKms.decrypt")((ciphertext, keyVersion) =>
-    remote(Effect.suspend((): Effect.Effect<Uint8Array, KmsError> => {
+    remote(Effect.flatMap(SynchronizedRef.get(keys), (current): Effect.Effect<Uint8Array, KmsError> => {
       if (keyVersion !== undefined) {
-        const key = configuredKey(keyVersion.cryptoKey)
+        const key = configuredKey(current, keyVersion.cryptoKey)
         if (key === undefined) return Effect.fail(new UnknownKey({ message: `${keyVersion.cryptoKey} is not a configured key` }))
         const opened = open(key, ciphertext, keyVersion.version)
         return Result.isSuccess(opened) ? Effect.succeed(opened.success) : Effect.fail(opened.failure)
@@ -84,7 +94,7 @@ const make = Effect.gen(function*() {
       // v1beta1 carries no key_id: the first configured key that opens it wins.
       let unusable: KeyUnusable | undefined
       for (const name of configured) {
-        const key = keys.get(name)
+        const key = current.get(name)
         if (key === undefined) continue
         const opened = open(key, ciphertext, undefined)
         if (Result.isSuccess(opened)) return Effect.succeed(opened.success)
@@ -95,35 +105,54 @@ const make = Effect.gen(function*() {
       )
     })))
 
-  const changed = <A>(f: (key: FakeCryptoKey) => A) => (cryptoKey?: string) =>
-    Effect.sync(() => {
-      const key = keys.get(cryptoKey ?? config.keyUri)
-      if (key === undefined) throw new Error(`fake kms: no key ${cryptoKey}`)
-      const result = f(key)
-      persist()
-      return result
+  /** Saves the changed key, then sets it; if the save fails nothing changes, and the failure is logged. */
+  const change = <A>(
+    what: string,
+    cryptoKey: string | undefined,
+    f: (key: FakeCryptoKey) => Effect.Effect<readonly [A, FakeCryptoKey]>
+  ): Effect.Effect<A, KeysNotSaved> =>
+    SynchronizedRef.modifyEffect(keys, (current) => {
+      const name = cryptoKey ?? config.keyUri
+      const key = current.get(name)
+      if (key === undefined) return Effect.die(new Error(`fake kms: no key ${cryptoKey}`))
+      return Effect.flatMap(f(key), ([result, changed]) => {
+        const next: Keys = new Map(current).set(name, changed)
+        return save(next).pipe(
+          Effect.mapError((error) => new KeysNotSaved({ message: `${what} of ${name} not made: ${error.message}` })),
+          Effect.tapError((error) => Effect.logError(`fake kms: ${error.message}`)),
+          Effect.as([result, next] as const)
+        )
+      })
     })
+  const noVersion = (key: FakeCryptoKey, version: number) => Effect.die(new Error(`fake kms: ${key.name} has no version ${version}`))
 
   const control: FakeKmsControlShape = {
-    rotate: (cryptoKey) => changed(rotate)(cryptoKey),
+    rotate: (cryptoKey) =>
+      change("rotation", cryptoKey, (key) => {
+        const next = rotated(key)
+        return Effect.succeed([next.primary, next] as const)
+      }),
     setVersionState: (version, state, cryptoKey) =>
-      changed((key) => {
-        const found = key.versions.get(version)
-        if (found === undefined) throw new Error(`fake kms: ${key.name} has no version ${version}`)
-        found.state = state
-      })(cryptoKey),
+      change(`setting version ${version} ${state}`, cryptoKey, (key) => {
+        const next = withVersionState(key, version, state)
+        return next === undefined ? noVersion(key, version) : Effect.succeed([undefined, next] as const)
+      }),
     setPrimary: (version, cryptoKey) =>
-      changed((key) => {
-        if (!key.versions.has(version)) throw new Error(`fake kms: ${key.name} has no version ${version}`)
-        key.primary = version
-      })(cryptoKey)
+      change(`making version ${version} primary`, cryptoKey, (key) => {
+        const next = withPrimary(key, version)
+        return next === undefined ? noVersion(key, version) : Effect.succeed([undefined, next] as const)
+      })
   }
   const kms = KeyManagement.of({ status, encrypt, decrypt, missingPermissions: Effect.succeed([]) })
   // Development only: rotate the key from outside (there is no such thing with Cloud KMS).
   const rotateRoute: BackendRoute = {
     method: "POST",
     path: "/fake/rotate",
-    handle: Effect.map(control.rotate(), (version) => ({ status: 200, body: `${config.keyUri}/cryptoKeyVersions/${version}\n` }))
+    handle: control.rotate().pipe(
+      Effect.map((version) => ({ status: 200, body: `${config.keyUri}/cryptoKeyVersions/${version}\n` })),
+      // Already logged; the caller learns that nothing changed.
+      Effect.catchTag("KeysNotSaved", (error) => Effect.succeed({ status: 500, body: `${error.message}\n` }))
+    )
   }
   return { kms, control: FakeKmsControl.of(control), routes: [rotateRoute] }
 })

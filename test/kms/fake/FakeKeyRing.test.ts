@@ -2,7 +2,16 @@ import { createDecipheriv } from "node:crypto"
 import { assert, describe, it } from "@effect/vitest"
 import * as Result from "effect/Result"
 import * as fc from "fast-check"
-import { keyVersion, minimumCiphertextLength, newCryptoKey, open, rotate, sealWithPrimary } from "../../../src/kms/fake/FakeKeyRing.ts"
+import {
+  keyVersion,
+  minimumCiphertextLength,
+  newCryptoKey,
+  open,
+  rotated,
+  sealWithPrimary,
+  withPrimary,
+  withVersionState
+} from "../../../src/kms/fake/FakeKeyRing.ts"
 
 const name = "projects/p/locations/l/keyRings/r/cryptoKeys/k"
 const other = "projects/p/locations/l/keyRings/r/cryptoKeys/other"
@@ -27,14 +36,33 @@ describe("fake key ring", () => {
     }))
   })
 
-  it("rotation adds the next version and makes it primary; old versions still open", () => {
+  it("rotation adds the next version and makes it primary; old versions still open; the key it came from is unchanged", () => {
     const key = newCryptoKey(name)
     const old = seal(key, Buffer.from("old"))
-    assert.strictEqual(rotate(key), 2)
-    assert.strictEqual(rotate(key), 3)
-    assert.strictEqual(key.primary, 3)
-    assert.strictEqual(seal(key, Buffer.from("new")).ciphertext.readUInt32BE(1), 3)
-    assert.strictEqual(Result.getOrThrow(open(key, old.ciphertext, 1)).toString(), "old")
+    const twice = rotated(rotated(key))
+    assert.strictEqual(twice.primary, 3)
+    assert.deepStrictEqual([...twice.versions.keys()], [1, 2, 3])
+    assert.strictEqual(seal(twice, Buffer.from("new")).ciphertext.readUInt32BE(1), 3)
+    assert.strictEqual(Result.getOrThrow(open(twice, old.ciphertext, 1)).toString(), "old")
+    assert.strictEqual(key.primary, 1)
+    assert.deepStrictEqual([...key.versions.keys()], [1])
+  })
+
+  it("a rotation's number is above every version and the primary, even a primary missing from the versions", () => {
+    const key = { ...newCryptoKey(name), primary: 5 }
+    assert.strictEqual(rotated(key).primary, 6)
+    assert.strictEqual(rotated(rotated(newCryptoKey(name))).primary, 3)
+  })
+
+  it("version state and primary changes make new keys; unknown versions give undefined", () => {
+    const key = rotated(newCryptoKey(name))
+    const disabled = withVersionState(key, 1, "DISABLED")
+    assert.strictEqual(disabled?.versions.get(1)?.state, "DISABLED")
+    assert.strictEqual(key.versions.get(1)?.state, "ENABLED")
+    assert.strictEqual(withPrimary(key, 1)?.primary, 1)
+    assert.strictEqual(key.primary, 2)
+    assert.isUndefined(withVersionState(key, 3, "DISABLED"))
+    assert.isUndefined(withPrimary(key, 3))
   })
 
   it("refuses: another key's ciphertext, a key_id naming another version, short or unknown-format data, a missing or disabled version", () => {
@@ -49,10 +77,9 @@ describe("fake key ring", () => {
     const unknownVersion = Buffer.from(sealed)
     unknownVersion.writeUInt32BE(7, 1)
     assert.strictEqual(failure(open(key, unknownVersion, undefined)), `InvalidCiphertext: ${name}/cryptoKeyVersions/7 does not exist`)
-    const version1 = key.versions.get(1)
-    if (version1 !== undefined) version1.state = "DISABLED"
-    assert.strictEqual(failure(open(key, sealed, undefined)), `KeyUnusable: ${name}/cryptoKeyVersions/1 is DISABLED; enable it, or rotate to a new primary version`)
-    assert.strictEqual(failure(sealWithPrimary(key, Buffer.from("y"))), `KeyUnusable: ${name}/cryptoKeyVersions/1 is DISABLED; enable it, or rotate to a new primary version`)
+    const disabled = withVersionState(key, 1, "DISABLED") ?? key
+    assert.strictEqual(failure(open(disabled, sealed, undefined)), `KeyUnusable: ${name}/cryptoKeyVersions/1 is DISABLED; enable it, or rotate to a new primary version`)
+    assert.strictEqual(failure(sealWithPrimary(disabled, Buffer.from("y"))), `KeyUnusable: ${name}/cryptoKeyVersions/1 is DISABLED; enable it, or rotate to a new primary version`)
   })
 
   it("the smallest ciphertext that can open holds one byte", () => {

@@ -3,7 +3,6 @@ import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as Result from "effect/Result"
 import { loadFakeKeys } from "../../../src/kms/fake/FakeKeyFile.ts"
 import { defectMessage, fakeKms, keyA, keyB } from "../../support/fakeKmsBackend.ts"
 import { tempDir } from "../../support/tempDir.ts"
@@ -13,11 +12,12 @@ import { tempDir } from "../../support/tempDir.ts"
 
 const limits = { deadline: undefined }
 const stored = (file: string) =>
-  Result.getOrThrow(loadFakeKeys(file)).map((key) => ({
-    name: key.name,
-    primary: key.primary,
-    states: [...key.versions.values()].map((v) => `${v.version}:${v.state}`)
-  }))
+  Effect.map(Effect.orDie(loadFakeKeys(file)), (keys) =>
+    keys.map((key) => ({
+      name: key.name,
+      primary: key.primary,
+      states: [...key.versions.values()].map((v) => `${v.version}:${v.state}`)
+    })))
 
 describe("fake backend control", () => {
   it.effect("rotate adds the next version and makes it primary: Status and Encrypt use it", () =>
@@ -50,12 +50,12 @@ describe("fake backend control", () => {
       const file = path.join(yield* tempDir, "keys.json")
       const { control } = yield* fakeKms({ fakeKeyFile: Option.some(file), decryptKeyUri: [keyB] })
       yield* control.rotate()
-      assert.deepStrictEqual(stored(file)[0], { name: keyA, primary: 2, states: ["1:ENABLED", "2:ENABLED"] })
+      assert.deepStrictEqual((yield* stored(file))[0], { name: keyA, primary: 2, states: ["1:ENABLED", "2:ENABLED"] })
       yield* control.setVersionState(1, "DESTROYED")
-      assert.deepStrictEqual(stored(file)[0], { name: keyA, primary: 2, states: ["1:DESTROYED", "2:ENABLED"] })
+      assert.deepStrictEqual((yield* stored(file))[0], { name: keyA, primary: 2, states: ["1:DESTROYED", "2:ENABLED"] })
       yield* control.rotate(keyB)
       yield* control.setPrimary(1, keyB)
-      assert.deepStrictEqual(stored(file)[1], { name: keyB, primary: 1, states: ["1:ENABLED", "2:ENABLED"] })
+      assert.deepStrictEqual((yield* stored(file))[1], { name: keyB, primary: 1, states: ["1:ENABLED", "2:ENABLED"] })
     }).pipe(Effect.scoped))
 
   it.effect("a key file whose primary version is gone: Status says the primary is missing", () =>

@@ -26,7 +26,7 @@ const versionOf = (name: string) => {
 const keyFileWithDataOfKeyB = Effect.gen(function*() {
   const file = path.join(yield* tempDir, "keys.json")
   const b = newCryptoKey(keyB)
-  saveFakeKeys(file, [b])
+  yield* saveFakeKeys(file, [b])
   return { file, ciphertext: Result.getOrThrow(sealWithPrimary(b, plaintext)).ciphertext }
 })
 

@@ -1,5 +1,6 @@
-import * as fs from "node:fs"
+import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
+import { readOperatorFile, UnusableFile } from "../../../config/OperatorFile.ts"
 
 // gce.conf, the cloud provider config of GKE hosted masters, in git-config
 // ("gcfg") syntax. Only [global] token-url and token-body matter here (the
@@ -68,18 +69,9 @@ export const parseGceConfig = (text: string): Result.Result<Partial<HostedMaster
   return Result.succeed(found)
 }
 
-/**
- * The token source a gce.conf asks for: undefined when it names none (use
- * Application Default Credentials), an error when it is unreadable or half set.
- */
-export const readGceConfig = (file: string): Result.Result<HostedMasterTokenSource | undefined, string> => {
-  let text: string
-  try {
-    text = fs.readFileSync(file, "utf8")
-  } catch (error) {
-    return Result.fail(`cannot read ${file}: ${error instanceof Error ? error.message : String(error)}`)
-  }
-  return Result.flatMap(parseGceConfig(text), ({ tokenBody = "", tokenUrl = "" }) => {
+/** The token source a gce.conf text asks for: undefined when it names none, an error when it is half set. */
+const tokenSourceOf = (file: string, text: string): Result.Result<HostedMasterTokenSource | undefined, string> =>
+  Result.flatMap(parseGceConfig(text), ({ tokenBody = "", tokenUrl = "" }) => {
     if (tokenUrl === "" && tokenBody === "") return Result.succeed(undefined)
     if (tokenUrl === "" || tokenBody === "") return Result.fail(`${file}: [global] needs both token-url and token-body, or neither`)
     let url: URL
@@ -91,4 +83,12 @@ export const readGceConfig = (file: string): Result.Result<HostedMasterTokenSour
     if (url.protocol !== "https:" && url.protocol !== "http:") return Result.fail(`${file}: token-url must be http(s)`)
     return Result.succeed({ tokenUrl, tokenBody })
   })
-}
+
+/**
+ * The token source a gce.conf asks for: undefined when it names none (use
+ * Application Default Credentials), an error when it is unreadable, not a
+ * regular file, or half set. Read off the event loop, interruptibly.
+ */
+export const readGceConfig = (file: string): Effect.Effect<HostedMasterTokenSource | undefined, UnusableFile> =>
+  Effect.flatMap(readOperatorFile(file, { private: false }), (text) =>
+    Effect.fromResult(Result.mapError(tokenSourceOf(file, text), (message) => new UnusableFile({ message, missing: false }))))

@@ -45,11 +45,12 @@ describe("gce.conf parsing", () => {
         fs.writeFileSync(path.join(dir, name), text)
         return path.join(dir, name)
       }
-      assert.deepStrictEqual(readGceConfig(write("adc.conf", "[global]\nproject-id = p\n")), Result.succeed(undefined))
-      assert.include(Result.getOrThrow(Result.flip(readGceConfig(write("half.conf", "[global]\ntoken-url = https://x.example.com\n")))), "both")
-      assert.include(Result.getOrThrow(Result.flip(readGceConfig(path.join(dir, "missing.conf")))), "cannot read")
+      const read = (file: string) => Effect.result(Effect.mapError(readGceConfig(file), (error) => error.message))
+      assert.deepStrictEqual(yield* read(write("adc.conf", "[global]\nproject-id = p\n")), Result.succeed(undefined))
+      assert.include(Result.getOrThrow(Result.flip(yield* read(write("half.conf", "[global]\ntoken-url = https://x.example.com\n")))), "both")
+      assert.include(Result.getOrThrow(Result.flip(yield* read(path.join(dir, "missing.conf")))), "cannot read")
       assert.include(
-        Result.getOrThrow(Result.flip(readGceConfig(write("ftp.conf", "[global]\ntoken-url = ftp://x\ntoken-body = {}\n")))),
+        Result.getOrThrow(Result.flip(yield* read(write("ftp.conf", "[global]\ntoken-url = ftp://x\ntoken-body = {}\n")))),
         "http"
       )
     }))

@@ -9,11 +9,14 @@ import { tempDir } from "../../../support/tempDir.ts"
 // What --gce-config makes of a whole file, and the exact message the operator
 // reads (exit 2) when it cannot be used.
 
+/** readGceConfig as a Result with the message the operator reads. */
+const readResult = (file: string) => Effect.result(Effect.mapError(readGceConfig(file), (error) => error.message))
+
 const withFile = (text: string) =>
-  Effect.map(tempDir, (dir) => {
-    const file = path.join(dir, "gce.conf")
+  Effect.gen(function*() {
+    const file = path.join(yield* tempDir, "gce.conf")
     fs.writeFileSync(file, text)
-    return { file, read: readGceConfig(file) }
+    return { file, read: yield* readResult(file) }
   })
 
 describe("--gce-config file", () => {
@@ -55,7 +58,7 @@ describe("--gce-config file", () => {
     Effect.gen(function*() {
       const dir = yield* tempDir
       const missing = path.join(dir, "missing.conf")
-      assert.deepStrictEqual(readGceConfig(missing), Result.fail(`cannot read ${missing}: ENOENT: no such file or directory, open '${missing}'`))
+      assert.deepStrictEqual(yield* readResult(missing), Result.fail(`cannot read ${missing}: ENOENT: no such file or directory, open '${missing}'`))
       assert.deepStrictEqual((yield* withFile("[global]\ntoken-url = \"open\n")).read, Result.fail("line 2: unterminated quote or bad escape in token-url"))
     }))
 })
