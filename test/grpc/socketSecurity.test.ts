@@ -4,7 +4,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { runAsNobody } from "../support/otherUser.ts"
 import { spawnPlugin } from "../support/spawnPlugin.ts"
-import { tempDir } from "../support/tempDir.ts"
+import { tempDirWithMode } from "../support/tempDir.ts"
 
 // Who may talk to the plugin: the socket's owner (and root), unless
 // --socket-mode widens it. Checked with a real process of another uid.
@@ -20,10 +20,7 @@ const connectAsNobody = (socket: string): string =>
   )
 
 /** A directory another uid may traverse, so only the socket's own mode decides. */
-const openDir = Effect.map(tempDir, (dir) => {
-  fs.chmodSync(dir, 0o755)
-  return dir
-})
+const openDir = tempDirWithMode(0o755)
 
 describe("socket permissions (the real entrypoint)", () => {
   it.live("the socket is born 0600: the first time it exists, its mode is already 0600", () =>
