@@ -2,9 +2,10 @@ import { spawn } from "node:child_process"
 import { status as grpcStatus } from "@grpc/grpc-js"
 import { randomBytes, timingSafeEqual } from "node:crypto"
 import * as path from "node:path"
+import { projectRoot } from "../support/projectRoot.ts"
 import { trackChild } from "./cleanup.ts"
 import { type KmsClient, makeKmsClient } from "./kmsClient.ts"
-import { type BenchServices, projectRoot } from "./protos.ts"
+import type { BenchServices } from "./protos.ts"
 import { type RunningServer, startServer } from "./serverProcess.ts"
 
 // The plugin on the CloudKms backend against the fake Cloud KMS server (its

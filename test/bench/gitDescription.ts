@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process"
-import { projectRoot } from "./protos.ts"
+import { projectRoot } from "../support/projectRoot.ts"
 
 /** The short commit measured, with "+dirty" if the work tree has changes. */
 export const gitDescription = (): string => {

@@ -1,7 +1,7 @@
 import * as path from "node:path"
 import { parseArgs } from "node:util"
-import { projectRoot } from "./protos.ts"
 import { imageNodeOptions } from "../docker/imageRuntime.ts"
+import { projectRoot } from "../support/projectRoot.ts"
 import { scenarios } from "./scenarios.ts"
 
 // The bench's knobs: flags, each with an env var fallback (handy in CI).

@@ -1,14 +1,13 @@
 import * as path from "node:path"
-import { fileURLToPath } from "node:url"
 import type * as grpc from "@grpc/grpc-js"
 import * as protoLoader from "@grpc/proto-loader"
+import { projectRoot } from "../support/projectRoot.ts"
+import { serviceOf } from "../support/protoServices.ts"
 
 // The Kubernetes KMS protos as the bench's own processes see them (floor
 // server and load generator). Loaded from proto/ directly, not through the
 // plugin's modules, so the bench does not depend on plugin internals and
 // works unchanged against a bundled plugin.
-
-export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 
 // Same loader options as the plugin, so the floor pays the same
 // (de)serialisation costs and the comparison isolates everything else.
@@ -19,15 +18,6 @@ const loaderOptions: protoLoader.Options = {
   defaults: true,
   oneofs: true,
   includeDirs: [path.join(projectRoot, "proto")]
-}
-
-// Messages and enums carry a `format`; services are plain method tables.
-const isService = (found: protoLoader.AnyDefinition): found is protoLoader.ServiceDefinition => !("format" in found)
-
-const serviceOf = (definition: protoLoader.PackageDefinition, name: string): protoLoader.ServiceDefinition => {
-  const found = definition[name]
-  if (found === undefined || !isService(found)) throw new Error(`${name} missing from the protos`)
-  return found
 }
 
 export interface BenchServices {

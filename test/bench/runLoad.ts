@@ -1,9 +1,9 @@
 import { spawn } from "node:child_process"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import { projectRoot } from "../support/projectRoot.ts"
 import { trackChild } from "./cleanup.ts"
 import { decodeLoadResult, failedRun, type LoadResult } from "./loadResult.ts"
-import { projectRoot } from "./protos.ts"
 import type { OperationKind } from "./scenarios.ts"
 
 // One load-generator process (loadGenerator.ts) against a running server,

@@ -4,7 +4,8 @@ import * as path from "node:path"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { projectRoot } from "../../bin/ensureBundle.js"
 import { kill, run, runToEnd } from "../support/childProcess.ts"
-import { machinePath, processesWith } from "../support/machineNode.ts"
+import { machinePath } from "../support/machineNode.ts"
+import { processesWith } from "../support/procStats.ts"
 
 // A production install from a checkout, as the README gives it: a checkout
 // whose dist/ is built, `npm ci --omit=dev` (no bundler, no test tools;

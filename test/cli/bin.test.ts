@@ -4,8 +4,9 @@ import * as path from "node:path"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { kill, run, type Running, runToEnd } from "../support/childProcess.ts"
 import { imageNodeOptions } from "../docker/imageRuntime.ts"
-import { machineNode, machinePath, processesWith, processTree } from "../support/machineNode.ts"
-import { projectRoot } from "../support/spawnPlugin.ts"
+import { machineNode, machinePath } from "../support/machineNode.ts"
+import { processesWith, processTree } from "../support/procStats.ts"
+import { projectRoot } from "../support/projectRoot.ts"
 
 // The `k8s-cloudkms-plugin` bin as a user runs it: the file itself, started by
 // its `#!` line with the machine's PATH, whose Node is 20 on this project's

@@ -3,7 +3,7 @@ import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { envVarOf, pluginFlags } from "../../src/config/flags.ts"
-import { spawnCli, spawnPlugin } from "../support/spawnPlugin.ts"
+import { runCli as run, spawnPlugin } from "../support/spawnPlugin.ts"
 import { tempDir } from "../support/tempDir.ts"
 
 // The Go plugin's glog flags are accepted but hidden.
@@ -11,13 +11,6 @@ const goFlags = ["logtostderr", "alsologtostderr", "v"]
 const flagNames = Object.values(pluginFlags)
   .map((flag) => JSON.stringify(flag).match(/"name":"([a-z0-9-]+)"/)?.[1])
   .filter((name) => !goFlags.includes(name ?? ""))
-
-const run = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
-  Effect.promise(async () => {
-    const cli = spawnCli(args, env)
-    const exit = await cli.exited
-    return { code: exit.code, stdout: cli.stdout(), stderr: cli.stderr() }
-  })
 
 describe("command line", () => {
   it.live("--help lists every plugin flag with its env var, and the probe sub-command; exit 0", () =>

@@ -1,16 +1,12 @@
 import { status } from "@grpc/grpc-js"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { cloudKeyUri } from "../support/CloudTestPlugin.ts"
-import { spawnCli } from "../support/spawnPlugin.ts"
+import { cloudKeyUri } from "../fakes/FakeCloud.ts"
 import { fakeCloudKms } from "../fakes/FakeCloudKms.ts"
+import { runCli } from "../support/spawnPlugin.ts"
 
-const run = (args: ReadonlyArray<string>) =>
-  Effect.promise(async () => {
-    const cli = spawnCli(args, { GCE_METADATA_HOST: "127.0.0.1:9", METADATA_SERVER_DETECTION: "none" })
-    const exit = await cli.exited
-    return { code: exit.code, stdout: cli.stdout(), stderr: cli.stderr() }
-  })
+// No metadata server to find: Application Default Credentials fail at once.
+const run = (args: ReadonlyArray<string>) => runCli(args, { GCE_METADATA_HOST: "127.0.0.1:9", METADATA_SERVER_DETECTION: "none" })
 
 describe("selftest sub-command", () => {
   it.live("with the fake backend: both APIs, a KMS round trip and every health endpoint pass; exit 0", () =>

@@ -1,15 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Option from "effect/Option"
-import * as Result from "effect/Result"
-import type { PluginFlags } from "../../src/config/flags.ts"
-import { parseConfig } from "../../src/config/parseConfig.ts"
-import { noFlags } from "../support/TestPlugin.ts"
+import { parsed as parse } from "../support/config.ts"
 
 // The one-of-a-few flags (--kms, --kms-backend, --log-format, --log-level):
 // their defaults, every accepted value, any case.
-
-const keyUri = "projects/my-project/locations/us-east1/keyRings/my-ring/cryptoKeys/my-key"
-const parse = (overrides: Partial<PluginFlags>) => Result.getOrThrow(parseConfig({ ...noFlags, keyUri: Option.some(keyUri), ...overrides }))
 
 describe("choice flags", () => {
   it("--kms takes v1, v2 or both", () => {

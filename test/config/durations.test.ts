@@ -4,17 +4,11 @@ import * as Result from "effect/Result"
 import * as fc from "fast-check"
 import { formatDurationMillis, parseDurationMillis } from "../../src/config/Duration.ts"
 import type { PluginFlags } from "../../src/config/flags.ts"
-import { parseConfig } from "../../src/config/parseConfig.ts"
 import type { PluginConfigShape } from "../../src/config/PluginConfig.ts"
-import { noFlags } from "../support/TestPlugin.ts"
+import { messageOf, parse } from "../support/config.ts"
 
 // Every duration flag: its default, that a given value is used, the flag
 // named in its error, and its minimum (some may be 0, most must be positive).
-
-const keyUri = "projects/my-project/locations/us-east1/keyRings/my-ring/cryptoKeys/my-key"
-const parse = (overrides: Partial<PluginFlags>) => parseConfig({ ...noFlags, keyUri: Option.some(keyUri), ...overrides })
-const messageOf = (overrides: Partial<PluginFlags>): string =>
-  Result.match(parse(overrides), { onSuccess: () => "valid", onFailure: (e) => e.message })
 
 type DurationKey =
   | "kmsAttemptTimeout"

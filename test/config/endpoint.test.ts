@@ -2,19 +2,14 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import * as fc from "fast-check"
-import type { PluginFlags } from "../../src/config/flags.ts"
-import { parseConfig } from "../../src/config/parseConfig.ts"
-import { noFlags } from "../support/TestPlugin.ts"
+import { messageOf as messageOfFlags, parse } from "../support/config.ts"
 
 // --kms-endpoint is host:port, the port a plain number 1-65535. Anything
 // else is refused at start, not discovered as a connection error later.
 
-const keyUri = "projects/my-project/locations/us-east1/keyRings/my-ring/cryptoKeys/my-key"
-const parse = (overrides: Partial<PluginFlags>) => parseConfig({ ...noFlags, keyUri: Option.some(keyUri), ...overrides })
 const endpointOf = (raw: string, insecure = false) =>
   Result.getOrThrow(parse({ kmsEndpoint: Option.some(raw), kmsInsecure: insecure })).cloudEndpoint
-const messageOf = (raw: string): string =>
-  Result.match(parse({ kmsEndpoint: Option.some(raw) }), { onSuccess: () => "valid", onFailure: (e) => e.message })
+const messageOf = (raw: string): string => messageOfFlags({ kmsEndpoint: Option.some(raw) })
 
 describe("--kms-endpoint", () => {
   it("ports 1 and 65535 are the bounds", () => {

@@ -4,7 +4,7 @@ import * as Result from "effect/Result"
 import * as fc from "fast-check"
 import { envVarOf, type PluginFlags } from "../../src/config/flags.ts"
 import { parseConfig } from "../../src/config/parseConfig.ts"
-import { noFlags } from "../support/TestPlugin.ts"
+import { noFlags } from "../support/config.ts"
 
 // Every flag also reads KMS_PLUGIN_<FLAG> when absent from the command line.
 // Whichever way a value comes, it is checked the same way; a mistake is named

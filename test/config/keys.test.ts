@@ -2,21 +2,14 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import * as fc from "fast-check"
-import type { PluginFlags } from "../../src/config/flags.ts"
-import { parseConfig } from "../../src/config/parseConfig.ts"
-import { noFlags } from "../support/TestPlugin.ts"
+import { keyUri, messageOf, parse } from "../support/config.ts"
 
 // The keys and key suffixes: --key-uri / --key-suffix, and the repeatable
 // --decrypt-key-uri / --decrypt-key-suffix, which an env var can give as a
 // comma-separated list (a manifest's env is easier to template than argv).
 
-const keyUri = "projects/my-project/locations/us-east1/keyRings/my-ring/cryptoKeys/my-key"
 const old = keyUri.replace("my-key", "old")
 const older = keyUri.replace("my-key", "older")
-const parse = (overrides: Partial<PluginFlags>, env: Record<string, string> = {}) =>
-  parseConfig({ ...noFlags, keyUri: Option.some(keyUri), ...overrides }, env)
-const messageOf = (overrides: Partial<PluginFlags>, env: Record<string, string> = {}): string =>
-  Result.match(parse(overrides, env), { onSuccess: () => "valid", onFailure: (e) => e.message })
 
 describe("decrypt-only keys and suffixes from the environment", () => {
   it("empty items and spaces around commas are dropped (trailing commas in templates are harmless)", () => {

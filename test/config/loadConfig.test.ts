@@ -8,7 +8,8 @@ import { ConfigError } from "../../src/config/ConfigError.ts"
 import type { PluginFlags } from "../../src/config/flags.ts"
 import { parseConfig } from "../../src/config/parseConfig.ts"
 import { PluginConfig } from "../../src/config/PluginConfig.ts"
-import { noFlags } from "../support/TestPlugin.ts"
+import { noFlags } from "../support/config.ts"
+import { withEnv } from "../support/env.ts"
 import { tempDir } from "../support/tempDir.ts"
 
 // PluginConfig.load is what PluginConfig.layer runs at start: parseConfig over the flags and the
@@ -21,23 +22,6 @@ const fakeFlags = (socketPath: string, more: Partial<PluginFlags> = {}): PluginF
   pathToUnixSocket: Option.some(socketPath),
   ...more
 })
-
-/** Sets env vars for the scope of the test, restoring what was there before. */
-const withEnv = (vars: Record<string, string>) =>
-  Effect.acquireRelease(
-    Effect.sync(() => {
-      const before = Object.keys(vars).map((name) => [name, process.env[name]] as const)
-      for (const [name, value] of Object.entries(vars)) process.env[name] = value
-      return before
-    }),
-    (before) =>
-      Effect.sync(() => {
-        for (const [name, value] of before) {
-          if (value === undefined) delete process.env[name]
-          else process.env[name] = value
-        }
-      })
-  )
 
 describe("PluginConfig.load", () => {
   it.effect("valid flags and an existing socket directory give the same config parseConfig does", () =>

@@ -5,17 +5,11 @@ import { ConfigError } from "../../src/config/ConfigError.ts"
 import { formatDurationMillis, parseDurationMillis } from "../../src/config/Duration.ts"
 import type { PluginFlags } from "../../src/config/flags.ts"
 import { fakeDefaultKeyUri, parseConfig } from "../../src/config/parseConfig.ts"
-import { noFlags } from "../support/TestPlugin.ts"
+import { keyUri, messageOf as messageFor, noFlags } from "../support/config.ts"
 
 // What an operator reads for each mistake: one line per flag, saying what
 // was expected and what was given.
 
-const keyUri = "projects/my-project/locations/us-east1/keyRings/my-ring/cryptoKeys/my-key"
-const messageFor = (overrides: Partial<PluginFlags>, env: Record<string, string> = {}): string =>
-  Result.match(parseConfig({ ...noFlags, keyUri: Option.some(keyUri), ...overrides }, env), {
-    onSuccess: () => "valid",
-    onFailure: (error) => error.message
-  })
 const some = Option.some
 
 describe("config error messages", () => {

@@ -3,17 +3,11 @@ import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import * as fc from "fast-check"
 import type { PluginFlags } from "../../src/config/flags.ts"
-import { parseConfig } from "../../src/config/parseConfig.ts"
-import { noFlags } from "../support/TestPlugin.ts"
+import { messageOf, parse } from "../support/config.ts"
 
 // Ports and counts are plain decimal digits, nothing else: JavaScript's
 // Number() would take " 80", "8e1", "0x50" or "+80", and an operator who
 // typed those should hear about it rather than get a surprise port.
-
-const keyUri = "projects/my-project/locations/us-east1/keyRings/my-ring/cryptoKeys/my-key"
-const parse = (overrides: Partial<PluginFlags>) => parseConfig({ ...noFlags, keyUri: Option.some(keyUri), ...overrides })
-const messageOf = (overrides: Partial<PluginFlags>): string =>
-  Result.match(parse(overrides), { onSuccess: () => "valid", onFailure: (e) => e.message })
 
 const notPlainDigits = ["80 ", " 80", "8e1", "0x50", "+80", "80.0", "1_000", "٨٠"]
 

@@ -2,15 +2,9 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import * as fc from "fast-check"
-import type { PluginFlags } from "../../src/config/flags.ts"
 import { fakeDefaultKeyUri, parseConfig } from "../../src/config/parseConfig.ts"
 import { formatDurationMillis, parseDurationMillis } from "../../src/config/Duration.ts"
-import { noFlags } from "../support/TestPlugin.ts"
-
-const keyUri = "projects/my-project/locations/us-east1/keyRings/my-ring/cryptoKeys/my-key"
-const flags = (overrides: Partial<PluginFlags>): PluginFlags => ({ ...noFlags, keyUri: Option.some(keyUri), ...overrides })
-const problemsOf = (f: PluginFlags, env: Record<string, string> = {}) =>
-  Result.match(parseConfig(f, env), { onSuccess: () => [], onFailure: (e) => e.problems.map((p) => p.flag) })
+import { flags, keyUri, noFlags, problemsOf } from "../support/config.ts"
 
 describe("parseConfig", () => {
   it("defaults match the design (Go plugin names and values)", () => {

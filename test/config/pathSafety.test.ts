@@ -8,8 +8,8 @@ import * as Result from "effect/Result"
 import type { PluginFlags } from "../../src/config/flags.ts"
 import { parseConfig } from "../../src/config/parseConfig.ts"
 import { PluginConfig } from "../../src/config/PluginConfig.ts"
+import { noFlags } from "../support/config.ts"
 import { nobody } from "../support/otherUser.ts"
-import { noFlags } from "../support/TestPlugin.ts"
 import { tempDir } from "../support/tempDir.ts"
 
 // The paths the operator gives, checked at start (exit 2, nothing started):

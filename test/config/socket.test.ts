@@ -3,17 +3,12 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
-import type { PluginFlags } from "../../src/config/flags.ts"
-import { defaultSocketPath, parseConfig } from "../../src/config/parseConfig.ts"
-import { noFlags } from "../support/TestPlugin.ts"
+import { defaultSocketPath } from "../../src/config/parseConfig.ts"
+import { messageOf, parse } from "../support/config.ts"
 
 // The socket path and its mode: what the kernel would refuse at bind time is
 // refused at start instead, with the flag named.
 
-const keyUri = "projects/my-project/locations/us-east1/keyRings/my-ring/cryptoKeys/my-key"
-const parse = (overrides: Partial<PluginFlags>) => parseConfig({ ...noFlags, keyUri: Option.some(keyUri), ...overrides })
-const messageOf = (overrides: Partial<PluginFlags>): string =>
-  Result.match(parse(overrides), { onSuccess: () => "valid", onFailure: (e) => e.message })
 const socketMessage = (raw: string) => messageOf({ pathToUnixSocket: Option.some(raw) })
 const modeMessage = (raw: string) => messageOf({ socketMode: Option.some(raw) })
 

@@ -1,7 +1,8 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { projectRoot, readHelp } from "../docs/cliHelp.ts"
+import { readHelp } from "../docs/cliHelp.ts"
+import { projectRoot } from "../support/projectRoot.ts"
 import {
   contextKeeps,
   execForm,

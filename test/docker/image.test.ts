@@ -4,11 +4,12 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { bundleExternals, isBundleExternal } from "../../scripts/bundleExternals.ts"
-import { projectRoot } from "../docs/cliHelp.ts"
 import { startFakeCloudKms } from "../fakes/FakeCloudKms.ts"
-import { imageNodeOptions } from "./imageRuntime.ts"
-import { get, kill, run, runToEnd } from "../support/childProcess.ts"
+import { kill, run, runToEnd } from "../support/childProcess.ts"
+import { get } from "../support/http.ts"
+import { projectRoot } from "../support/projectRoot.ts"
 import { execForm, inWorkdir, instructionsOf, lastOf, parseCopy, readDockerfile, type Stage } from "./dockerfile.ts"
+import { imageNodeOptions } from "./imageRuntime.ts"
 
 // The image without a Docker engine, stage by stage: `npm run build` (what
 // the build stage runs); the prod-deps stage's own COPY and RUN lines run as

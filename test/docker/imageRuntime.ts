@@ -1,6 +1,6 @@
 import * as path from "node:path"
+import { projectRoot } from "../support/projectRoot.ts"
 import { readDockerfile } from "./dockerfile.ts"
-import { projectRoot } from "../soak/pluginProcess.ts"
 
 // How the image runs the entrypoint: the Node options its runtime stage sets
 // (ENV NODE_OPTIONS), so the limits run and the bench start the bundle the

@@ -6,9 +6,11 @@ import { parse } from "yaml"
 import { parseDurationMillis } from "../../src/config/Duration.ts"
 import { defaultSocketPath } from "../../src/config/parseConfig.ts"
 import { isCryptoKeyName } from "../../src/config/KeyNames.ts"
-import { type HelpText, mainScript, parseArgs, projectRoot, readHelp } from "../docs/cliHelp.ts"
-import { get, kill, run } from "../support/childProcess.ts"
+import { type HelpText, parseArgs, readHelp } from "../docs/cliHelp.ts"
 import { readLimitsResult } from "../limits/results.ts"
+import { kill, run } from "../support/childProcess.ts"
+import { get } from "../support/http.ts"
+import { mainScript, projectRoot } from "../support/projectRoot.ts"
 import { imageNodeOptions } from "./imageRuntime.ts"
 
 // Every YAML under docker/, parsed, checked against the plugin (its flags,

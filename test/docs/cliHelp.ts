@@ -1,13 +1,9 @@
 import { execFile } from "node:child_process"
-import * as path from "node:path"
-import { fileURLToPath } from "node:url"
+import { mainScript, projectRoot } from "../support/projectRoot.ts"
 
 // The command line as an operator sees it: `--help` of the real entrypoint,
 // parsed. The docs and the manifests are checked against this, so they
 // cannot name a flag the plugin does not take.
-
-export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
-export const mainScript = path.join(projectRoot, "src/main.ts")
 
 export interface HelpFlag {
   /** e.g. "--key-uri" */

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { projectRoot } from "./cliHelp.ts"
+import { projectRoot } from "../support/projectRoot.ts"
 
 // LICENSE is the Apache License 2.0 exactly as apache.org publishes it
 // (https://www.apache.org/licenses/LICENSE-2.0.txt), the licence that

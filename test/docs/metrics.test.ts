@@ -4,7 +4,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Metric from "effect/Metric"
 import * as Metrics from "../../src/observability/Metrics.ts"
 import { runtimeMetricDefinitions } from "../../src/observability/RuntimeMetrics.ts"
-import { projectRoot } from "../support/spawnPlugin.ts"
+import { projectRoot } from "../support/projectRoot.ts"
 
 // The README's metric table lists exactly the metrics the plugin exports
 // (its own, defined in Metrics.ts, and the runtime ones), each with its type.

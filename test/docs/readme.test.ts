@@ -1,7 +1,8 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { assert, beforeAll, describe, it } from "@effect/vitest"
-import { type HelpFlag, type HelpText, projectRoot, readAllHelp } from "./cliHelp.ts"
+import { projectRoot } from "../support/projectRoot.ts"
+import { type HelpFlag, type HelpText, readAllHelp } from "./cliHelp.ts"
 
 // The README's flag reference against `--help` of the real entrypoint, so the
 // two cannot drift: the same flags (no more, no fewer), the same env vars, the

@@ -6,7 +6,8 @@ import { parse } from "yaml"
 import { defaultSocketPath } from "../../src/config/parseConfig.ts"
 import * as Metrics from "../../src/observability/Metrics.ts"
 import { runtimeMetricDefinitions } from "../../src/observability/RuntimeMetrics.ts"
-import { type HelpText, projectRoot, readHelp } from "./cliHelp.ts"
+import { projectRoot } from "../support/projectRoot.ts"
+import { type HelpText, readHelp } from "./cliHelp.ts"
 
 // The README's operator snippets against the files and code they describe:
 // its internal links land on headings; the kubeadm ClusterConfiguration and

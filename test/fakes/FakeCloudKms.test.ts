@@ -319,6 +319,33 @@ describe("fake Cloud KMS through the real @google-cloud/kms client", () => {
       expect(performance.now() - started).toBeGreaterThanOrEqual(55)
     })
 
+    it("a held method waits until released, while other methods answer", async () => {
+      const { ciphertext } = await encrypt(keyA, Buffer.from("held"))
+      const release = fake.hold("Decrypt")
+      const arrived = once(fake.events, "call")
+      let answered = false
+      const decrypting = decrypt(keyA, ciphertext).finally(() => {
+        answered = true
+      })
+      expect(await arrived).toEqual([expect.objectContaining({ method: "Decrypt", name: keyA })])
+      // Asked after the held Decrypt arrived, answered before it.
+      await client.getCryptoKey({ name: keyA }, noRetry)
+      expect(answered).toBe(false)
+      release()
+      expect((await decrypting).plaintext.toString()).toBe("held")
+      expect((await decrypt(keyA, ciphertext)).plaintext.toString()).toBe("held")
+    })
+
+    it("clearFaults releases a hold", async () => {
+      const { ciphertext } = await encrypt(keyA, Buffer.from("held"))
+      fake.hold("Decrypt")
+      const arrived = once(fake.events, "call")
+      const decrypting = decrypt(keyA, ciphertext)
+      await arrived
+      fake.clearFaults()
+      expect((await decrypting).plaintext.toString()).toBe("held")
+    })
+
     it("a corrupted Encrypt ciphertext is caught by recomputing its CRC32C client-side", async () => {
       fake.inject({ method: "Encrypt", times: 1, fault: { kind: "corrupt" } })
       const bad = await encrypt(keyA, Buffer.from("payload"))

@@ -79,10 +79,12 @@ export interface FakeCloudKms {
   denyPermissions(cryptoKey: string, permissions: ReadonlyArray<string>): void
 
   inject(rule: FaultRule): void
-  /** Drops every injected fault and latency, back to the start options (latencyMillis). */
+  /** Drops every injected fault and latency, back to the start options (latencyMillis); releases every hold. */
   clearFaults(): void
   /** Latency for one method, or for every method without its own ("all", the default); undefined removes it. */
   setLatency(latency: Latency | undefined, method?: KmsMethod | "all"): void
+  /** Calls of `method` arriving from now on wait until the returned release() (then their latency and faults apply). */
+  hold(method: KmsMethod): () => void
 
   /** Drops every connection and in-flight call, then serves again on the same port. */
   restart(): Promise<void>
@@ -131,6 +133,7 @@ export const startFakeCloudKms = async (options: FakeCloudKmsOptions): Promise<F
   const calls = zeroCounts()
   const cancelled = zeroCounts()
   const requests: Array<SeenRequest> = []
+  const held = new Map<KmsMethod, Array<() => void>>()
 
   // One grpc-js unary handler: count, delay, draw faults, answer, and notice
   // cancellation. grpc-js also emits "cancelled" after a normal end, hence `settled`.
@@ -168,9 +171,14 @@ export const startFakeCloudKms = async (options: FakeCloudKmsOptions): Promise<F
       callback(null, response)
       events.emit("answered", seen, grpc.status.OK)
     }
-    const delay = injector.delayMillis(method)
-    if (delay > 0) timer = setTimeout(answer, delay)
-    else answer()
+    const proceed = () => {
+      const delay = injector.delayMillis(method)
+      if (delay > 0) timer = setTimeout(answer, delay)
+      else answer()
+    }
+    const waiting = held.get(method)
+    if (waiting === undefined) proceed()
+    else waiting.push(proceed)
   }
 
   const services = cloudKmsServices()
@@ -225,8 +233,20 @@ export const startFakeCloudKms = async (options: FakeCloudKmsOptions): Promise<F
     clearFaults: () => {
       injector.clear()
       startLatency()
+      for (const [method, waiting] of [...held]) {
+        held.delete(method)
+        for (const proceed of waiting.splice(0)) proceed()
+      }
     },
     setLatency: (latency, method) => injector.setLatency(latency, method),
+    hold: (method) => {
+      const waiting: Array<() => void> = []
+      held.set(method, waiting)
+      return () => {
+        if (held.get(method) === waiting) held.delete(method)
+        for (const proceed of waiting.splice(0)) proceed()
+      }
+    },
     restart: async () => {
       if (stopped) throw new Error("the fake Cloud KMS is stopped")
       // close() releases the port at once; the old connections are cut only

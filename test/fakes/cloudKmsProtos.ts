@@ -3,6 +3,7 @@ import { createRequire } from "node:module"
 import * as path from "node:path"
 import type * as grpc from "@grpc/grpc-js"
 import * as protoLoader from "@grpc/proto-loader"
+import { serviceOf } from "../support/protoServices.ts"
 
 // The fake speaks exactly the protos the real client is built from: the KMS
 // protos shipped in @google-cloud/kms, and the IAM protos of the google-gax
@@ -22,14 +23,6 @@ const readProtoJson = (file: string): ProtoJson => {
 }
 
 const loaderOptions: protoLoader.Options = { longs: String, enums: String, defaults: true, oneofs: true }
-
-const isService = (found: protoLoader.AnyDefinition): found is protoLoader.ServiceDefinition => !("format" in found)
-
-const serviceOf = (definition: protoLoader.PackageDefinition, name: string): grpc.ServiceDefinition => {
-  const found = definition[name]
-  if (found === undefined || !isService(found)) throw new Error(`${name} missing from the protos`)
-  return found
-}
 
 export interface CloudKmsServices {
   readonly kms: grpc.ServiceDefinition

@@ -7,11 +7,12 @@ import * as Option from "effect/Option"
 import * as fc from "fast-check"
 import type { CallFailed } from "../../src/client/PluginClient.ts"
 import { maxRequestMessageBytes } from "../../src/grpc/RequestRules.ts"
-import { CloudPlugin, cloudKeyUri, cloudOtherKeyUri, FakeCloud } from "../support/CloudTestPlugin.ts"
+import { cloudKeyUri, cloudOtherKeyUri, FakeCloud } from "../fakes/FakeCloud.ts"
+import { InProcessPlugin } from "../support/InProcessPlugin.ts"
 import { checkOptions, codeName, report, runs, Tally, timeoutFor } from "./support/fuzzConfig.ts"
 import { mutatedCiphertext, mutatedKeyId } from "./support/mutations.ts"
-import { decryptKeySuffix, keySuffix, type Pool, type PoolEntry } from "./support/pool.ts"
-import { bytesEqual, encodeMessage, len, patternBytes, utf8 } from "./support/protobuf.ts"
+import { buildVersion1Pool, decryptKeySuffix, keySuffix, type Pool, type PoolEntry } from "./support/pool.ts"
+import { bytesEqual, encodeMessage, len, utf8 } from "./support/protobuf.ts"
 import { makeRawClient } from "./support/rawGrpc.ts"
 import { checkOutcome, malformedCase, randomBytesCase } from "./support/requests.ts"
 
@@ -30,21 +31,13 @@ const accepted = (keyId: string) => {
   return match !== null && Number.isSafeInteger(Number(match[1]))
 }
 
-const cloudLayer = CloudPlugin.layer({ keySuffix: Option.some(keySuffix), decryptKeySuffix: [decryptKeySuffix], decryptKeyUri: [cloudOtherKeyUri] })
+const cloudLayer = InProcessPlugin.layer({
+  backend: "cloud",
+  flags: { keySuffix: Option.some(keySuffix), decryptKeySuffix: [decryptKeySuffix], decryptKeyUri: [cloudOtherKeyUri] }
+})
   .pipe(Layer.provideMerge(FakeCloud.layer))
 
-const buildCloudPool = Effect.gen(function*() {
-  const { client } = yield* CloudPlugin
-  const entries: Array<PoolEntry> = []
-  for (const plaintext of [Uint8Array.of(5), patternBytes(32, 21), patternBytes(300, 22)]) {
-    const answer = yield* client.v2Encrypt({ plaintext })
-    entries.push({ plaintext, ciphertext: answer.ciphertext, keyId: answer.keyId, version: 1, disabled: false, api: "v2" })
-  }
-  const plain = patternBytes(32, 23)
-  const v1 = yield* client.v1Encrypt(plain)
-  entries.push({ plaintext: plain, ciphertext: v1.cipher, keyId: entries[0]?.keyId ?? "", version: 1, disabled: false, api: "v1beta1" })
-  return { entries, currentKeyId: (yield* client.v2Status).keyId, versions: [1] } satisfies Pool
-})
+const buildCloudPool = Effect.flatMap(InProcessPlugin, ({ client }) => buildVersion1Pool(client, 20))
 
 type Answer = Exit.Exit<{ readonly plaintext: Uint8Array }, CallFailed>
 
@@ -75,7 +68,7 @@ describe("fuzzing the Cloud KMS backend", () => {
     it.effect("near-miss key_ids and ciphertexts, v2 and v1beta1: the right plaintext or INVALID_ARGUMENT", () =>
       Effect.gen(function*() {
         const pool = yield* buildCloudPool
-        const { client } = yield* CloudPlugin
+        const { client } = yield* InProcessPlugin
         const tally = new Tally()
         const others = pool.entries.map((e) => e.ciphertext)
         const arbitrary = fc.nat({ max: pool.entries.length - 1 }).chain((i) => {
@@ -106,7 +99,7 @@ describe("fuzzing the Cloud KMS backend", () => {
     it.effect("malformed and random protobuf bytes: never UNKNOWN, INTERNAL only from grpc-js's parser", () =>
       Effect.gen(function*() {
         const pool = yield* buildCloudPool
-        const { target } = yield* CloudPlugin
+        const { target } = yield* InProcessPlugin
         const raw = yield* makeRawClient(target)
         const tally = new Tally()
         yield* Effect.promise(() =>

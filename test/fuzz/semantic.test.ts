@@ -8,7 +8,8 @@ import type { CallFailed } from "../../src/client/PluginClient.ts"
 import { formatKeyId } from "../../src/grpc/KeyId.ts"
 import { checkKeyId, maxRequestMessageBytes } from "../../src/grpc/RequestRules.ts"
 import { keyVersionName } from "../../src/config/KeyNames.ts"
-import { configFrom, TestPlugin } from "../support/TestPlugin.ts"
+import { configFrom } from "../support/config.ts"
+import { InProcessPlugin } from "../support/InProcessPlugin.ts"
 import { checkOptions, codeName, report, runs, Tally, timeoutFor } from "./support/fuzzConfig.ts"
 import { Harness } from "./support/harness.ts"
 import { mutatedCiphertext, mutatedKeyId } from "./support/mutations.ts"
@@ -80,7 +81,7 @@ describe("semantic fuzzing with the typed client", () => {
     it.effect("mutated key_ids: only the accepted spellings decrypt, to the original plaintext", () =>
       Effect.gen(function*() {
         const { pool } = yield* Harness
-        const { client } = yield* TestPlugin
+        const { client } = yield* InProcessPlugin
         const tally = new Tally()
         const arbitrary = entryOf(pool).chain((i) =>
           fc.tuple(
@@ -107,7 +108,7 @@ describe("semantic fuzzing with the typed client", () => {
     it.effect("random annotations: any annotation at all is refused (the plugin writes none)", () =>
       Effect.gen(function*() {
         const { pool } = yield* Harness
-        const { client } = yield* TestPlugin
+        const { client } = yield* InProcessPlugin
         const tally = new Tally()
         const key = fc.oneof(
           fc.domain(),
@@ -145,7 +146,7 @@ describe("semantic fuzzing with the typed client", () => {
     it.effect("mutated ciphertexts (bit flips, truncation, extension, splices): never another plaintext, v2 and v1beta1", () =>
       Effect.gen(function*() {
         const { pool } = yield* Harness
-        const { client } = yield* TestPlugin
+        const { client } = yield* InProcessPlugin
         const tally = new Tally()
         const others = pool.entries.map((e) => e.ciphertext)
         const arbitrary = entryOf(pool).chain((i) => fc.tuple(fc.constant(i), mutatedCiphertext(at(pool, i).ciphertext, others), fc.boolean()))
@@ -173,7 +174,7 @@ describe("semantic fuzzing with the typed client", () => {
     it.effect("after the fuzzing the plugin still answers Status and Version", () =>
       Effect.gen(function*() {
         const { pool } = yield* Harness
-        const { client } = yield* TestPlugin
+        const { client } = yield* InProcessPlugin
         assert.deepStrictEqual(yield* client.v2Status, { version: "v2", healthz: "ok", keyId: pool.currentKeyId })
         assert.strictEqual((yield* client.v1Version).version, "v1beta1")
       }))
@@ -204,10 +205,11 @@ describe("key_ids of every accepted --key-uri", () => {
     )
   })
 
-  layer(TestPlugin.layer({ keyUri: Option.some(domainScopedKey) }), { excludeTestServices: true })("a domain-scoped project", (it) => {
+  const domainScoped = InProcessPlugin.layer({ flags: { keyUri: Option.some(domainScopedKey) } })
+  layer(domainScoped, { excludeTestServices: true })("a domain-scoped project", (it) => {
     it.effect("Encrypt then Decrypt round-trips with a key in a domain-scoped project (example.com:kms-test)", () =>
       Effect.gen(function*() {
-        const { client } = yield* TestPlugin
+        const { client } = yield* InProcessPlugin
         const encrypted = yield* client.v2Encrypt({ plaintext: Uint8Array.of(1, 2, 3) })
         assert.strictEqual(encrypted.keyId, `${domainScopedKey}/cryptoKeyVersions/1`)
         const decrypted = yield* Effect.exit(client.v2Decrypt({ ciphertext: encrypted.ciphertext, keyId: encrypted.keyId }))

@@ -13,10 +13,10 @@ import {
   heaviestNetGarbage,
   type NetGarbage,
   netGarbage,
-  rssKiB,
   sendGrpcOddity,
   sendNetGarbage
 } from "./support/rawSocket.ts"
+import { rssKiB } from "../support/procStats.ts"
 import { checkOutcome, type FuzzCase, grpcJsUndecodable, malformedCase, pathOf, randomBytesCase, wellFormedCase } from "./support/requests.ts"
 import { assertAlive, type SpawnedHarness, withSpawnedPlugin } from "./support/spawned.ts"
 

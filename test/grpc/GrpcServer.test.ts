@@ -1,42 +1,21 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
-import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
 import type { PluginFlags } from "../../src/config/flags.ts"
-import { PluginConfig } from "../../src/config/PluginConfig.ts"
-import { CallObserver } from "../../src/grpc/CallObserver.ts"
-import { GrpcServer } from "../../src/grpc/GrpcServer.ts"
-import * as FakeKms from "../../src/kms/fake/FakeKms.ts"
-import { Shutdown } from "../../src/runtime/Shutdown.ts"
-import { configFrom } from "../support/TestPlugin.ts"
+import { inProcessPlugin } from "../support/InProcessPlugin.ts"
 import { tempDir } from "../support/tempDir.ts"
 
 // The server's lifecycle as its log tells it, and what it leaves behind.
 
 const runServer = (flags: Partial<PluginFlags>, socketName = "kms.sock") =>
   Effect.gen(function*() {
-    const dir = yield* tempDir
-    const lines: Array<string> = []
-    const capture = Logger.make((options) => {
-      lines.push(Array.isArray(options.message) ? options.message.join(" ") : String(options.message))
-    })
-    const socketPath = path.join(dir, socketName)
-    const config = configFrom({ kmsBackend: Option.some("fake"), pathToUnixSocket: Option.some(socketPath), ...flags })
-    const { shutdown, target } = yield* Effect.scoped(Effect.gen(function*() {
-      const context = yield* Layer.build(GrpcServer.layer.pipe(
-        Layer.provide(Layer.mergeAll(FakeKms.layer, CallObserver.layer)),
-        Layer.provide(PluginConfig.layerTest(config)),
-        Layer.provideMerge(Shutdown.layerTest),
-        Layer.provide(Logger.layer([capture]))
-      ))
-      assert.isTrue(fs.lstatSync(socketPath).isSocket())
-      return { shutdown: Context.get(context, Shutdown), target: Context.get(context, GrpcServer) }
-    }))
-    return { lines, socketPath, target: target.target, forced: yield* shutdown.forcedReason }
+    const socketPath = path.join(yield* tempDir, socketName)
+    const served = yield* inProcessPlugin({ flags, socketPath })
+    assert.isTrue(fs.lstatSync(socketPath).isSocket())
+    yield* served.stop
+    return { lines: served.lines, socketPath, target: served.target, forced: yield* served.shutdown.forcedReason }
   })
 
 describe("gRPC server lifecycle", () => {

@@ -4,7 +4,7 @@ import * as fc from "fast-check"
 import { formatKeyId, maxKeyIdBytes, parseKeyId } from "../../src/grpc/KeyId.ts"
 import { checkKeyId } from "../../src/grpc/RequestRules.ts"
 import { keyVersionName, parseKeyVersionName } from "../../src/config/KeyNames.ts"
-import { configFrom } from "../support/TestPlugin.ts"
+import { configFrom } from "../support/config.ts"
 
 const id = fc.stringMatching(/^[A-Za-z0-9_-]{1,63}$/)
 // Domain-scoped projects ("example.com:proj") hold a colon, like the suffix separator.

@@ -12,7 +12,7 @@ import {
   maxPlaintextBytes,
   maxRequestMessageBytes
 } from "../../src/grpc/RequestRules.ts"
-import { configFrom } from "../support/TestPlugin.ts"
+import { configFrom } from "../support/config.ts"
 
 // The request rules on their own: exact bounds and the messages operators read.
 

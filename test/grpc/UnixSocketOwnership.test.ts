@@ -4,10 +4,10 @@ import * as net from "node:net"
 import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Logger from "effect/Logger"
 import { socketDirectoryProblem } from "../../src/config/SocketPath.ts"
 import { claimSocketPath, ownSocket, removeOwnedSocket } from "../../src/grpc/UnixSocket.ts"
 import { kill, run } from "../support/childProcess.ts"
+import { lineCollector } from "../support/logCapture.ts"
 import { tempDir } from "../support/tempDir.ts"
 
 // Whose socket is it? Only a socket nobody answers on is removed at start,
@@ -16,12 +16,9 @@ import { tempDir } from "../support/tempDir.ts"
 /** Runs `effect`, returning what it logged. */
 const logged = <A, E>(effect: Effect.Effect<A, E>) =>
   Effect.gen(function*() {
-    const lines: Array<string> = []
-    const capture = Logger.make((entry) => {
-      lines.push(Array.isArray(entry.message) ? entry.message.join(" ") : String(entry.message))
-    })
-    const result = yield* Effect.result(Effect.provide(effect, Logger.layer([capture])))
-    return { result, lines }
+    const logs = lineCollector()
+    const result = yield* Effect.result(Effect.provide(effect, logs.layer))
+    return { result, lines: logs.messages }
   })
 
 // A live server that cannot accept right now: its accept queue is full and

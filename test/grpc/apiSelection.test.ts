@@ -2,15 +2,14 @@ import { status } from "@grpc/grpc-js"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { makePluginClient } from "../../src/client/PluginClient.ts"
-import { serve } from "../support/grpcHarness.ts"
+import { inProcessPlugin } from "../support/InProcessPlugin.ts"
 
 // --kms picks the API(s) served; the other one answers UNIMPLEMENTED.
 
 const answers = (kms: "v1" | "v2" | "both") =>
   Effect.gen(function*() {
-    const served = yield* serve({ flags: { kms: Option.some(kms) } })
-    const client = yield* makePluginClient(served.target, { timeoutMillis: 10_000 })
+    const served = yield* inProcessPlugin({ flags: { kms: Option.some(kms) } })
+    const { client } = served
     const v2 = yield* Effect.result(client.v2Status)
     const v1 = yield* Effect.result(client.v1Version)
     const code = (result: typeof v2 | typeof v1) => result._tag === "Success" ? status.OK : result.failure.code

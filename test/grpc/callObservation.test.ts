@@ -1,8 +1,7 @@
 import { performance } from "node:perf_hooks"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { makePluginClient } from "../../src/client/PluginClient.ts"
-import { serve } from "../support/grpcHarness.ts"
+import { inProcessPlugin } from "../support/InProcessPlugin.ts"
 
 // Every RPC reaches the observer (the failure log line and the metrics) under
 // its own API and method name, with the request uid where the API has one.
@@ -10,8 +9,8 @@ import { serve } from "../support/grpcHarness.ts"
 describe("call observation", () => {
   it.live("each of the six RPCs is reported as api.method, with the v2 Encrypt/Decrypt uid and no uid elsewhere", () =>
     Effect.gen(function*() {
-      const served = yield* serve()
-      const client = yield* makePluginClient(served.target, { timeoutMillis: 10_000 })
+      const served = yield* inProcessPlugin()
+      const { client } = served
       yield* client.v2Status
       const encrypted = yield* client.v2Encrypt({ plaintext: new Uint8Array([1, 2, 3]), uid: "uid-enc" })
       yield* client.v2Decrypt({ ciphertext: encrypted.ciphertext, keyId: encrypted.keyId, uid: "uid-dec" })
@@ -33,8 +32,8 @@ describe("call observation", () => {
 
   it.live("a failed call is reported with its gRPC code and logged once", () =>
     Effect.gen(function*() {
-      const served = yield* serve()
-      const client = yield* makePluginClient(served.target, { timeoutMillis: 10_000 })
+      const served = yield* inProcessPlugin()
+      const { client } = served
       yield* Effect.flip(client.v2Encrypt({ plaintext: new Uint8Array(0), uid: "uid-empty" }))
       assert.deepStrictEqual(served.outcomes.map((o) => [o.method.name, o.uid, o.failure]), [
         ["Encrypt", "uid-empty", { code: 3, details: "plaintext is empty" }]
@@ -44,8 +43,8 @@ describe("call observation", () => {
 
   it.live("the reported duration is in seconds and lies within the caller's own view of the call", () =>
     Effect.gen(function*() {
-      const served = yield* serve()
-      const client = yield* makePluginClient(served.target, { timeoutMillis: 10_000 })
+      const served = yield* inProcessPlugin()
+      const { client } = served
       yield* client.v2Status // warm the connection
       for (let i = 0; i < 5; i++) {
         // Same process, same clock: the server's start and end lie between these two readings.

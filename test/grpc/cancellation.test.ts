@@ -3,8 +3,8 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import { makePluginClient } from "../../src/client/PluginClient.ts"
-import { serve, stuckKms } from "../support/grpcHarness.ts"
+import { inProcessPlugin } from "../support/InProcessPlugin.ts"
+import { stuckKms } from "../support/kmsDoubles.ts"
 
 // A caller that gives up must not leave its KMS call running: the cancelled
 // gRPC call interrupts the handler's fiber, and the outcome says CANCELLED.
@@ -14,8 +14,8 @@ describe("cancelled calls", () => {
     Effect.gen(function*() {
       const started = yield* Deferred.make<void>()
       const interrupted = yield* Deferred.make<void>()
-      const served = yield* serve({ kms: stuckKms(started, interrupted) })
-      const client = yield* makePluginClient(served.target, { timeoutMillis: 600_000 })
+      const served = yield* inProcessPlugin({ backend: stuckKms(started, interrupted), clientTimeoutMillis: 600_000 })
+      const { client } = served
       const call = yield* Effect.forkChild(client.v2Encrypt({ plaintext: new Uint8Array([1]), uid: "gives-up" }))
       yield* Deferred.await(started)
       yield* Fiber.interrupt(call)

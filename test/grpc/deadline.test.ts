@@ -1,10 +1,9 @@
 import * as grpc from "@grpc/grpc-js"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { makePluginClient } from "../../src/client/PluginClient.ts"
 import { kmsServices } from "../../src/grpc/KmsProtos.ts"
 import type { CallLimits, KeyManagementShape } from "../../src/kms/KeyManagement.ts"
-import { serve } from "../support/grpcHarness.ts"
+import { inProcessPlugin } from "../support/InProcessPlugin.ts"
 
 // The caller's deadline travels down to the KMS call (so no KMS work outlives
 // the apiserver's patience); a call without one has no deadline.
@@ -24,9 +23,9 @@ describe("caller deadlines", () => {
   it.live("the KMS sees the caller's deadline as an absolute time; without one it sees none", () =>
     Effect.gen(function*() {
       const seen: Array<CallLimits> = []
-      const served = yield* serve({ kms: recordingKms(seen) })
       const timeoutMillis = 60_000
-      const client = yield* makePluginClient(served.target, { timeoutMillis })
+      const served = yield* inProcessPlugin({ backend: recordingKms(seen), clientTimeoutMillis: timeoutMillis })
+      const { client } = served
       const before = Date.now()
       yield* client.v2Encrypt({ plaintext: new Uint8Array([1]) })
       const after = Date.now()

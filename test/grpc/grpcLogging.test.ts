@@ -1,7 +1,7 @@
 import * as grpc from "@grpc/grpc-js"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { serve } from "../support/grpcHarness.ts"
+import { inProcessPlugin } from "../support/InProcessPlugin.ts"
 
 // grpc-js would print its own unstructured lines on stderr; a running server
 // must have silenced them (its failures reach our log in our format instead).
@@ -19,7 +19,7 @@ describe("grpc-js's own logging", () => {
       grpc.experimental.log(grpc.logVerbosity.ERROR, "before the server")
       // The capture works: without the server's setting this line is printed.
       assert.strictEqual(printed.length, 1)
-      yield* serve()
+      yield* inProcessPlugin()
       grpc.experimental.log(grpc.logVerbosity.ERROR, "after the server")
       assert.strictEqual(printed.length, 1)
     }).pipe(Effect.scoped))

@@ -1,7 +1,7 @@
 import { assert, describe, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as fc from "fast-check"
-import { fakeKeyUri, TestPlugin } from "../support/TestPlugin.ts"
+import { fakeKeyUri, InProcessPlugin } from "../support/InProcessPlugin.ts"
 
 // Rotation never breaks decryption of older ciphertexts, and Encrypt's key_id
 // always equals what Status reports at that moment.
@@ -14,10 +14,10 @@ const step: fc.Arbitrary<Step> = fc.oneof(
 )
 
 describe("key rotation", () => {
-  layer(TestPlugin.layer(), { excludeTestServices: true })("fake backend", (it) => {
+  layer(InProcessPlugin.layer(), { excludeTestServices: true })("fake backend", (it) => {
     it.effect("every ciphertext made before any number of rotations still decrypts on v2 and v1beta1", () =>
       Effect.gen(function*() {
-        const { client, control } = yield* TestPlugin
+        const { client, control } = yield* InProcessPlugin
         yield* Effect.promise(() =>
           fc.assert(
             fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 12 }), async (steps) => {
@@ -46,7 +46,7 @@ describe("key rotation", () => {
 
     it.effect("Status key_id moves to the new version at once; a disabled primary makes healthz say why", () =>
       Effect.gen(function*() {
-        const { client, control } = yield* TestPlugin
+        const { client, control } = yield* InProcessPlugin
         const version = yield* control.rotate()
         const status = yield* client.v2Status
         assert.strictEqual(status.keyId, `${fakeKeyUri}/cryptoKeyVersions/${version}`)

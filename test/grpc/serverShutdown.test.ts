@@ -5,8 +5,8 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
-import { makePluginClient } from "../../src/client/PluginClient.ts"
-import { serve, stuckKms } from "../support/grpcHarness.ts"
+import { inProcessPlugin } from "../support/InProcessPlugin.ts"
+import { stuckKms } from "../support/kmsDoubles.ts"
 
 // Shutdown of the gRPC server: in-flight calls get the grace period, then are
 // cut (and the exit code says so); the socket goes away even on a forced exit.
@@ -16,8 +16,12 @@ describe("gRPC server shutdown", () => {
     Effect.gen(function*() {
       const started = yield* Deferred.make<void>()
       const interrupted = yield* Deferred.make<void>()
-      const served = yield* serve({ kms: stuckKms(started, interrupted), flags: { shutdownGracePeriod: Option.some("50ms") } })
-      const client = yield* makePluginClient(served.target, { timeoutMillis: 600_000 })
+      const served = yield* inProcessPlugin({
+        backend: stuckKms(started, interrupted),
+        flags: { shutdownGracePeriod: Option.some("50ms") },
+        clientTimeoutMillis: 600_000
+      })
+      const { client } = served
       const call = yield* Effect.forkChild(Effect.flip(client.v2Encrypt({ plaintext: new Uint8Array([1]) })))
       yield* Deferred.await(started)
       yield* served.stop
@@ -37,8 +41,8 @@ describe("gRPC server shutdown", () => {
 
   it.live("calls that finish in time: no forced shutdown and no warning", () =>
     Effect.gen(function*() {
-      const served = yield* serve({ flags: { shutdownGracePeriod: Option.some("10s") } })
-      const client = yield* makePluginClient(served.target, { timeoutMillis: 10_000 })
+      const served = yield* inProcessPlugin({ flags: { shutdownGracePeriod: Option.some("10s") } })
+      const { client } = served
       yield* client.v2Status
       yield* served.stop
       assert.isUndefined(yield* served.shutdown.forcedReason)
@@ -49,7 +53,7 @@ describe("gRPC server shutdown", () => {
   it.live("while serving, a process exit hook removes the socket; after a normal stop the hook is gone", () =>
     Effect.gen(function*() {
       const before = process.listeners("exit")
-      const served = yield* serve()
+      const served = yield* inProcessPlugin()
       const added = process.listeners("exit").filter((listener) => !before.includes(listener))
       assert.strictEqual(added.length, 1)
       assert.isTrue(fs.lstatSync(served.socketPath).isSocket())

@@ -4,7 +4,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as fc from "fast-check"
-import { TestPlugin } from "../support/TestPlugin.ts"
+import { InProcessPlugin } from "../support/InProcessPlugin.ts"
 
 // Any single-bit change to what the apiserver stores next to a seed
 // (ciphertext, key_id, annotations) gives an error, never a plaintext.
@@ -23,10 +23,10 @@ const flipKeyIdBit = (keyId: string, position: number, bit: number): string => {
 }
 
 describe("tamper detection through the socket", () => {
-  layer(TestPlugin.layer({ keySuffix: Option.some("s1") }), { excludeTestServices: true })("v2 (with a key suffix)", (it) => {
+  layer(InProcessPlugin.layer({ flags: { keySuffix: Option.some("s1") } }), { excludeTestServices: true })("v2 (with a key suffix)", (it) => {
     it.effect("a flipped bit anywhere in ciphertext or key_id, or an added annotation, is refused", () =>
       Effect.gen(function*() {
-        const { client, control } = yield* TestPlugin
+        const { client, control } = yield* InProcessPlugin
         // Several versions exist, so a flipped version digit can name a real one.
         yield* control.rotate()
         yield* control.rotate()
@@ -55,7 +55,7 @@ describe("tamper detection through the socket", () => {
 
     it.effect("the codes for tampering are INVALID_ARGUMENT (or FAILED_PRECONDITION for a disabled version)", () =>
       Effect.gen(function*() {
-        const { client } = yield* TestPlugin
+        const { client } = yield* InProcessPlugin
         const encrypted = yield* client.v2Encrypt({ plaintext: new Uint8Array([1, 2, 3]) })
         const codes = new Set<number>()
         for (let bit = 0; bit < encrypted.ciphertext.length * 8; bit += 3) {
@@ -70,10 +70,10 @@ describe("tamper detection through the socket", () => {
       }))
   })
 
-  layer(TestPlugin.layer(), { excludeTestServices: true })("v1beta1", (it) => {
+  layer(InProcessPlugin.layer(), { excludeTestServices: true })("v1beta1", (it) => {
     it.effect("a flipped bit anywhere in the cipher is refused", () =>
       Effect.gen(function*() {
-        const { client } = yield* TestPlugin
+        const { client } = yield* InProcessPlugin
         yield* Effect.promise(() =>
           fc.assert(
             fc.asyncProperty(fc.uint8Array({ minLength: 1, maxLength: 256 }), fc.nat(), async (plain, bit) => {

@@ -6,20 +6,20 @@ import * as Option from "effect/Option"
 import * as fc from "fast-check"
 import { maxPlaintextBytes } from "../../src/grpc/RequestRules.ts"
 import { pluginVersion } from "../../src/version.ts"
-import { TestPlugin } from "../support/TestPlugin.ts"
+import { InProcessPlugin } from "../support/InProcessPlugin.ts"
 
 describe("KMS v1beta1 over a real unix socket (fake backend)", () => {
-  layer(TestPlugin.layer(), { excludeTestServices: true })("one plugin", (it) => {
+  layer(InProcessPlugin.layer(), { excludeTestServices: true })("one plugin", (it) => {
     it.effect("Version answers v1beta1 with the runtime name and version", () =>
       Effect.gen(function*() {
-        const { client } = yield* TestPlugin
+        const { client } = yield* InProcessPlugin
         const answer = yield* client.v1Version
         assert.deepStrictEqual(answer, { version: "v1beta1", runtimeName: "CloudKMS", runtimeVersion: pluginVersion })
       }))
 
     it.effect("round trip for any plaintext of 1 B to 64 KiB", () =>
       Effect.gen(function*() {
-        const { client } = yield* TestPlugin
+        const { client } = yield* InProcessPlugin
         yield* Effect.promise(() =>
           fc.assert(
             fc.asyncProperty(fc.uint8Array({ minLength: 1, maxLength: maxPlaintextBytes }), async (plain) => {
@@ -33,7 +33,7 @@ describe("KMS v1beta1 over a real unix socket (fake backend)", () => {
 
     it.effect("v1beta1 ciphertext also decrypts through v2 with the current key_id, and back", () =>
       Effect.gen(function*() {
-        const { client } = yield* TestPlugin
+        const { client } = yield* InProcessPlugin
         const key = randomBytes(32)
         const v1 = yield* client.v1Encrypt(key)
         const keyId = (yield* client.v2Status).keyId
@@ -46,7 +46,7 @@ describe("KMS v1beta1 over a real unix socket (fake backend)", () => {
 
     it.effect("empty or oversize plaintext, empty or unopenable cipher: INVALID_ARGUMENT", () =>
       Effect.gen(function*() {
-        const { client } = yield* TestPlugin
+        const { client } = yield* InProcessPlugin
         const codes = yield* Effect.forEach(
           [
             Effect.asVoid(client.v1Encrypt(new Uint8Array(0))),
@@ -60,20 +60,20 @@ describe("KMS v1beta1 over a real unix socket (fake backend)", () => {
       }))
   })
 
-  layer(TestPlugin.layer({ kms: Option.some("v2") }), { excludeTestServices: true })("with --kms v2", (it) => {
+  layer(InProcessPlugin.layer({ flags: { kms: Option.some("v2") } }), { excludeTestServices: true })("with --kms v2", (it) => {
     it.effect("v1beta1 is not served (UNIMPLEMENTED), v2 is", () =>
       Effect.gen(function*() {
-        const { client } = yield* TestPlugin
+        const { client } = yield* InProcessPlugin
         const failure = yield* Effect.flip(client.v1Version)
         assert.strictEqual(failure.code, status.UNIMPLEMENTED)
         assert.strictEqual((yield* client.v2Status).healthz, "ok")
       }))
   })
 
-  layer(TestPlugin.layer({ kms: Option.some("v1") }), { excludeTestServices: true })("with --kms v1", (it) => {
+  layer(InProcessPlugin.layer({ flags: { kms: Option.some("v1") } }), { excludeTestServices: true })("with --kms v1", (it) => {
     it.effect("v2 is not served (UNIMPLEMENTED), v1beta1 is", () =>
       Effect.gen(function*() {
-        const { client } = yield* TestPlugin
+        const { client } = yield* InProcessPlugin
         const failure = yield* Effect.flip(client.v2Status)
         assert.strictEqual(failure.code, status.UNIMPLEMENTED)
         assert.strictEqual((yield* client.v1Version).version, "v1beta1")

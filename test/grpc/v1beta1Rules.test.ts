@@ -3,7 +3,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { kmsServices } from "../../src/grpc/KmsProtos.ts"
 import { maxCiphertextBytes } from "../../src/grpc/RequestRules.ts"
-import { serve } from "../support/grpcHarness.ts"
+import { inProcessPlugin } from "../support/InProcessPlugin.ts"
 
 // v1beta1 requests are checked before any KMS work, and the caller is told
 // exactly which rule it broke. A raw client, so the version field can be anything.
@@ -32,7 +32,7 @@ const call = (client: grpc.Client, method: "Encrypt" | "Decrypt", request: objec
 describe("v1beta1 request rules over the socket", () => {
   it.live("a foreign API version, an empty or oversize cipher: INVALID_ARGUMENT with the rule's own message", () =>
     Effect.gen(function*() {
-      const served = yield* serve()
+      const served = yield* inProcessPlugin()
       const client = yield* Effect.acquireRelease(
         Effect.sync(() => new grpc.Client(served.target, grpc.credentials.createInsecure())),
         (client) => Effect.sync(() => client.close())

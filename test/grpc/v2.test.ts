@@ -6,16 +6,16 @@ import * as Option from "effect/Option"
 import * as fc from "fast-check"
 import type { CallFailed } from "../../src/client/PluginClient.ts"
 import { maxCiphertextBytes, maxPlaintextBytes } from "../../src/grpc/RequestRules.ts"
-import { fakeKeyUri, oldKeyUri, TestPlugin } from "../support/TestPlugin.ts"
+import { fakeKeyUri, InProcessPlugin, oldKeyUri } from "../support/InProcessPlugin.ts"
 
 const failureOf = <A>(effect: Effect.Effect<A, CallFailed>) =>
   Effect.flip(effect).pipe(Effect.map((error) => ({ code: error.code, details: error.details })))
 
 describe("KMS v2 over a real unix socket (fake backend)", () => {
-  layer(TestPlugin.layer(), { excludeTestServices: true })("one plugin", (it) => {
+  layer(InProcessPlugin.layer(), { excludeTestServices: true })("one plugin", (it) => {
     it.effect("Status reports v2, ok and the current key version as key_id", () =>
       Effect.gen(function*() {
-        const { client } = yield* TestPlugin
+        const { client } = yield* InProcessPlugin
         const answer = yield* client.v2Status
         assert.strictEqual(answer.version, "v2")
         assert.strictEqual(answer.healthz, "ok")
@@ -24,7 +24,7 @@ describe("KMS v2 over a real unix socket (fake backend)", () => {
 
     it.effect("Encrypt returns Status's key_id, a small ciphertext and no annotations; Decrypt restores the plaintext", () =>
       Effect.gen(function*() {
-        const { client } = yield* TestPlugin
+        const { client } = yield* InProcessPlugin
         const seed = randomBytes(32)
         const encrypted = yield* client.v2Encrypt({ plaintext: seed, uid: "u-1" })
         assert.strictEqual(encrypted.keyId, (yield* client.v2Status).keyId)
@@ -38,7 +38,7 @@ describe("KMS v2 over a real unix socket (fake backend)", () => {
 
     it.effect("the same plaintext twice gives two different ciphertexts (random nonces)", () =>
       Effect.gen(function*() {
-        const { client } = yield* TestPlugin
+        const { client } = yield* InProcessPlugin
         const seed = randomBytes(32)
         const a = yield* client.v2Encrypt({ plaintext: seed })
         const b = yield* client.v2Encrypt({ plaintext: seed })
@@ -47,7 +47,7 @@ describe("KMS v2 over a real unix socket (fake backend)", () => {
 
     it.effect("round trip for any plaintext of 1 B to 64 KiB", () =>
       Effect.gen(function*() {
-        const { client } = yield* TestPlugin
+        const { client } = yield* InProcessPlugin
         yield* Effect.promise(() =>
           fc.assert(
             fc.asyncProperty(
@@ -70,7 +70,7 @@ describe("KMS v2 over a real unix socket (fake backend)", () => {
 
     it.effect("empty or oversize plaintext is INVALID_ARGUMENT", () =>
       Effect.gen(function*() {
-        const { client } = yield* TestPlugin
+        const { client } = yield* InProcessPlugin
         const empty = yield* failureOf(client.v2Encrypt({ plaintext: new Uint8Array(0) }))
         assert.strictEqual(empty.code, status.INVALID_ARGUMENT)
         assert.include(empty.details, "plaintext is empty")
@@ -81,14 +81,14 @@ describe("KMS v2 over a real unix socket (fake backend)", () => {
 
     it.effect("a request message far over the cap is refused by its length, never UNKNOWN", () =>
       Effect.gen(function*() {
-        const { client } = yield* TestPlugin
+        const { client } = yield* InProcessPlugin
         const huge = yield* failureOf(client.v2Encrypt({ plaintext: new Uint8Array(4 * 1024 * 1024) }))
         assert.strictEqual(huge.code, status.RESOURCE_EXHAUSTED)
       }))
 
     it.effect("empty, oversize or unopenable ciphertext is INVALID_ARGUMENT", () =>
       Effect.gen(function*() {
-        const { client } = yield* TestPlugin
+        const { client } = yield* InProcessPlugin
         const keyId = (yield* client.v2Status).keyId
         const empty = yield* failureOf(client.v2Decrypt({ ciphertext: new Uint8Array(0), keyId }))
         assert.strictEqual(empty.code, status.INVALID_ARGUMENT)
@@ -100,7 +100,7 @@ describe("KMS v2 over a real unix socket (fake backend)", () => {
 
     it.effect("malformed key_ids are INVALID_ARGUMENT", () =>
       Effect.gen(function*() {
-        const { client } = yield* TestPlugin
+        const { client } = yield* InProcessPlugin
         const encrypted = yield* client.v2Encrypt({ plaintext: randomBytes(32) })
         const malformed = [
           "",
@@ -121,7 +121,7 @@ describe("KMS v2 over a real unix socket (fake backend)", () => {
 
     it.effect("a key_id of a key that is not configured is INVALID_ARGUMENT naming the key", () =>
       Effect.gen(function*() {
-        const { client } = yield* TestPlugin
+        const { client } = yield* InProcessPlugin
         const encrypted = yield* client.v2Encrypt({ plaintext: randomBytes(32) })
         const failure = yield* failureOf(
           client.v2Decrypt({ ciphertext: encrypted.ciphertext, keyId: `${oldKeyUri}/cryptoKeyVersions/1` })
@@ -132,7 +132,7 @@ describe("KMS v2 over a real unix socket (fake backend)", () => {
 
     it.effect("annotations the plugin never wrote are INVALID_ARGUMENT", () =>
       Effect.gen(function*() {
-        const { client } = yield* TestPlugin
+        const { client } = yield* InProcessPlugin
         const encrypted = yield* client.v2Encrypt({ plaintext: randomBytes(32) })
         const failure = yield* failureOf(client.v2Decrypt({
           ciphertext: encrypted.ciphertext,
@@ -144,10 +144,10 @@ describe("KMS v2 over a real unix socket (fake backend)", () => {
       }))
   })
 
-  layer(TestPlugin.layer({ keySuffix: Option.some("r2") }), { excludeTestServices: true })("with --key-suffix", (it) => {
+  layer(InProcessPlugin.layer({ flags: { keySuffix: Option.some("r2") } }), { excludeTestServices: true })("with --key-suffix", (it) => {
     it.effect("key_id carries the suffix in Status and Encrypt, and decrypts with it", () =>
       Effect.gen(function*() {
-        const { client } = yield* TestPlugin
+        const { client } = yield* InProcessPlugin
         const statusKeyId = (yield* client.v2Status).keyId
         assert.strictEqual(statusKeyId, `${fakeKeyUri}/cryptoKeyVersions/1:r2`)
         const encrypted = yield* client.v2Encrypt({ plaintext: randomBytes(32) })
@@ -157,7 +157,7 @@ describe("KMS v2 over a real unix socket (fake backend)", () => {
 
     it.effect("data from before the suffix (no suffix) still decrypts; another suffix is refused", () =>
       Effect.gen(function*() {
-        const { client } = yield* TestPlugin
+        const { client } = yield* InProcessPlugin
         const encrypted = yield* client.v2Encrypt({ plaintext: randomBytes(32) })
         const bare = encrypted.keyId.replace(/:r2$/, "")
         yield* client.v2Decrypt({ ciphertext: encrypted.ciphertext, keyId: bare })

@@ -5,35 +5,34 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type { PluginFlags } from "../../src/config/flags.ts"
-import { makePluginClient } from "../../src/client/PluginClient.ts"
-import { cloudKeyUri, FakeCloud } from "../support/CloudTestPlugin.ts"
-import { FullPlugin, httpGet, sample } from "../support/FullPlugin.ts"
+import { cloudKeyUri, FakeCloud } from "../fakes/FakeCloud.ts"
+import { httpGet, sample } from "../support/http.ts"
+import { InProcessPlugin } from "../support/InProcessPlugin.ts"
 
-const fake = (flags: Partial<PluginFlags> = {}) =>
-  FullPlugin.layer({ kmsBackend: Option.some("fake"), ...flags })
+// The whole plugin in process (src/main.ts's composition): its health server over the socket.
+
+const fake = (flags: Partial<PluginFlags> = {}) => InProcessPlugin.layer({ health: true, flags, clientTimeoutMillis: 5_000 })
 
 const cloud = (flags: Partial<PluginFlags> = {}) =>
-  Layer.unwrap(FakeCloud.useSync((cloudKms) =>
-    FullPlugin.layer({
-      keyUri: Option.some(cloudKeyUri),
-      kmsEndpoint: Option.some(cloudKms.address),
-      kmsInsecure: true,
+  InProcessPlugin.layer({
+    backend: "cloud",
+    health: true,
+    flags: {
       keyRefreshInterval: Option.some("100ms"),
       kmsRetryInitialBackoff: Option.some("5ms"),
       kmsRetryMaxBackoff: Option.some("20ms"),
       kmsMaxAttempts: Option.some("2"),
       ...flags
-    }))).pipe(Layer.provideMerge(FakeCloud.layer))
+    },
+    clientTimeoutMillis: 5_000
+  }).pipe(Layer.provideMerge(FakeCloud.layer))
 
-const pluginClient = Effect.gen(function*() {
-  const { target } = yield* FullPlugin
-  return yield* makePluginClient(target, { timeoutMillis: 5_000 })
-})
+const pluginClient = InProcessPlugin.useSync((plugin) => plugin.client)
 
 describe("health server", () => {
   it.live("fake backend: /livez, /healthz, /healthz?ping-kms=true, /readyz answer 200 ok on 127.0.0.1", () =>
     Effect.gen(function*() {
-      const { url } = yield* FullPlugin
+      const { url } = yield* InProcessPlugin
       assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/)
       for (const path of ["/livez", "/healthz", "/healthz?ping-kms=true", "/readyz"]) {
         const answer = yield* httpGet(`${url}${path}`)
@@ -44,7 +43,7 @@ describe("health server", () => {
 
   it.live("--healthz-path and --metrics-port move the endpoints (Go plugin layout)", () =>
     Effect.gen(function*() {
-      const { metricsUrl, url } = yield* FullPlugin
+      const { metricsUrl, url } = yield* InProcessPlugin
       assert.notStrictEqual(metricsUrl, url)
       assert.strictEqual((yield* httpGet(`${url}/custom/health`)).status, 200)
       assert.strictEqual((yield* httpGet(`${url}/healthz`)).status, 404)
@@ -58,7 +57,7 @@ describe("health server", () => {
 
   it.live("socket gone: /livez and /healthz answer 503 with the reason", () =>
     Effect.gen(function*() {
-      const { config, url } = yield* FullPlugin
+      const { config, url } = yield* InProcessPlugin
       fs.rmSync(config.socketPath)
       const livez = yield* httpGet(`${url}/livez`)
       assert.strictEqual(livez.status, 503)
@@ -67,19 +66,21 @@ describe("health server", () => {
       assert.strictEqual((yield* httpGet(`${url}/healthz`)).status, 503)
     }).pipe(Effect.provide(fake())))
 
+  // The round trip never ends (an hour of --fake-latency), so it is slower than any timeout however busy the
+  // machine; --healthz-timeout leaves Status (which has no latency) seconds to answer /healthz and /livez.
   it.live("a KMS round trip slower than --healthz-timeout: /healthz?ping-kms=true is 503, /healthz and /livez stay 200", () =>
     Effect.gen(function*() {
-      const { url } = yield* FullPlugin
+      const { url } = yield* InProcessPlugin
       const ping = yield* httpGet(`${url}/healthz?ping-kms=true`)
       assert.strictEqual(ping.status, 503)
       assert.include(ping.body, "DEADLINE_EXCEEDED")
       assert.strictEqual((yield* httpGet(`${url}/healthz`)).status, 200)
       assert.strictEqual((yield* httpGet(`${url}/livez`)).status, 200)
-    }).pipe(Effect.provide(fake({ fakeLatency: Option.some("500ms"), healthzTimeout: Option.some("150ms") }))))
+    }).pipe(Effect.provide(fake({ fakeLatency: Option.some("1h"), healthzTimeout: Option.some("2s") }))))
 
   it.live("Cloud KMS down: /healthz and /readyz are 503 with the reason, /livez stays 200", () =>
     Effect.gen(function*() {
-      const { url } = yield* FullPlugin
+      const { url } = yield* InProcessPlugin
       const cloudKms = yield* FakeCloud
       cloudKms.inject({ fault: { kind: "fail", code: status.UNAVAILABLE, message: "region outage" } })
       const client = yield* pluginClient
@@ -96,7 +97,7 @@ describe("health server", () => {
 
   it.live("Cloud KMS denying every permission: /livez stays 200, ping-kms is 503 naming the permission", () =>
     Effect.gen(function*() {
-      const { url } = yield* FullPlugin
+      const { url } = yield* InProcessPlugin
       const cloudKms = yield* FakeCloud
       cloudKms.denyPermissions(cloudKeyUri, [
         "cloudkms.cryptoKeyVersions.useToEncrypt",
@@ -112,7 +113,7 @@ describe("health server", () => {
 
   it.live("IAM diagnostics: /readyz names a missing permission (checked once, cached); /livez never asks", () =>
     Effect.gen(function*() {
-      const { url } = yield* FullPlugin
+      const { url } = yield* InProcessPlugin
       const cloudKms = yield* FakeCloud
       cloudKms.denyPermissions(cloudKeyUri, ["cloudkms.cryptoKeyVersions.useToDecrypt"])
       cloudKms.resetCounters()
@@ -129,7 +130,7 @@ describe("health server", () => {
 
   it.live("1000 ping-kms probes in a burst cost one KMS round trip (2 Cloud KMS calls)", () =>
     Effect.gen(function*() {
-      const { url } = yield* FullPlugin
+      const { url } = yield* InProcessPlugin
       const cloudKms = yield* FakeCloud
       cloudKms.resetCounters()
       const answers = yield* Effect.forEach(
@@ -139,11 +140,11 @@ describe("health server", () => {
       )
       assert.isTrue(answers.every((a) => a.status === 200))
       assert.strictEqual(cloudKms.calls.Encrypt + cloudKms.calls.Decrypt, 2)
-    }).pipe(Effect.provide(cloud({ healthzKmsCache: Option.some("30s"), keyRefreshInterval: Option.some("1m") }))))
+    }).pipe(Effect.provide(cloud({ healthzKmsCache: Option.some("1h"), keyRefreshInterval: Option.some("1m") }))))
 
   it.live("/metrics: Prometheus text whose values move with calls and carry the right labels", () =>
     Effect.gen(function*() {
-      const { url } = yield* FullPlugin
+      const { url } = yield* InProcessPlugin
       const client = yield* pluginClient
       const before = yield* httpGet(`${url}/metrics`)
       assert.strictEqual(before.status, 200)

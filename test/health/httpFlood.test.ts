@@ -1,4 +1,3 @@
-import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
 import { randomBytes } from "node:crypto"
@@ -6,8 +5,10 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { makePluginClient } from "../../src/client/PluginClient.ts"
 import { httpLimits } from "../../src/health/GuardedHttpServer.ts"
-import { get, run } from "../support/childProcess.ts"
-import { mainScript, projectRoot } from "../support/spawnPlugin.ts"
+import { run } from "../support/childProcess.ts"
+import { get } from "../support/http.ts"
+import { openFds, openFilesLimit } from "../support/procStats.ts"
+import { mainScript, projectRoot } from "../support/projectRoot.ts"
 import { tempDir } from "../support/tempDir.ts"
 
 // Any process on the node can open connections to the health port (the
@@ -22,15 +23,6 @@ const wantedFlood = 3_000
 const batch = 250
 /** Descriptors a check may add for a moment (its client connection to the socket, both ends). */
 const slack = 16
-
-/** The soft open-files limit of this process (the flood's sockets are its own). */
-const ownFdLimit = (): number => {
-  const line = fs.readFileSync("/proc/self/limits", "utf8").split("\n").find((l) => l.startsWith("Max open files"))
-  const soft = line?.split(/\s{2,}/)[1]
-  return soft === undefined || soft === "unlimited" ? Number.MAX_SAFE_INTEGER : Number(soft)
-}
-
-const openFds = (pid: number): number => fs.readdirSync(`/proc/${pid}/fd`).length
 
 /** The real entrypoint under `ulimit -n`, serving; killed with the scope. */
 const spawnWithFdLimit = (args: ReadonlyArray<string>, limit: number) =>
@@ -75,7 +67,7 @@ const floodSocket = (port: number, slow: boolean): FloodSocket => {
 describe("health port under a connection flood", () => {
   it.live("thousands of idle and slow-header connections: fds stay bounded, Encrypt/Decrypt and /livez answer, the held ones close after the header timeout", () =>
     Effect.gen(function*() {
-      const floodSize = Math.min(wantedFlood, ownFdLimit() - 500)
+      const floodSize = Math.min(wantedFlood, openFilesLimit("self") - 500)
       assert.isAtLeast(floodSize, 2 * pluginFdLimit, "this test needs an open-files limit of a few thousand (ulimit -n)")
       const socketPath = path.join(yield* tempDir, "kms.sock")
       const { pid, url } = yield* spawnWithFdLimit(

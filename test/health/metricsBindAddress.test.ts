@@ -6,8 +6,9 @@ import { effectiveConfig } from "../../src/cli/StartLine.ts"
 import type { PluginFlags } from "../../src/config/flags.ts"
 import { parseConfig } from "../../src/config/parseConfig.ts"
 import { hostPort, listenFailure } from "../../src/health/listenFailure.ts"
-import { FullPlugin, httpGet } from "../support/FullPlugin.ts"
-import { noFlags } from "../support/TestPlugin.ts"
+import { noFlags } from "../support/config.ts"
+import { httpGet } from "../support/http.ts"
+import { InProcessPlugin } from "../support/InProcessPlugin.ts"
 
 // --metrics-bind-address: where the /metrics listener of --metrics-port
 // listens (127.0.0.1 unless told otherwise), so a Prometheus elsewhere can
@@ -94,7 +95,7 @@ describe("--metrics-bind-address", () => {
 
   it.live("the metrics listener is at --metrics-bind-address; the health endpoints are not there, nor /metrics on theirs", () =>
     Effect.gen(function*() {
-      const { metricsUrl, url } = yield* FullPlugin
+      const { metricsUrl, url } = yield* InProcessPlugin
       assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/)
       assert.match(metricsUrl, /^http:\/\/127\.0\.0\.2:\d+$/)
       const metrics = yield* httpGet(`${metricsUrl}/metrics`)
@@ -104,5 +105,5 @@ describe("--metrics-bind-address", () => {
       assert.strictEqual((yield* httpGet(`${metricsUrl}/livez`)).status, 404)
       assert.strictEqual((yield* httpGet(`${url}/metrics`)).status, 404)
       assert.strictEqual((yield* httpGet(`${url}/healthz`)).status, 200)
-    }).pipe(Effect.provide(FullPlugin.layer({ kmsBackend: some("fake"), metricsPort: some("0"), metricsBindAddress: some("127.0.0.2") }))))
+    }).pipe(Effect.provide(InProcessPlugin.layer({ health: true, flags: { kmsBackend: some("fake"), metricsPort: some("0"), metricsBindAddress: some("127.0.0.2") } }))))
 })

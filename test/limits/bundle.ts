@@ -2,7 +2,7 @@ import { execFile } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { projectRoot } from "../soak/pluginProcess.ts"
+import { projectRoot } from "../support/projectRoot.ts"
 
 // The built entrypoint, from the current sources, without touching the
 // repository's own dist/ (other tests and runs may be using it): `npm run

@@ -1,7 +1,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
-import { projectRoot } from "../soak/pluginProcess.ts"
+import { projectRoot } from "../support/projectRoot.ts"
 import { type Bundle, buildBundle } from "./bundle.ts"
 import { imageNodeOptions } from "../docker/imageRuntime.ts"
 import { plans } from "./options.ts"

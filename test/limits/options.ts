@@ -1,7 +1,7 @@
 import * as path from "node:path"
 import { parseArgs } from "node:util"
 import { phases } from "../soak/phases.ts"
-import { projectRoot } from "../soak/pluginProcess.ts"
+import { projectRoot } from "../support/projectRoot.ts"
 import type { BulkLoad, LimitsConfig } from "./runLimits.ts"
 
 // The two sizes of the limits run: `short` (CI: in npm test and the

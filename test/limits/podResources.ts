@@ -1,7 +1,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { parse } from "yaml"
-import { projectRoot } from "../soak/pluginProcess.ts"
+import { projectRoot } from "../support/projectRoot.ts"
 
 // The static pod's resources (docker/static-pod.yaml), read from the manifest
 // itself so the limits test always runs under what the pod declares.

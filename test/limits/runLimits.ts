@@ -1,4 +1,3 @@
-import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { makeKmsClient } from "../bench/kmsClient.ts"
@@ -10,7 +9,8 @@ import { startServer } from "../bench/serverProcess.ts"
 import { makeStormCase, runStorm, startCloudPlugin, startFakeCloudKms, type StormResult } from "../bench/cloudScenarios.ts"
 import { runSoak, type SoakResult } from "../soak/driver.ts"
 import type { Phase } from "../soak/phases.ts"
-import { projectRoot } from "../soak/pluginProcess.ts"
+import { peakResidentBytes } from "../support/procStats.ts"
+import { projectRoot } from "../support/projectRoot.ts"
 import { type Cgroup, type CgroupCounters, type CgroupLimits, createCgroup } from "./cgroup.ts"
 
 // The plugin inside its static pod's limits: each scenario starts the built
@@ -116,10 +116,10 @@ export interface LimitsResult {
 
 const check = (name: string, ok: boolean, detail: string): Check => ({ name, ok, detail })
 
-const statusKib = (pid: number, field: string): number => {
+/** The plugin's VmHWM in KiB; NaN if it is gone. */
+const peakKib = (pid: number): number => {
   try {
-    const match = new RegExp(`^${field}:\\s+(\\d+) kB$`, "m").exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))
-    return match?.[1] === undefined ? Number.NaN : Number(match[1])
+    return peakResidentBytes(pid) / 1024
   } catch {
     return Number.NaN
   }
@@ -158,7 +158,7 @@ const inCgroup = async <A>(
   }, 100)
   try {
     const value = await use(cgroup, (pid) => {
-      processPeakKib = statusKib(pid, "VmHWM")
+      processPeakKib = peakKib(pid)
     })
     const counters = cgroup.counters()
     return {

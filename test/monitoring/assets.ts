@@ -1,13 +1,12 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { fileURLToPath } from "node:url"
 import * as Schema from "effect/Schema"
 import { parse } from "yaml"
+import { projectRoot } from "../support/projectRoot.ts"
 
 // The shipped monitoring assets (docker/monitoring/), decoded, and what the
 // tests ask of them: alerts, expressions, the metric names these use.
 
-export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 export const monitoringDir = path.join(projectRoot, "docker/monitoring")
 export const rulesFile = path.join(monitoringDir, "kms-plugin.rules.yaml")
 export const rulesTestFile = path.join(monitoringDir, "kms-plugin.rules.test.yaml")

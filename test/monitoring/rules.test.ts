@@ -3,11 +3,11 @@ import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { parse } from "yaml"
 import { runToEnd } from "../support/childProcess.ts"
+import { projectRoot } from "../support/projectRoot.ts"
 import {
   alertRules,
   loadRulesTests,
   monitoringDir,
-  projectRoot,
   prometheusRuleFile,
   readmeAnchors,
   requireExecutable,

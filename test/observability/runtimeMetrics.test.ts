@@ -4,7 +4,6 @@ import * as v8 from "node:v8"
 import { runInNewContext } from "node:vm"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
 import * as TestClock from "effect/testing/TestClock"
 import * as fc from "fast-check"
 import { emptyWindow, type EventLoopWindow, makeEventLoopWindows } from "../../src/observability/EventLoopWindows.ts"
@@ -14,7 +13,8 @@ import { formatFamily, histogramSamples } from "../../src/observability/Promethe
 import { makeRuntimeMetrics, runtimeMetricDefinitions } from "../../src/observability/RuntimeMetrics.ts"
 import { pluginRevision, pluginVersion } from "../../src/version.ts"
 import { runToEnd } from "../support/childProcess.ts"
-import { FullPlugin, httpGet, sample } from "../support/FullPlugin.ts"
+import { httpGet, sample } from "../support/http.ts"
+import { InProcessPlugin } from "../support/InProcessPlugin.ts"
 import { tempDir } from "../support/tempDir.ts"
 
 // The runtime metrics: prom-client's names and types, read at scrape time,
@@ -108,8 +108,10 @@ describe("runtime metrics", () => {
   it.live("/proc reading (Linux): one more open file is one more fd; the limit is the shell's `ulimit -n`", () =>
     Effect.gen(function*() {
       if (process.platform !== "linux") return assert.deepStrictEqual(readProcFs(), {})
+      const file = path.join(yield* tempDir, "f")
+      // Nothing between these reads may yield to the event loop (another callback could open a file).
       const before = readProcFs()
-      const fd = fs.openSync(path.join(yield* tempDir, "f"), "w")
+      const fd = fs.openSync(file, "w")
       const during = readProcFs()
       fs.closeSync(fd)
       assert.strictEqual(during.openFds, (before.openFds ?? Number.NaN) + 1)
@@ -157,7 +159,7 @@ describe("runtime metrics", () => {
 
   it.live("/metrics: the plugin's metrics and the runtime ones, each family declared once; CPU only grows; the old names are gone", () =>
     Effect.gen(function*() {
-      const { url } = yield* FullPlugin
+      const { url } = yield* InProcessPlugin
       const first = (yield* httpGet(`${url}/metrics`)).body
       yield* busyFor(20)
       const second = (yield* httpGet(`${url}/metrics`)).body
@@ -170,5 +172,5 @@ describe("runtime metrics", () => {
       assert.strictEqual(sample(second, "process_start_time_seconds"), sample(first, "process_start_time_seconds"))
       assert.notInclude(second, "kms_plugin_process_resident_memory_bytes")
       assert.notInclude(second, "kms_plugin_event_loop_delay_p99_seconds")
-    }).pipe(Effect.provide(FullPlugin.layer({ kmsBackend: Option.some("fake") }))))
+    }).pipe(Effect.provide(InProcessPlugin.layer({ health: true }))))
 })

@@ -4,13 +4,14 @@ import * as path from "node:path"
 import { monitorEventLoopDelay } from "node:perf_hooks"
 import { status } from "@grpc/grpc-js"
 import { type KmsMethod, kmsMethods } from "../fakes/FakeCloudKms.ts"
+import { peakRssMib, rssMib } from "../support/procStats.ts"
 import { startFakeProcess } from "./fakeControl.ts"
 import { heapProbe, inspectorArgs, isInspectorLine } from "./heapProbe.ts"
 import { type LeakHit, LeakScanner, scanSecrets } from "./leakScan.ts"
 import { CiphertextPool, runLoad } from "./load.ts"
 import type { Phase } from "./phases.ts"
 import { makePlaintexts } from "./plaintexts.ts"
-import { peakRssMib, type PluginProcess, pluginEntry, rssMib, spawnPlugin } from "./pluginProcess.ts"
+import { type PluginProcess, pluginEntry, spawnPlugin } from "./pluginProcess.ts"
 import { makeSoakClient, type SoakClient } from "./soakClient.ts"
 import { codeName, type MethodCounts, percentile, PhaseRecorder, round1, type Sample } from "./stats.ts"
 
@@ -30,6 +31,8 @@ export const soakKeyUri = "projects/soak-project/locations/us-east1/keyRings/soa
 
 export interface SoakConfig {
   readonly phases: ReadonlyArray<{ readonly phase: Phase; readonly durationMillis: number }>
+  /** Each phase also runs until it has made this many calls: a slow machine gets as many faults and plaintexts as a fast one. */
+  readonly minCallsPerPhase?: number
   readonly concurrency: number
   readonly seed: number
   /** Per-call deadline of the client (the apiserver's default is 3 s). */
@@ -112,6 +115,7 @@ export interface SoakResult {
   readonly runtimeMillis: number
   readonly config: {
     readonly concurrency: number
+    readonly minCallsPerPhase: number
     readonly seed: number
     readonly deadlineMillis: number
     readonly built: boolean
@@ -346,6 +350,7 @@ export const runSoak = async (config: SoakConfig): Promise<SoakResult> => {
         concurrency: config.concurrency,
         seed: config.seed + 1_000 * (index + 1),
         endAt: started + durationMillis,
+        minCalls: config.minCallsPerPhase ?? 0,
         stop: () => !running.alive()
       })
       await stopFaults()
@@ -487,6 +492,7 @@ export const runSoak = async (config: SoakConfig): Promise<SoakResult> => {
       runtimeMillis: Math.round(performance.now() - runStarted),
       config: {
         concurrency: config.concurrency,
+        minCallsPerPhase: config.minCallsPerPhase ?? 0,
         seed: config.seed,
         deadlineMillis: config.deadlineMillis,
         built: config.built,

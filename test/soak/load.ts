@@ -185,15 +185,25 @@ export const makeOps = (target: LoadTarget, recorder: PhaseRecorder, random: () 
   return { next: () => ops[pickOp(random)]() }
 }
 
-/** Runs `concurrency` closed-loop workers until `endAt` (performance.now() time); resolves when every call has answered. */
+/**
+ * Runs `concurrency` closed-loop workers until `endAt` (performance.now() time) and until the
+ * recorder has seen `minCalls` calls, however slow the machine; resolves when every call has answered.
+ */
 export const runLoad = async (
   target: LoadTarget,
   recorder: PhaseRecorder,
-  options: { readonly concurrency: number; readonly seed: number; readonly endAt: number; readonly stop?: () => boolean }
+  options: {
+    readonly concurrency: number
+    readonly seed: number
+    readonly endAt: number
+    readonly minCalls?: number
+    readonly stop?: () => boolean
+  }
 ): Promise<void> => {
+  const minCalls = options.minCalls ?? 0
   const workers = Array.from({ length: options.concurrency }, async (_, index) => {
     const { next } = makeOps(target, recorder, seededRandom(options.seed * 7919 + index))
-    while (performance.now() < options.endAt && options.stop?.() !== true) await next()
+    while ((performance.now() < options.endAt || recorder.calls < minCalls) && options.stop?.() !== true) await next()
   })
   await Promise.all(workers)
 }

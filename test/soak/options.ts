@@ -1,8 +1,8 @@
 import * as path from "node:path"
 import { parseArgs } from "node:util"
+import { projectRoot } from "../support/projectRoot.ts"
 import type { SoakConfig } from "./driver.ts"
 import { type Phase, phaseNames, phases } from "./phases.ts"
-import { projectRoot } from "./pluginProcess.ts"
 
 // Knobs of `npm run soak` (flag, or env var when the flag is absent).
 
@@ -11,6 +11,7 @@ export const usage = `usage: node test/soak/run.ts [options]
   --phase-seconds N        base phase length in seconds; each phase runs N × its share
                            (0.5–1.5), 8 N seconds in all [SOAK_PHASE_SECONDS, default 25]
   --concurrency N          closed-loop client workers [SOAK_CONCURRENCY, default 16]
+  --min-calls-per-phase N  each phase also runs until it has made N calls [default 0: time alone]
   --seed N                 seed of the fault PRNG, the op mix and the plaintexts [SOAK_SEED, default 1]
   --deadline-ms N          per-call client deadline [SOAK_DEADLINE_MS, default 3000, the apiserver's]
   --phases a,b,…           run only these phases, in this order (${phaseNames.join(", ")})
@@ -56,6 +57,7 @@ export const parseRunOptions = (argv: ReadonlyArray<string>, env: NodeJS.Process
       options: {
         "phase-seconds": { type: "string" },
         concurrency: { type: "string" },
+        "min-calls-per-phase": { type: "string" },
         seed: { type: "string" },
         "deadline-ms": { type: "string" },
         phases: { type: "string" },
@@ -87,6 +89,7 @@ export const parseRunOptions = (argv: ReadonlyArray<string>, env: NodeJS.Process
     config: {
       phases: chosen.map((phase) => ({ phase, durationMillis: Math.round(phaseMillis * phase.share) })),
       concurrency: positive("concurrency", values.concurrency ?? env["SOAK_CONCURRENCY"], 16),
+      minCallsPerPhase: values["min-calls-per-phase"] === "0" ? 0 : positive("min-calls-per-phase", values["min-calls-per-phase"], 0),
       seed: positive("seed", values.seed ?? env["SOAK_SEED"], 1),
       deadlineMillis: positive("deadline-ms", values["deadline-ms"] ?? env["SOAK_DEADLINE_MS"], 3_000),
       built: !(values.src === true || env["SOAK_SRC"] === "1"),

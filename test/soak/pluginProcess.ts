@@ -1,13 +1,11 @@
 import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { fileURLToPath } from "node:url"
+import { projectRoot } from "../support/projectRoot.ts"
 
 // The real plugin entrypoint as a child process (src/main.ts, or the bundle
 // dist/main.mjs), with its whole stderr kept for the leak scan. Readiness and
 // exit are events; nothing here waits on time.
-
-export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 
 export const pluginEntry = (built: boolean): string => path.join(projectRoot, built ? "dist/main.mjs" : "src/main.ts")
 
@@ -113,15 +111,3 @@ export const spawnPlugin = (
   }
   return { pid, child, stderr, stdout: () => out, waitForLine, exited, alive, stop }
 }
-
-const statusKib = (pid: number, field: "VmRSS" | "VmHWM"): number => {
-  const text = fs.readFileSync(`/proc/${pid}/status`, "utf8")
-  const match = new RegExp(`^${field}:\\s+(\\d+) kB$`, "m").exec(text)
-  if (match?.[1] === undefined) throw new Error(`no ${field} in /proc/${pid}/status`)
-  return Number(match[1])
-}
-
-/** Resident set size now, MiB (Linux). */
-export const rssMib = (pid: number): number => statusKib(pid, "VmRSS") / 1024
-/** Peak resident set size over the process's life, MiB (Linux). */
-export const peakRssMib = (pid: number): number => statusKib(pid, "VmHWM") / 1024

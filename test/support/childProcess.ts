@@ -81,9 +81,3 @@ export const kill = async (running: Running): Promise<void> => {
   if (running.child.exitCode === null && running.child.signalCode === null) running.child.kill("SIGKILL")
   await running.exited.catch(() => undefined)
 }
-
-/** GET on loopback: status and body. */
-export const get = async (url: string): Promise<{ readonly status: number; readonly body: string }> => {
-  const response = await fetch(url)
-  return { status: response.status, body: await response.text() }
-}

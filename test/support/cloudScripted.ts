@@ -1,40 +1,11 @@
 import type * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Logger from "effect/Logger"
-import * as References from "effect/References"
 import type { RetryPolicy } from "../../src/config/PluginConfig.ts"
 
 // Helpers for unit tests of the Cloud KMS backend core with scripted calls
 // instead of a server: virtual time (a Clock whose sleeps advance it at
-// once), and a log capture.
-
-export interface LogLine {
-  readonly message: string
-  readonly level: string
-  readonly annotations: Readonly<Record<string, unknown>>
-}
-
-/** A logger that keeps every line it is given in `lines`. */
-export const lineCollector = () => {
-  const lines: Array<LogLine> = []
-  const capture = Logger.make((options) => {
-    lines.push({
-      message: Array.isArray(options.message) ? options.message.join(" ") : String(options.message),
-      level: options.logLevel,
-      annotations: { ...options.fiber.getRef(References.CurrentLogAnnotations) }
-    })
-  })
-  return { lines, capture }
-}
-
-/** A logger keeping every line (Debug included) of the effect it is provided to. */
-export const capturingLogs = () => {
-  const { lines, capture } = lineCollector()
-  const provide = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-    effect.pipe(Effect.provide(Logger.layer([capture])), Effect.provideService(References.MinimumLogLevel, "Debug"))
-  return { lines, provide, messages: () => lines.map((line) => line.message) }
-}
+// once), a retry policy, and the error a gRPC call rejects with.
 
 // Virtual time for these tests: a Clock of our own, moved only by the test
 // (advance) or by a virtual sleep. The code under test reads time only from

@@ -6,7 +6,7 @@ import type { CloudKmsApi, CryptoKey, EncryptResponse } from "../../src/kms/clou
 import { type RpcFailed, rpcFailedOf } from "../../src/kms/cloud/CloudKmsErrors.ts"
 import { crc32cOf } from "../../src/kms/cloud/Integrity.ts"
 import { grpcError, testPolicy } from "./cloudScripted.ts"
-import { configFrom } from "./TestPlugin.ts"
+import { configFrom } from "./config.ts"
 
 // A CloudKmsApi whose GetCryptoKey and Encrypt answers a test scripts, for
 // unit tests of the key version tracker (answers a real server never gives,

@@ -19,32 +19,3 @@ export const machineNode = (): { readonly path: string; readonly major: number }
   }
   return undefined
 }
-
-/** Pids of the process tree under `pid` (itself first, then children, depth first), from /proc. */
-export const processTree = (pid: number): ReadonlyArray<number> => {
-  const childrenOf = new Map<number, Array<number>>()
-  for (const entry of fs.readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue
-    let stat: string
-    try {
-      stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8")
-    } catch {
-      continue // exited while we looked
-    }
-    // Field 4 (ppid) comes after the command name, which may hold spaces and parens.
-    const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1])
-    childrenOf.set(ppid, [...(childrenOf.get(ppid) ?? []), Number(entry)])
-  }
-  const walk = (p: number): Array<number> => [p, ...(childrenOf.get(p) ?? []).flatMap(walk)]
-  return walk(pid)
-}
-
-/** Pids of live processes whose command line contains `text`. */
-export const processesWith = (text: string): ReadonlyArray<number> =>
-  fs.readdirSync("/proc").filter((entry) => /^\d+$/.test(entry)).filter((entry) => {
-    try {
-      return fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").includes(text)
-    } catch {
-      return false
-    }
-  }).map(Number)

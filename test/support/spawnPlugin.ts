@@ -1,13 +1,9 @@
-import * as path from "node:path"
-import { fileURLToPath } from "node:url"
 import * as Effect from "effect/Effect"
-import { run, type Running } from "./childProcess.ts"
+import { kill, run, type Running } from "./childProcess.ts"
+import { mainScript, projectRoot } from "./projectRoot.ts"
 
 // The real entrypoint as a child process: what the image runs. Waits on its
 // log lines and its exit, never on time.
-
-export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
-export const mainScript = path.join(projectRoot, "src/main.ts")
 
 export type SpawnedPlugin = Running
 
@@ -17,6 +13,14 @@ export const spawnCli = (
   env: Record<string, string> = {},
   cwd: string = projectRoot
 ): SpawnedPlugin => run(process.execPath, [mainScript, ...args], { cwd, env })
+
+/** The command line run to its end: exit code and output. */
+export const runCli = (args: ReadonlyArray<string>, env: Record<string, string> = {}, cwd: string = projectRoot) =>
+  Effect.promise(async () => {
+    const cli = spawnCli(args, env, cwd)
+    const exit = await cli.exited
+    return { code: exit.code, stdout: cli.stdout(), stderr: cli.stderr() }
+  })
 
 /** The plugin, started and serving; killed (if still running) with the scope. */
 export const spawnPlugin = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
@@ -28,8 +32,5 @@ export const spawnPlugin = (args: ReadonlyArray<string>, env: Record<string, str
       await plugin.waitForLine(/serving KMS/)
       return plugin
     }),
-    (plugin) => Effect.promise(async () => {
-      if (plugin.child.exitCode === null && plugin.child.signalCode === null) plugin.child.kill("SIGKILL")
-      await plugin.exited.catch(() => undefined)
-    })
+    (plugin) => Effect.promise(() => kill(plugin))
   )

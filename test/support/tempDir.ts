@@ -9,4 +9,11 @@ export const tempDir = Effect.acquireRelease(
   (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
 )
 
+/** The same, with this mode (say 0o755 for another uid to traverse, 0o1777 for a /tmp-like one). */
+export const tempDirWithMode = (mode: number) =>
+  Effect.map(tempDir, (dir) => {
+    fs.chmodSync(dir, mode)
+    return dir
+  })
+
 export const makeTempDir = (): string => fs.mkdtempSync(path.join(os.tmpdir(), "kmsp-"))

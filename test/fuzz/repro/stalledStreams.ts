@@ -16,7 +16,7 @@ import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { spawnCli } from "../../support/spawnPlugin.ts"
-import { rssKiB } from "../support/rawSocket.ts"
+import { rssKiB } from "../../support/procStats.ts"
 import { freshStatus } from "../support/spawned.ts"
 
 const streams = Number(process.argv[2] ?? 1000)

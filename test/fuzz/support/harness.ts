@@ -2,7 +2,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as fc from "fast-check"
-import { TestPlugin } from "../../support/TestPlugin.ts"
+import { InProcessPlugin } from "../../support/InProcessPlugin.ts"
 import { checkOptions, codeName, type Tally } from "./fuzzConfig.ts"
 import { buildPool, fuzzPluginFlags, type Pool } from "./pool.ts"
 import { makeRawClient, type RawClient } from "./rawGrpc.ts"
@@ -18,12 +18,12 @@ export class Harness extends Context.Service<Harness, {
   static readonly layer = Layer.effect(
     Harness,
     Effect.gen(function*() {
-      const plugin = yield* TestPlugin
+      const plugin = yield* InProcessPlugin
       const pool = yield* buildPool
       const raw = yield* makeRawClient(plugin.target)
-      return { pool, raw, socketPath: plugin.target.replace(/^unix:\/\//, "") }
+      return { pool, raw, socketPath: plugin.socketPath }
     })
-  ).pipe(Layer.provideMerge(TestPlugin.layer(fuzzPluginFlags)))
+  ).pipe(Layer.provideMerge(InProcessPlugin.layer({ flags: fuzzPluginFlags })))
 }
 
 /** Sends every generated case, checks each answer, counts the codes. */

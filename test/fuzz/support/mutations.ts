@@ -1,6 +1,6 @@
 import * as fc from "fast-check"
 import { maxCiphertextBytes } from "../../../src/grpc/RequestRules.ts"
-import { oldKeyUri } from "../../support/TestPlugin.ts"
+import { oldKeyUri } from "../../support/InProcessPlugin.ts"
 import { concat, patternBytes } from "./protobuf.ts"
 
 // Near misses: key_ids and ciphertexts that are small edits of real ones,

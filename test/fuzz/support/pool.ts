@@ -3,7 +3,7 @@ import * as Option from "effect/Option"
 import type { PluginClient } from "../../../src/client/PluginClient.ts"
 import type { PluginFlags } from "../../../src/config/flags.ts"
 import { keyVersionName } from "../../../src/config/KeyNames.ts"
-import { fakeKeyUri, oldKeyUri, TestPlugin } from "../../support/TestPlugin.ts"
+import { fakeKeyUri, InProcessPlugin, oldKeyUri } from "../../support/InProcessPlugin.ts"
 import { patternBytes } from "./protobuf.ts"
 
 // Real ciphertexts to fuzz around: the plugin's own answers under several key
@@ -52,7 +52,7 @@ export const findEntry = (pool: Pool, ciphertext: Uint8Array): PoolEntry | undef
 
 /** Rotates the fake key to version 3, encrypting on the way, then disables version 2. */
 export const buildPool = Effect.gen(function*() {
-  const { client, control } = yield* TestPlugin
+  const { client, control } = yield* InProcessPlugin
   const made: Array<Omit<PoolEntry, "disabled">> = []
   const v2 = (version: number, plaintext: Uint8Array) =>
     Effect.map(client.v2Encrypt({ plaintext }), (answer) => {
@@ -90,19 +90,20 @@ export const buildPool = Effect.gen(function*() {
 })
 
 /**
- * A pool from a plugin we cannot rotate (the spawned entrypoint, started with
- * fuzzPluginArgs): version 1 only.
+ * A pool from a plugin we cannot rotate (the spawned entrypoint started with
+ * fuzzPluginArgs, or the cloud backend): version 1 only, plaintexts made from `seed`.
  */
-export const buildVersion1Pool = (client: PluginClient) =>
+export const buildVersion1Pool = (client: PluginClient, seed: number) =>
   Effect.gen(function*() {
     const entries: Array<PoolEntry> = []
-    for (const plaintext of [Uint8Array.of(7), patternBytes(32, 11), patternBytes(300, 12)]) {
+    for (const plaintext of [Uint8Array.of(seed), patternBytes(32, seed + 1), patternBytes(300, seed + 2)]) {
       const answer = yield* client.v2Encrypt({ plaintext })
       entries.push({ plaintext, ciphertext: answer.ciphertext, keyId: answer.keyId, version: 1, disabled: false, api: "v2" })
     }
-    const plain = patternBytes(32, 13)
+    // v1beta1 has no key_id: the one v2 gives the same data.
+    const plain = patternBytes(32, seed + 3)
     const v1 = yield* client.v1Encrypt(plain)
-    entries.push({ plaintext: plain, ciphertext: v1.cipher, keyId: `${versionName(1)}:${keySuffix}`, version: 1, disabled: false, api: "v1beta1" })
+    entries.push({ plaintext: plain, ciphertext: v1.cipher, keyId: entries[0]?.keyId ?? "", version: 1, disabled: false, api: "v1beta1" })
     const status = yield* client.v2Status
     return { entries, currentKeyId: status.keyId, versions: [1] } satisfies Pool
   })

@@ -1,4 +1,3 @@
-import * as fs from "node:fs"
 import * as http2 from "node:http2"
 import * as net from "node:net"
 import * as zlib from "node:zlib"
@@ -8,13 +7,6 @@ import { methods, pathOf, unknownPaths } from "./requests.ts"
 
 // Garbage below gRPC: bytes, HTTP/2 frames and gRPC framing that no client
 // library would send, over raw connections to the plugin's unix socket.
-
-/** Resident set size of a process, in KiB, from /proc/<pid>/status. */
-export const rssKiB = (pid: number): number => {
-  const match = /^VmRSS:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))
-  if (match === null) throw new Error(`no VmRSS for pid ${pid}`)
-  return Number(match[1])
-}
 
 export const preface = utf8("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
 

@@ -67,7 +67,7 @@ export const withSpawnedPlugin = Effect.gen(function*() {
   })
   const target = `unix://${socketPath}`
   const client = yield* makePluginClient(target, { timeoutMillis: 5_000 })
-  const pool = yield* buildVersion1Pool(client)
+  const pool = yield* buildVersion1Pool(client, 10)
   const raw = yield* makeRawClient(target)
   return { plugin, socketPath, target, pool, raw } satisfies SpawnedHarness
 })

@@ -3,8 +3,9 @@ import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { cloudKeyUri, FakeCloud } from "../../support/CloudTestPlugin.ts"
+import { cloudKeyUri, FakeCloud } from "../../fakes/FakeCloud.ts"
 import { cloudBackend } from "../../support/cloudBackend.ts"
+import { withEnv } from "../../support/env.ts"
 import { tempDir } from "../../support/tempDir.ts"
 
 // Credentials that cannot be loaded (Application Default Credentials over
@@ -16,22 +17,7 @@ import { tempDir } from "../../support/tempDir.ts"
 /** GOOGLE_APPLICATION_CREDENTIALS for this scope, and no metadata server to fall back on. */
 const credentialsFile = Effect.gen(function*() {
   const file = path.join(yield* tempDir, "key.json")
-  const names = ["GOOGLE_APPLICATION_CREDENTIALS", "METADATA_SERVER_DETECTION"] as const
-  const previous = names.map((name) => process.env[name])
-  yield* Effect.acquireRelease(
-    Effect.sync(() => {
-      process.env.GOOGLE_APPLICATION_CREDENTIALS = file
-      process.env.METADATA_SERVER_DETECTION = "none"
-    }),
-    () =>
-      Effect.sync(() =>
-        names.forEach((name, i) => {
-          const value = previous[i]
-          if (value === undefined) delete process.env[name]
-          else process.env[name] = value
-        })
-      )
-  )
+  yield* withEnv({ GOOGLE_APPLICATION_CREDENTIALS: file, METADATA_SERVER_DETECTION: "none" })
   return file
 })
 

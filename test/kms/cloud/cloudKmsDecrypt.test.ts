@@ -5,8 +5,9 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
-import { cloudKeyUri, cloudOtherKeyUri, FakeCloud } from "../../support/CloudTestPlugin.ts"
+import { cloudKeyUri, cloudOtherKeyUri, FakeCloud } from "../../fakes/FakeCloud.ts"
 import { cloudBackend } from "../../support/cloudBackend.ts"
+import { awaitJoinedFlights, joinedFlights } from "../../support/joinedFlights.ts"
 
 // Decrypt on the CloudKms backend: which crypto keys are asked, in which
 // order, and what a caller joining an identical Decrypt in flight gets.
@@ -98,14 +99,18 @@ describe("CloudKms Decrypt", () => {
       const seed = randomBytes(32)
       const { kms } = yield* cloudBackend()
       const wrapped = yield* kms.encrypt(seed, noDeadline)
-      // Long enough that the second caller joins even on a loaded machine (a Stryker run).
-      fake.setLatency({ millis: 2_000 }, "Decrypt")
+      // The Cloud KMS Decrypt waits until the second caller has joined its flight, however slow the machine.
+      const release = fake.hold("Decrypt")
       fake.resetCounters()
       const keyId = { cryptoKey: cloudKeyUri, version: 1 }
       const called = Effect.promise(() => once(fake.events, "call"))
       const first = yield* Effect.forkChild(kms.decrypt(wrapped.ciphertext, keyId, noDeadline))
       yield* called
-      const joined = yield* kms.decrypt(wrapped.ciphertext, keyId, noDeadline)
+      const joinedBefore = yield* joinedFlights
+      const joining = yield* Effect.forkChild(kms.decrypt(wrapped.ciphertext, keyId, noDeadline))
+      yield* awaitJoinedFlights(joinedBefore + 1)
+      release()
+      const joined = yield* Fiber.join(joining)
       assert.deepStrictEqual(Buffer.from(joined), seed)
       assert.deepStrictEqual(Buffer.from(yield* Fiber.join(first)), seed)
       assert.strictEqual(fake.calls.Decrypt, 1)

@@ -2,7 +2,7 @@ import { status } from "@grpc/grpc-js"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { cloudKeyUri, FakeCloud } from "../../support/CloudTestPlugin.ts"
+import { cloudKeyUri, FakeCloud } from "../../fakes/FakeCloud.ts"
 import { cloudBackend } from "../../support/cloudBackend.ts"
 
 // Encrypt on the CloudKms backend: always with the version Status reports,

@@ -3,9 +3,10 @@ import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { cloudKeyUri, FakeCloud } from "../../support/CloudTestPlugin.ts"
+import { cloudKeyUri, FakeCloud } from "../../fakes/FakeCloud.ts"
+import { useFakeMetadataServer, vmTokenReply } from "../../fakes/FakeMetadataServer.ts"
+import { tokenEndpoint } from "../../fakes/FakeTokenUrl.ts"
 import { cloudBackend } from "../../support/cloudBackend.ts"
-import { metadataServer, tokenEndpoint } from "../../support/tokenServers.ts"
 import { tempDir } from "../../support/tempDir.ts"
 
 // How the backend reaches Cloud KMS: --kms-insecure (plaintext, no
@@ -21,22 +22,10 @@ const gceConf = (text: string) =>
   })
 
 /** A VM metadata server (GCE_METADATA_HOST, for this scope) and a hosted-master token-url. */
-const hostedMasterToken = Effect.gen(function*() {
-  const metadata = yield* metadataServer("vm-token")
-  const endpoint = yield* tokenEndpoint({ vmToken: "vm-token", body: "{}", lifetimeMillis: 3_600_000 })
-  const previous = process.env.GCE_METADATA_HOST
-  yield* Effect.acquireRelease(
-    Effect.sync(() => {
-      process.env.GCE_METADATA_HOST = metadata.host
-    }),
-    () =>
-      Effect.sync(() => {
-        if (previous === undefined) delete process.env.GCE_METADATA_HOST
-        else process.env.GCE_METADATA_HOST = previous
-      })
-  )
-  return endpoint
-})
+const hostedMasterToken = Effect.andThen(
+  useFakeMetadataServer(vmTokenReply("vm-token")),
+  tokenEndpoint({ vmToken: "vm-token", body: "{}", lifetimeMillis: 3_600_000 })
+)
 
 describe("CloudKms endpoint and credentials", () => {
   it.live("--kms-insecure: warns that calls are plaintext with no credentials, and ignores --gce-config", () =>

@@ -19,7 +19,8 @@ import type { CloudKmsApi } from "../../../src/kms/cloud/CloudKmsClient.ts"
 import { RpcFailed } from "../../../src/kms/cloud/CloudKmsErrors.ts"
 import { answerDue } from "../../../src/kms/cloud/Deadline.ts"
 import { crc32cOf } from "../../../src/kms/cloud/Integrity.ts"
-import { CloudPlugin, FakeCloud } from "../../support/CloudTestPlugin.ts"
+import { FakeCloud } from "../../fakes/FakeCloud.ts"
+import { InProcessPlugin } from "../../support/InProcessPlugin.ts"
 import { keyWithPrimary, scriptedApi, scriptedKeyUri, trackerConfig } from "../../support/cloudScriptedApi.ts"
 
 // Identical Decrypts that join one Cloud KMS call. The call is bounded by the
@@ -253,7 +254,7 @@ describe("joined Decrypts on virtual time", () => {
 describe("joined Decrypts through the socket (fake Cloud KMS, real time)", () => {
   it.live("A with a 2 s deadline, B joining with 6 s, Cloud KMS taking 2.5 s: A gets UNAVAILABLE (not DEADLINE_EXCEEDED), B the plaintext", () =>
     Effect.gen(function*() {
-      const { client, target } = yield* CloudPlugin
+      const { client, target } = yield* InProcessPlugin
       const fake = yield* FakeCloud
       const seed = randomBytes(32)
       const encrypted = yield* client.v2Encrypt({ plaintext: seed })
@@ -270,6 +271,6 @@ describe("joined Decrypts through the socket (fake Cloud KMS, real time)", () =>
       assert.isTrue(second.pollUnsafe() === undefined, "B still waits when A is answered")
       assert.deepStrictEqual(Buffer.from((yield* Fiber.join(second)).plaintext), seed)
     }).pipe(
-      Effect.provide(CloudPlugin.layer({ kmsAttemptTimeout: Option.some("3s"), keyRefreshInterval: Option.some("1m") }).pipe(Layer.provideMerge(FakeCloud.layer)))
+      Effect.provide(InProcessPlugin.layer({ backend: "cloud", flags: { kmsAttemptTimeout: Option.some("3s"), keyRefreshInterval: Option.some("1m") } }).pipe(Layer.provideMerge(FakeCloud.layer)))
     ), { timeout: 20_000 })
 })

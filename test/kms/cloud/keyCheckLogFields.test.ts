@@ -2,7 +2,7 @@ import { status } from "@grpc/grpc-js"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { makeKeyVersionTracker } from "../../../src/kms/cloud/KeyVersionTracker.ts"
-import { capturingLogs } from "../../support/cloudScripted.ts"
+import { capturingLogs } from "../../support/logCapture.ts"
 import { denied, keyWithPrimary, rejectWith, scriptedApi, scriptedKeyUri, trackerConfig } from "../../support/cloudScriptedApi.ts"
 
 // A failed key check's warning carries what a log query filters on as fields:

@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { makeKeyVersionTracker } from "../../../src/kms/cloud/KeyVersionTracker.ts"
-import { capturingLogs } from "../../support/cloudScripted.ts"
+import { capturingLogs } from "../../support/logCapture.ts"
 import {
   denied,
   keyWithPrimary,

@@ -14,7 +14,8 @@ import { IntegrityMismatch, rpcFailedOf } from "../../../src/kms/cloud/CloudKmsE
 import { retryingCall } from "../../../src/kms/cloud/RetryingCall.ts"
 import { cloudKmsCalls, cloudKmsDuration, cloudKmsRetries, integrityFailures } from "../../../src/observability/Metrics.ts"
 import { attempt } from "../../support/cloudScriptedApi.ts"
-import { advance, capturingLogs, grpcError, testPolicy, useVirtualTime, virtualClock, virtualNow } from "../../support/cloudScripted.ts"
+import { advance, grpcError, testPolicy, useVirtualTime, virtualClock, virtualNow } from "../../support/cloudScripted.ts"
+import { capturingLogs } from "../../support/logCapture.ts"
 
 // What each attempt of a Cloud KMS call leaves behind: how many attempts,
 // the backoff between them, the debug line per retry, and the per-attempt

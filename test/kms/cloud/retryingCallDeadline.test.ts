@@ -9,7 +9,8 @@ import { answerMarginFor, answerMarginMillis } from "../../../src/kms/cloud/Dead
 import { retryingCall } from "../../../src/kms/cloud/RetryingCall.ts"
 import type { RetryPolicy } from "../../../src/config/PluginConfig.ts"
 import { attempt } from "../../support/cloudScriptedApi.ts"
-import { advance, capturingLogs, grpcError, testPolicy, useVirtualTime, virtualClock, virtualNow } from "../../support/cloudScripted.ts"
+import { advance, grpcError, testPolicy, useVirtualTime, virtualClock, virtualNow } from "../../support/cloudScripted.ts"
+import { capturingLogs } from "../../support/logCapture.ts"
 
 // How one Cloud KMS call is bounded by the caller's deadline: each attempt's
 // own timeout, the time kept back for the answer, and when we stop retrying.

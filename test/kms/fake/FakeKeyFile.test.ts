@@ -6,7 +6,7 @@ import * as Effect from "effect/Effect"
 import { loadFakeKeys, saveFakeKeys } from "../../../src/kms/fake/FakeKeyFile.ts"
 import { newCryptoKey, rotated, withVersionState } from "../../../src/kms/fake/FakeKeyRing.ts"
 import { nobody, runAsNobody } from "../../support/otherUser.ts"
-import { tempDir } from "../../support/tempDir.ts"
+import { tempDir, tempDirWithMode } from "../../support/tempDir.ts"
 
 // The fake backend's key file: what is saved comes back whole; it is only
 // ever written through a new file of our own (exclusive create, random name,
@@ -17,10 +17,7 @@ const keyA = "projects/p/locations/l/keyRings/r/cryptoKeys/a"
 const loadError = (file: string) => Effect.map(Effect.flip(loadFakeKeys(file)), (error) => error.message)
 
 /** A directory like /tmp: everyone may create files in it, only owners remove theirs. */
-const stickyDir = Effect.map(tempDir, (dir) => {
-  fs.chmodSync(dir, 0o1777)
-  return dir
-})
+const stickyDir = tempDirWithMode(0o1777)
 
 describe("fake key file", () => {
   it.effect("save then load gives back every key, version, state and key material; the file is 0600 and written atomically", () =>

@@ -1,14 +1,12 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import { makePluginClient } from "../../../src/client/PluginClient.ts"
 import { parseKeyVersionName } from "../../../src/config/KeyNames.ts"
-import { FullPlugin } from "../../support/FullPlugin.ts"
 import { fakeKms, keyA } from "../../support/fakeKmsBackend.ts"
+import { httpPost } from "../../support/http.ts"
+import { inProcessPlugin } from "../../support/InProcessPlugin.ts"
 import { tempDir } from "../../support/tempDir.ts"
 
 // A key change the fake backend cannot save to --fake-key-file is not made:
@@ -96,16 +94,14 @@ describe("fake backend: a change that cannot be saved is not made", () => {
   it.live("over HTTP: POST /fake/rotate answers 500 with the reason, and the plugin keeps serving the old version", () =>
     Effect.gen(function*() {
       const file = path.join(yield* tempDir, "keys.json")
-      const plugin = Context.get(
-        yield* Layer.build(FullPlugin.layer({ kmsBackend: Option.some("fake"), keyUri: Option.some(keyA), fakeKeyFile: Option.some(file) })),
-        FullPlugin
-      )
-      const client = yield* makePluginClient(plugin.target, { timeoutMillis: 5_000 })
-      breakSaves(file)
-      const answer = yield* Effect.promise(async () => {
-        const response = await fetch(`${plugin.url}/fake/rotate`, { method: "POST" })
-        return { status: response.status, body: await response.text() }
+      const plugin = yield* inProcessPlugin({
+        health: true,
+        flags: { keyUri: Option.some(keyA), fakeKeyFile: Option.some(file) },
+        clientTimeoutMillis: 5_000
       })
+      const { client } = plugin
+      breakSaves(file)
+      const answer = yield* httpPost(`${plugin.url}/fake/rotate`)
       assert.strictEqual(answer.status, 500)
       assert.match(answer.body, new RegExp(`^rotation of ${keyA} not made: cannot save the fake keys to ${file}: `))
       assert.strictEqual((yield* client.v2Status).keyId, version(1))

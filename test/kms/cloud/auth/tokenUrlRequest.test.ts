@@ -2,8 +2,8 @@ import * as http from "node:http"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import { fetchHostedMasterToken } from "../../../src/kms/cloud/auth/HostedMasterAuth.ts"
-import { scriptedServer, tokenReply } from "../../support/scriptedHttpServer.ts"
+import { fetchHostedMasterToken } from "../../../../src/kms/cloud/auth/HostedMasterAuth.ts"
+import { scriptedServer, tokenReply } from "../../../fakes/FakeTokenUrl.ts"
 
 // One token-url round trip, as GKE's token endpoint expects it, and what
 // becomes of it when it cannot complete.

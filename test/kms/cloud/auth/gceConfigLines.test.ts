@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Result from "effect/Result"
-import { parseGceConfig } from "../../../src/kms/cloud/auth/GceConfig.ts"
+import { parseGceConfig } from "../../../../src/kms/cloud/auth/GceConfig.ts"
 
 // The lines of a gce.conf: section headers, variables, comments, indentation
 // and continuations, as git-config syntax allows them. Only [global] counts.

@@ -4,8 +4,8 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import * as fc from "fast-check"
-import { parseGceConfig, readGceConfig } from "../../../src/kms/cloud/auth/GceConfig.ts"
-import { tempDir } from "../../support/tempDir.ts"
+import { parseGceConfig, readGceConfig } from "../../../../src/kms/cloud/auth/GceConfig.ts"
+import { tempDir } from "../../../support/tempDir.ts"
 
 const quote = (value: string) => `"${value.replace(/\\/g, "\\\\").replace(/"/g, "\\\"").replace(/\n/g, "\\n").replace(/\t/g, "\\t")}"`
 

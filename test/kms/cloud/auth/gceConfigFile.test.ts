@@ -3,8 +3,8 @@ import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
-import { readGceConfig } from "../../../src/kms/cloud/auth/GceConfig.ts"
-import { tempDir } from "../../support/tempDir.ts"
+import { readGceConfig } from "../../../../src/kms/cloud/auth/GceConfig.ts"
+import { tempDir } from "../../../support/tempDir.ts"
 
 // What --gce-config makes of a whole file, and the exact message the operator
 // reads (exit 2) when it cannot be used.

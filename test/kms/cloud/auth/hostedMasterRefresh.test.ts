@@ -2,10 +2,10 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import * as Logger from "effect/Logger"
 import * as TestClock from "effect/testing/TestClock"
-import { hostedMasterAuthClient } from "../../../src/kms/cloud/auth/HostedMasterAuth.ts"
-import { scriptedServer, tokenReply } from "../../support/scriptedHttpServer.ts"
+import { hostedMasterAuthClient } from "../../../../src/kms/cloud/auth/HostedMasterAuth.ts"
+import { scriptedServer, tokenReply } from "../../../fakes/FakeTokenUrl.ts"
+import { lineCollector } from "../../../support/logCapture.ts"
 
 // Keeping the hosted-master token fresh: what the operator reads, how soon a
 // failed refresh is retried (on the test clock), and a call that finds the
@@ -16,18 +16,8 @@ const hour = 3_600_000
 
 /** Log lines as "LEVEL message", and a way to wait for one. */
 const captured = () => {
-  const lines: Array<string> = []
-  const listeners: Array<() => void> = []
-  const logger = Logger.make((options) => {
-    const text = Array.isArray(options.message) ? options.message.join(" ") : String(options.message)
-    lines.push(`${options.logLevel} ${text}`)
-    for (const listener of listeners.splice(0)) listener()
-  })
-  const waitForLine = (count: number): Effect.Effect<void> =>
-    Effect.suspend(() => lines.length >= count ? Effect.void : Effect.andThen(Effect.callback<void>((resume) => {
-      listeners.push(() => resume(Effect.void))
-    }), waitForLine(count)))
-  return { lines, waitForLine, layer: Logger.layer([logger]) }
+  const logs = lineCollector()
+  return { lines: logs.leveled, waitForLine: logs.waitForLines, layer: logs.layer }
 }
 
 /** A metadata-token source that counts token-url attempts (each attempt asks it first). */

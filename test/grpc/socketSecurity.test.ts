@@ -1,31 +1,26 @@
-import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import { runAsNobody } from "../support/otherUser.ts"
 import { spawnPlugin } from "../support/spawnPlugin.ts"
-import { tempDir } from "../support/tempDir.ts"
+import { tempDirWithMode } from "../support/tempDir.ts"
 
 // Who may talk to the plugin: the socket's owner (and root), unless
 // --socket-mode widens it. Checked with a real process of another uid.
 
-const nobody = 65534
-
 /** Connects to `socket` as uid/gid 65534; returns the error code, or "connected". */
-const connectAsNobody = (socket: string): string => {
-  const script = `
+const connectAsNobody = (socket: string): string =>
+  runAsNobody(
+    `
     const s = require("node:net").connect({ path: process.argv[1] })
     s.on("connect", () => { process.stdout.write("connected"); s.destroy() })
-    s.on("error", (e) => process.stdout.write(e.code ?? e.message))`
-  const result = spawnSync(process.execPath, ["-e", script, socket], { uid: nobody, gid: nobody, encoding: "utf8" })
-  return result.stdout
-}
+    s.on("error", (e) => process.stdout.write(e.code ?? e.message))`,
+    socket
+  )
 
 /** A directory another uid may traverse, so only the socket's own mode decides. */
-const openDir = Effect.map(tempDir, (dir) => {
-  fs.chmodSync(dir, 0o755)
-  return dir
-})
+const openDir = tempDirWithMode(0o755)
 
 describe("socket permissions (the real entrypoint)", () => {
   it.live("the socket is born 0600: the first time it exists, its mode is already 0600", () =>
@@ -33,13 +28,20 @@ describe("socket permissions (the real entrypoint)", () => {
       const dir = yield* openDir
       const socket = path.join(dir, "kms.sock")
       const modes: Array<number> = []
+      let seen = () => {}
+      const appeared = new Promise<void>((resolve) => {
+        seen = resolve
+      })
       const watcher = fs.watch(dir, (_event, name) => {
         if (name !== "kms.sock") return
         const stat = fs.lstatSync(socket, { throwIfNoEntry: false })
         if (stat !== undefined) modes.push(stat.mode & 0o777)
+        seen()
       })
       yield* Effect.addFinalizer(() => Effect.sync(() => watcher.close()))
       yield* spawnPlugin(["--path-to-unix-socket", socket])
+      // The plugin's "serving" line and the directory's change are two events: wait for the second too.
+      yield* Effect.promise(() => appeared)
       assert.isAbove(modes.length, 0, "never saw the socket appear")
       assert.deepStrictEqual([...new Set(modes)], [0o600])
     }).pipe(Effect.scoped))

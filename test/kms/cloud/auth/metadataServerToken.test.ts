@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { metadataServerToken } from "../../../src/kms/cloud/auth/HostedMasterAuth.ts"
-import { metadataAnswering } from "../../support/scriptedHttpServer.ts"
+import { metadataServerToken } from "../../../../src/kms/cloud/auth/HostedMasterAuth.ts"
+import { useFakeMetadataServer } from "../../../fakes/FakeMetadataServer.ts"
 
 // The VM's own token, which authenticates the POST to token-url: read from the
 // metadata server (GCE_METADATA_HOST), and refused when it is not a token.
@@ -11,7 +11,7 @@ const vmToken = Effect.tryPromise({ try: () => metadataServerToken()(), catch: (
 describe("the VM's metadata-server token", () => {
   it.live("is the access_token the metadata server hands out", () =>
     Effect.gen(function*() {
-      yield* metadataAnswering({ access_token: "vm-token-1", expires_in: 3600, token_type: "Bearer" })
+      yield* useFakeMetadataServer({ access_token: "vm-token-1", expires_in: 3600, token_type: "Bearer" })
       assert.strictEqual(yield* vmToken, "vm-token-1")
     }).pipe(Effect.scoped))
 
@@ -19,7 +19,7 @@ describe("the VM's metadata-server token", () => {
     Effect.gen(function*() {
       for (const token of [42, { value: "x" }, true]) {
         const failure = yield* Effect.scoped(Effect.gen(function*() {
-          yield* metadataAnswering({ access_token: token, expires_in: 3600, token_type: "Bearer" })
+          yield* useFakeMetadataServer({ access_token: token, expires_in: 3600, token_type: "Bearer" })
           return yield* Effect.flip(vmToken)
         }))
         assert.strictEqual(failure, "the metadata server gave no token", JSON.stringify(token))

@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Result from "effect/Result"
 import * as fc from "fast-check"
-import { parseGceConfig } from "../../../src/kms/cloud/auth/GceConfig.ts"
+import { parseGceConfig } from "../../../../src/kms/cloud/auth/GceConfig.ts"
 
 // One gcfg value, as git-config (and the Go plugin's gcfg) reads it: escapes,
 // quotes, comments and whitespace. GKE writes token-body as a quoted JSON string.

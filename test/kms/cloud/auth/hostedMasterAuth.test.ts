@@ -1,29 +1,29 @@
 import { once } from "node:events"
 import { assert, describe, it } from "@effect/vitest"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Logger from "effect/Logger"
-import * as Schedule from "effect/Schedule"
-import { fetchHostedMasterToken, hostedMasterAuthClient, metadataServerToken } from "../../../src/kms/cloud/auth/HostedMasterAuth.ts"
-import { metadataServer, tokenEndpoint } from "../../support/tokenServers.ts"
+import * as TestClock from "effect/testing/TestClock"
+import { fetchHostedMasterToken, hostedMasterAuthClient, metadataServerToken } from "../../../../src/kms/cloud/auth/HostedMasterAuth.ts"
+import { useFakeMetadataServer, vmTokenReply } from "../../../fakes/FakeMetadataServer.ts"
+import { type TokenEndpoint, tokenEndpoint } from "../../../fakes/FakeTokenUrl.ts"
 
 const vmToken = "vm-token-abc"
 const body = "{\"projectNumber\":\"42\",\"clusterId\":\"c1\"}"
+const hour = 3_600_000
 
-const withMetadata = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.gen(function*() {
-    const metadata = yield* metadataServer(vmToken)
-    const previous = process.env.GCE_METADATA_HOST
-    yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        process.env.GCE_METADATA_HOST = metadata.host
-      }),
-      () => Effect.sync(() => {
-        if (previous === undefined) delete process.env.GCE_METADATA_HOST
-        else process.env.GCE_METADATA_HOST = previous
-      })
-    )
-    return yield* effect
-  })
+/** `effect` with a VM metadata server handing out vmToken (GCE_METADATA_HOST) while the scope lasts. */
+const withMetadata = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.andThen(useFakeMetadataServer(vmTokenReply(vmToken)), effect)
+
+/** The next "served" event of the token endpoint; fails with `why` if none comes within 10 s. */
+const nextServed = (endpoint: TokenEndpoint, why: string) => {
+  const served = once(endpoint.events, "served")
+  const giveUp = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(why)), 10_000).unref())
+  return Effect.promise(() => Promise.race([served, giveUp]))
+}
+
+/** One turn of the real event loop and its timers (the test clock does not move them). */
+const realPause = Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 10)))
 
 describe("hosted-master token source (--gce-config)", () => {
   it.live("posts token-body with the VM's metadata token and hands the reply's token to Cloud KMS calls", () =>
@@ -38,19 +38,24 @@ describe("hosted-master token source (--gce-config)", () => {
       assert.strictEqual(endpoint.served(), 1)
     })).pipe(Effect.scoped))
 
-  it.live("refreshes ahead of expiry in the background, before the old token expires", () =>
+  it.effect("refreshes ahead of expiry in the background, before the old token expires", () =>
     withMetadata(Effect.gen(function*() {
-      const endpoint = yield* tokenEndpoint({ vmToken, body, lifetimeMillis: 1_500 })
-      const firstExpiry = Date.now() + 1_500
+      // The test clock moves the refresh; it starts at the wall clock's time
+      // because google-auth-library checks a token's expiry against Date.now().
+      yield* TestClock.setTime(Date.now())
+      const clock = yield* Clock.Clock
+      const endpoint = yield* tokenEndpoint({ vmToken, body, lifetimeMillis: hour, now: () => clock.currentTimeMillisUnsafe() })
+      const firstExpiry = clock.currentTimeMillisUnsafe() + hour
       const client = yield* hostedMasterAuthClient({ tokenUrl: endpoint.url, tokenBody: body })
-      const [second] = yield* Effect.promise(() => once(endpoint.events, "served"))
+      const served = nextServed(endpoint, "no background refresh 5 minutes before expiry")
+      yield* TestClock.adjust(hour - 5 * 60_000)
+      const [second] = yield* served
       assert.strictEqual(second?.token, "hosted-token-2")
       // The reply is on its way to the plugin: wait (bounded) until calls carry it.
-      yield* Effect.promise(() => client.getRequestHeaders()).pipe(
-        Effect.flatMap((headers) => headers.get("authorization") === "Bearer hosted-token-2" ? Effect.void : Effect.fail("old token")),
-        Effect.retry(Schedule.spaced("10 millis").pipe(Schedule.upTo({ times: 50 })))
-      )
-      assert.isBelow(Date.now(), firstExpiry, "the new token arrived after the old one expired")
+      const authorization = Effect.promise(() => client.getRequestHeaders()).pipe(Effect.map((headers) => headers.get("authorization")))
+      for (let turn = 0; turn < 500 && (yield* authorization) !== "Bearer hosted-token-2"; turn++) yield* realPause
+      assert.strictEqual(yield* authorization, "Bearer hosted-token-2")
+      assert.isBelow(yield* Clock.currentTimeMillis, firstExpiry, "the new token arrived after the old one expired")
       assert.strictEqual(endpoint.served(), 2)
     })).pipe(Effect.scoped))
 

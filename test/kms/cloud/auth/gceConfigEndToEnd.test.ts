@@ -3,12 +3,13 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { makePluginClient } from "../../../src/client/PluginClient.ts"
-import { fakeCloudKms } from "../../fakes/FakeCloudKms.ts"
-import { cloudKeyUri } from "../../support/CloudTestPlugin.ts"
-import { spawnCli, spawnPlugin } from "../../support/spawnPlugin.ts"
-import { tempDir } from "../../support/tempDir.ts"
-import { metadataServer, tokenEndpoint } from "../../support/tokenServers.ts"
+import { makePluginClient } from "../../../../src/client/PluginClient.ts"
+import { cloudKeyUri } from "../../../fakes/FakeCloud.ts"
+import { fakeCloudKms } from "../../../fakes/FakeCloudKms.ts"
+import { fakeMetadataServer, vmTokenReply } from "../../../fakes/FakeMetadataServer.ts"
+import { tokenEndpoint } from "../../../fakes/FakeTokenUrl.ts"
+import { spawnCli, spawnPlugin } from "../../../support/spawnPlugin.ts"
+import { tempDir } from "../../../support/tempDir.ts"
 
 // --gce-config end to end: the real entrypoint, TLS to a fake Cloud KMS (call
 // credentials are only sent over TLS), the token endpoint and the metadata
@@ -31,7 +32,7 @@ const setup = Effect.gen(function*() {
   const dir = yield* tempDir
   const tls = selfSignedCert(dir)
   const cloud = yield* fakeCloudKms({ keys: [cloudKeyUri], tls: { key: tls.key, cert: tls.cert } })
-  const metadata = yield* metadataServer(vmToken)
+  const metadata = yield* fakeMetadataServer(vmTokenReply(vmToken))
   const endpoint = yield* tokenEndpoint({ vmToken, body, lifetimeMillis: 3_600_000 })
   const conf = path.join(dir, "gce.conf")
   fs.writeFileSync(conf, `[global]\nproject-id = p\ntoken-url = ${endpoint.url}\ntoken-body = "${body.replace(/"/g, "\\\"")}"\n`)

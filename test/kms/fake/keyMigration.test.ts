@@ -4,18 +4,17 @@ import * as path from "node:path"
 import { status } from "@grpc/grpc-js"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import type { PluginFlags } from "../../src/config/flags.ts"
-import { fakeKeyUri, oldKeyUri, TestPlugin } from "../support/TestPlugin.ts"
-import { tempDir } from "../support/tempDir.ts"
+import type { PluginFlags } from "../../../src/config/flags.ts"
+import { fakeKeyUri, InProcessPlugin, oldKeyUri } from "../../support/InProcessPlugin.ts"
+import { tempDir } from "../../support/tempDir.ts"
 
 // Moving to a new crypto key with no downtime: the old key stays as a
 // --decrypt-key-uri until all data is re-wrapped. Each step is a plugin
 // restart; the fake backend keeps its keys in --fake-key-file between them.
 
-const withPlugin = <A, E>(flags: Partial<PluginFlags>, use: Effect.Effect<A, E, TestPlugin>) =>
-  Effect.scoped(Effect.flatMap(Layer.build(TestPlugin.layer(flags)), (context) => Effect.provide(use, context)))
+const withPlugin = <A, E>(flags: Partial<PluginFlags>, use: Effect.Effect<A, E, InProcessPlugin>) =>
+  Effect.scoped(Effect.provide(use, InProcessPlugin.layer({ flags })))
 
 describe("key migration with --decrypt-key-uri", () => {
   it.live("data wrapped by the old key decrypts on both APIs after the switch, and only while the old key is listed", () =>
@@ -27,14 +26,14 @@ describe("key migration with --decrypt-key-uri", () => {
       const v2Seed = randomBytes(32)
 
       const before = yield* withPlugin({ keyUri: Option.some(oldKeyUri), fakeKeyFile: keyFile }, Effect.gen(function*() {
-        const { client } = yield* TestPlugin
+        const { client } = yield* InProcessPlugin
         return { v1: (yield* client.v1Encrypt(v1Key)).cipher, v2: yield* client.v2Encrypt({ plaintext: v2Seed }) }
       }))
       assert.strictEqual(before.v2.keyId, `${oldKeyUri}/cryptoKeyVersions/1`)
       assert.strictEqual(fs.statSync(keyFilePath).mode & 0o777, 0o600)
 
       yield* withPlugin({ keyUri: Option.some(fakeKeyUri), decryptKeyUri: [oldKeyUri], fakeKeyFile: keyFile }, Effect.gen(function*() {
-        const { client } = yield* TestPlugin
+        const { client } = yield* InProcessPlugin
         assert.strictEqual((yield* client.v2Status).keyId, `${fakeKeyUri}/cryptoKeyVersions/1`)
         assert.deepStrictEqual(Buffer.from((yield* client.v1Decrypt(before.v1)).plain), v1Key)
         const v2 = yield* client.v2Decrypt({ ciphertext: before.v2.ciphertext, keyId: before.v2.keyId })
@@ -44,7 +43,7 @@ describe("key migration with --decrypt-key-uri", () => {
       }))
 
       yield* withPlugin({ keyUri: Option.some(fakeKeyUri), fakeKeyFile: keyFile }, Effect.gen(function*() {
-        const { client } = yield* TestPlugin
+        const { client } = yield* InProcessPlugin
         const v2 = yield* Effect.flip(client.v2Decrypt({ ciphertext: before.v2.ciphertext, keyId: before.v2.keyId }))
         assert.strictEqual(v2.code, status.INVALID_ARGUMENT)
         assert.include(v2.details, oldKeyUri)
