@@ -1,4 +1,4 @@
-import type * as fs from "node:fs"
+import * as fs from "node:fs"
 
 // Who else can replace what the plugin keeps in a directory (its socket, the
 // fake backend's key file). Whoever can write a directory can unlink any
@@ -21,6 +21,29 @@ export const othersCanReplaceIn = (dir: string, stat: fs.Stats, what: string): s
   if ((stat.mode & writableByOthers) !== 0 && (stat.mode & sticky) === 0) {
     return `${dir} can be written by every user and has no sticky bit, so any of them could replace ${what} in it; ` +
       `chmod o-w ${dir} (or chmod +t ${dir}, as on /tmp)`
+  }
+  return undefined
+}
+
+/**
+ * Why this process cannot safely create `what` in `dir`: it is missing (then
+ * `missing` says what to do), not a directory, others could replace `what`
+ * in it, or this process cannot write it. Undefined when it can.
+ */
+export const directoryProblem = (dir: string, what: string, missing: string): string | undefined => {
+  let stat: fs.Stats
+  try {
+    stat = fs.statSync(dir)
+  } catch {
+    return `directory ${dir} does not exist; ${missing}`
+  }
+  if (!stat.isDirectory()) return `${dir} is not a directory`
+  const replaceable = othersCanReplaceIn(dir, stat, what)
+  if (replaceable !== undefined) return replaceable
+  try {
+    fs.accessSync(dir, fs.constants.W_OK | fs.constants.X_OK)
+  } catch {
+    return `this process (uid ${process.getuid?.() ?? "?"}) cannot create files in ${dir}; make it writable, or run as its owner`
   }
   return undefined
 }

@@ -1,8 +1,7 @@
-import * as fs from "node:fs"
 import * as path from "node:path"
 import type { FlagProblem } from "./ConfigError.ts"
 import type { PluginConfigShape } from "./ConfigShape.ts"
-import { othersCanReplaceIn } from "./DirectoryTrust.ts"
+import { directoryProblem } from "./DirectoryTrust.ts"
 import { existingFileProblem } from "./OperatorFile.ts"
 import { socketDirectoryProblem } from "./SocketPath.ts"
 
@@ -12,21 +11,8 @@ import { socketDirectoryProblem } from "./SocketPath.ts"
 // read (see OperatorFile.ts).
 
 const keyFileProblem = (file: string): string | undefined => {
-  const dir = path.dirname(path.resolve(file))
-  let stat: fs.Stats
-  try {
-    stat = fs.statSync(dir)
-  } catch {
-    return `directory ${dir} does not exist; create it`
-  }
-  if (!stat.isDirectory()) return `${dir} is not a directory`
-  const replaceable = othersCanReplaceIn(dir, stat, "the key file")
-  if (replaceable !== undefined) return replaceable
-  try {
-    fs.accessSync(dir, fs.constants.W_OK | fs.constants.X_OK)
-  } catch {
-    return `this process (uid ${process.getuid?.() ?? "?"}) cannot create files in ${dir}; make it writable, or run as its owner`
-  }
+  const dirProblem = directoryProblem(path.dirname(path.resolve(file)), "the key file", "create it")
+  if (dirProblem !== undefined) return dirProblem
   // Not there yet is fine: the fake backend creates it.
   return existingFileProblem(file, { private: true })
 }

@@ -1,6 +1,6 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { othersCanReplaceIn } from "./DirectoryTrust.ts"
+import { directoryProblem } from "./DirectoryTrust.ts"
 
 // --path-to-unix-socket: a file path, or "@name" for a Linux abstract socket
 // (no file, scoped by network namespace). What config can check before
@@ -22,21 +22,8 @@ export const socketFileNameProblem = (socketPath: string): string | undefined =>
 export const socketDirectoryProblem = (socketPath: string): string | undefined => {
   if (isAbstractSocket(socketPath)) return undefined
   const resolved = path.resolve(socketPath)
-  const dir = path.dirname(resolved)
-  let stat: fs.Stats
-  try {
-    stat = fs.statSync(dir)
-  } catch {
-    return `directory ${dir} does not exist; create it (the apiserver must see the same directory)`
-  }
-  if (!stat.isDirectory()) return `${dir} is not a directory`
-  const replaceable = othersCanReplaceIn(dir, stat, "the socket")
-  if (replaceable !== undefined) return replaceable
-  try {
-    fs.accessSync(dir, fs.constants.W_OK | fs.constants.X_OK)
-  } catch {
-    return `this process (uid ${process.getuid?.() ?? "?"}) cannot create files in ${dir}; make it writable, or run as its owner`
-  }
+  const dirProblem = directoryProblem(path.dirname(resolved), "the socket", "create it (the apiserver must see the same directory)")
+  if (dirProblem !== undefined) return dirProblem
   if (fs.lstatSync(resolved, { throwIfNoEntry: false })?.isDirectory() === true) {
     return `${socketPath} is a directory; name the socket file in it, e.g. ${path.join(socketPath, "kms.sock")}`
   }

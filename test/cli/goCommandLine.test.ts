@@ -1,4 +1,3 @@
-import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
@@ -8,6 +7,7 @@ import { kill } from "../support/childProcess.ts"
 import { logRecords } from "../support/logRecords.ts"
 import { spawnCli } from "../support/spawnPlugin.ts"
 import { tempDir } from "../support/tempDir.ts"
+import { makeStaleSocket } from "../support/staleSocket.ts"
 
 // The real entrypoint, run as the Go plugin's manifests and habits run it:
 // single-dash flags, repeated flags, glog's -v, env vars with mistakes in
@@ -38,16 +38,6 @@ const serving = (args: ReadonlyArray<string>) =>
 
 const startLine = (stderr: string) => logRecords(stderr).find((r) => r.msg === "starting")
 
-/** A socket left by a process that died without cleaning up: connecting is refused. */
-const staleSocket = (socketPath: string) => {
-  const result = spawnSync(process.execPath, [
-    "-e",
-    "require('net').createServer().listen(process.argv[1], () => process.kill(process.pid, 'SIGKILL'))",
-    socketPath
-  ])
-  assert.strictEqual(result.signal, "SIGKILL")
-  assert.isTrue(fs.lstatSync(socketPath).isSocket())
-}
 
 describe("the Go plugin's command-line habits (real entrypoint)", () => {
   it.live("single-dash flags in every Go spelling; the start line carries version and revision", () =>
@@ -157,7 +147,7 @@ describe("the Go plugin's command-line habits (real entrypoint)", () => {
         "0 passed, 4 failed"
       ])
       const stale = path.join(dir, "stale.sock")
-      staleSocket(stale)
+      makeStaleSocket(stale)
       const refused = yield* run(["probe", "-path-to-unix-socket", stale, "-kms=v2", "-timeout=2s"])
       assert.strictEqual(refused.code, 1)
       assert.deepStrictEqual(refused.stdout.trim().split("\n"), [

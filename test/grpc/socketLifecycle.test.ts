@@ -1,4 +1,3 @@
-import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
@@ -6,17 +5,8 @@ import * as Effect from "effect/Effect"
 import { makePluginClient } from "../../src/client/PluginClient.ts"
 import { spawnCli, spawnPlugin } from "../support/spawnPlugin.ts"
 import { tempDir } from "../support/tempDir.ts"
+import { makeStaleSocket } from "../support/staleSocket.ts"
 
-// A socket left by a process that died without cleaning up.
-const makeStaleSocket = (socketPath: string) => {
-  const result = spawnSync(process.execPath, [
-    "-e",
-    "require('net').createServer().listen(process.argv[1], () => process.kill(process.pid, 'SIGKILL'))",
-    socketPath
-  ])
-  assert.strictEqual(result.signal, "SIGKILL")
-  assert.isTrue(fs.lstatSync(socketPath).isSocket())
-}
 
 const statusThrough = (socketPath: string) =>
   Effect.scoped(Effect.flatMap(makePluginClient(`unix://${socketPath}`, { timeoutMillis: 5_000 }), (client) => client.v2Status))
