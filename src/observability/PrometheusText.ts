@@ -37,8 +37,9 @@ export const formatFamily = (family: Family): string =>
   family.samples.length === 0 ? "" : [
     `# HELP ${family.name} ${escapeHelp(family.help)}`,
     `# TYPE ${family.name} ${family.type}`,
-    ...family.samples.map((sample) => `${family.name}${sample.suffix ?? ""}${formatLabels(sample.labels)} ${formatValue(sample.value)}`)
-  ].join("\n") + "\n"
+    ...family.samples.map((sample) => `${family.name}${sample.suffix ?? ""}${formatLabels(sample.labels)} ${formatValue(sample.value)}`),
+    ""
+  ].join("\n")
 
 export const formatFamilies = (families: ReadonlyArray<Family>): string => families.map(formatFamily).join("")
 

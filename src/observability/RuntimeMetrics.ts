@@ -74,8 +74,8 @@ const activeByType = (method: "_getActiveHandles" | "_getActiveRequests"): Reado
   const list: unknown = Reflect.apply(getter, process, [])
   if (!Array.isArray(list)) return undefined
   return list.map((item: unknown) => {
-    const constructor: unknown = typeof item === "object" && item !== null ? Reflect.get(item, "constructor") : undefined
-    const name: unknown = typeof constructor === "function" ? constructor.name : undefined
+    const maker: unknown = typeof item === "object" && item !== null ? Reflect.get(item, "constructor") : undefined
+    const name: unknown = typeof maker === "function" ? maker.name : undefined
     return typeof name === "string" && name !== "" ? name : "unknown"
   })
 }

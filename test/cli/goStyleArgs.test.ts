@@ -119,7 +119,7 @@ const commandLine = fc.constantFrom("", "probe", "selftest").chain((command) => 
 /** What the operator meant: each single-valued flag once, at its last value; repeatable ones in order. */
 const canonical = (command: string, spec: CommandSpec, given: ReadonlyArray<Given>): ReadonlyArray<string> => {
   const lastOf = new Map<string, number>()
-  given.forEach((g, i) => lastOf.set(g.name, i))
+  for (const [i, g] of given.entries()) lastOf.set(g.name, i)
   const kept = given.filter((g, i) => spec.flags.get(g.name)?.repeatable === true || lastOf.get(g.name) === i)
   return [...(command === "" ? [] : [command]), ...kept.map((g) => `--${g.name}=${g.value}`)]
 }

@@ -66,7 +66,7 @@ const slugOf = (heading: string): string =>
 
 /** The README text from `heading` to the next heading of the same or a higher level. */
 const sectionOf = (heading: string): string => {
-  const start = lines.findIndex((l) => l === heading)
+  const start = lines.indexOf(heading)
   assert.isAbove(start, -1, `no heading ${JSON.stringify(heading)}`)
   const level = heading.indexOf(" ")
   const end = lines.findIndex((l, i) => i > start && /^#+ /.test(l) && l.indexOf(" ") <= level)

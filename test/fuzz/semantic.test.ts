@@ -115,7 +115,7 @@ describe("semantic fuzzing with the typed client", () => {
           fc.domain().map((d) => `${d}.`),
           fc.constantFrom("", ".", "a", "a.b", "A.EXAMPLE.COM", "kms.example.io/remote-kms-auditid", "__proto__", "constructor"),
           fc.string({ unit: "binary", maxLength: 40 }),
-          fc.constant("a.".repeat(200) + "com")
+          fc.constant(`${"a.".repeat(200)}com`)
         )
         const value = fc.oneof({ weight: 5, arbitrary: fc.uint8Array({ maxLength: 64 }) }, { weight: 1, arbitrary: fc.constant(new Uint8Array(30_000)) })
         const usable = pool.entries.flatMap((e, i) => (e.disabled ? [] : [i]))

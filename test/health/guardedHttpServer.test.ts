@@ -26,7 +26,7 @@ const server = Effect.acquireRelease(
     guarded.on("request", (_request: http.IncomingMessage, response: http.ServerResponse) => {
       if (released) response.end("ok")
       else held.push(response)
-      arrived.splice(0).forEach((resolve) => resolve())
+      for (const resolve of arrived.splice(0)) resolve()
     })
     await new Promise<void>((resolve) => guarded.listen(0, "127.0.0.1", resolve))
     const { port } = guarded.address() as net.AddressInfo
@@ -38,7 +38,7 @@ const server = Effect.acquireRelease(
       nextRequest: () => new Promise<void>((resolve) => arrived.push(resolve)),
       release: () => {
         released = true
-        held.splice(0).forEach((response) => response.end("ok"))
+        for (const response of held.splice(0)) response.end("ok")
       }
     }
   }),

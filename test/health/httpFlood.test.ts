@@ -81,7 +81,9 @@ describe("health port under a connection flood", () => {
       // Opened in batches (the listen backlog is finite); the plugin's fds sampled after each.
       const flood: Array<FloodSocket> = []
       let mostFds = baseline
-      yield* Effect.addFinalizer(() => Effect.sync(() => flood.forEach(({ socket }) => socket.destroy())))
+      yield* Effect.addFinalizer(() => Effect.sync(() => {
+        for (const { socket } of flood) socket.destroy()
+      }))
       while (flood.length < floodSize) {
         const next = Array.from({ length: Math.min(batch, floodSize - flood.length) }, (_, i) => floodSocket(port, (flood.length + i) % 3 === 0))
         flood.push(...next)

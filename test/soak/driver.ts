@@ -532,7 +532,7 @@ export const runSoak = async (config: SoakConfig): Promise<SoakResult> => {
     }
   } finally {
     client?.close()
-    if (plugin !== undefined && plugin.alive()) {
+    if (plugin?.alive()) {
       plugin.child.kill("SIGKILL")
       await plugin.exited
     }

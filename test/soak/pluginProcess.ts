@@ -81,7 +81,7 @@ export const spawnPlugin = (
       if (seenLines.length < 200) seenLines.push(line)
       for (let i = waiters.length - 1; i >= 0; i--) {
         const waiter = waiters[i]
-        if (waiter !== undefined && waiter.match.test(line)) {
+        if (waiter?.match.test(line)) {
           waiters.splice(i, 1)
           waiter.resolve(line)
         }

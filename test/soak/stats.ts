@@ -77,7 +77,8 @@ export class PhaseRecorder {
     this.calls += 1
     this.#latencies.push(call.elapsedMillis)
     if (call.elapsedMillis > this.maxLatencyMillis) this.maxLatencyMillis = call.elapsedMillis
-    const method = (this.byMethod[call.method] ??= { calls: 0, successes: 0, failures: {} })
+    const method = this.byMethod[call.method] ?? { calls: 0, successes: 0, failures: {} }
+    this.byMethod[call.method] = method
     method.calls += 1
     const sample = (): Sample => ({
       method: call.method,

@@ -21,8 +21,8 @@ const versionDigits = [
 ]
 
 const suffixes = [
-  "", ":", "::", ":s1", ":s0", ":S1", ":s2", ":s1:s1", ":s1:", ": s1", ":s1 ", ":s1\u0000", ":s\u0131", ":" + "a".repeat(64),
-  ":" + "a".repeat(65), ":" + "\u00e9", ":../s1", ":s1/x"
+  "", ":", "::", ":s1", ":s0", ":S1", ":s2", ":s1:s1", ":s1:", ": s1", ":s1 ", ":s1\u0000", ":s\u0131", `:${"a".repeat(64)}`,
+  `:${"a".repeat(65)}`, ":\u00e9", ":../s1", ":s1/x"
 ]
 
 const keyNameSwaps: ReadonlyArray<readonly [string, string]> = [
@@ -59,7 +59,7 @@ export const keyIdEdit: fc.Arbitrary<Edit<string>> = fc.oneof(
   fc.nat().map((n): Edit<string> => (k) => {
     const slashes = [...k.matchAll(/\//g)].map((m) => m.index)
     const index = slashes.length === 0 ? 0 : (slashes[n % slashes.length] ?? 0)
-    return k.slice(0, index) + "/" + k.slice(index)
+    return `${k.slice(0, index)}/${k.slice(index)}`
   }),
   fc.constant<Edit<string>>((k) => `/${k}`),
   fc.constant<Edit<string>>((k) => `${k}/`),

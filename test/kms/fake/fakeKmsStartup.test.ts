@@ -10,7 +10,7 @@ import { tempDir } from "../../support/tempDir.ts"
 // Starting the fake backend: the warning an operator cannot miss, where the
 // keys live, and --fake-key-file problems as config errors (exit 2).
 
-const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
 const tail = "; for development and tests only, never for a real cluster"
 
 describe("fake backend start", () => {
@@ -40,7 +40,7 @@ describe("fake backend start", () => {
       // The temp file's name is random: everything else is exact.
       assert.match(
         error.message,
-        new RegExp(`^--fake-key-file: cannot save the fake keys to ${escape(file)}: ENOENT: no such file or directory, open '${escape(dir)}/\\.keys\\.json\\.[0-9a-f]{24}\\.tmp'$`)
+        new RegExp(`^--fake-key-file: cannot save the fake keys to ${escapeRegExp(file)}: ENOENT: no such file or directory, open '${escapeRegExp(dir)}/\\.keys\\.json\\.[0-9a-f]{24}\\.tmp'$`)
       )
     }).pipe(Effect.scoped))
 
@@ -50,6 +50,6 @@ describe("fake backend start", () => {
       fs.writeFileSync(file, "{}")
       const error = yield* Effect.flip(fakeKms({ fakeKeyFile: Option.some(file) }))
       assert.strictEqual(error._tag, "ConfigError")
-      assert.match(error.message, new RegExp(`^--fake-key-file: ${escape(file)} is not a fake key file: `))
+      assert.match(error.message, new RegExp(`^--fake-key-file: ${escapeRegExp(file)} is not a fake key file: `))
     }).pipe(Effect.scoped))
 })
