@@ -19,6 +19,7 @@ export const effectiveConfig = (config: PluginConfigShape) => ({
   socketMode: `0${config.socketMode.toString(8)}`,
   healthz: `${config.healthzBindAddress}:${config.healthzPort}/${config.healthzPath}`,
   metrics: `${config.healthzBindAddress}:${config.metricsPort ?? config.healthzPort}/${config.metricsPath}`,
+  kmsQpsLimit: config.kmsRateLimit === undefined ? "none" : `${config.kmsRateLimit.qps}/s, burst ${config.kmsRateLimit.burst}`,
   keyRefreshInterval: `${config.keyRefreshIntervalMillis}ms`,
   shutdownGracePeriod: `${config.shutdownGraceMillis}ms`,
   logLevel: config.logLevel

@@ -12,7 +12,7 @@ import * as CloudKms from "../../src/kms/cloud/CloudKms.ts"
 import { CallObserver } from "../../src/grpc/CallObserver.ts"
 import { Shutdown } from "../../src/runtime/Shutdown.ts"
 import { keepAuthOffline } from "../fakes/cloudKmsClient.ts"
-import { type FakeCloudKms, fakeCloudKms } from "../fakes/FakeCloudKms.ts"
+import { type FakeCloudKms, fakeCloudKms, type FakeCloudKmsOptions } from "../fakes/FakeCloudKms.ts"
 import { configFrom } from "./TestPlugin.ts"
 import { tempDir } from "./tempDir.ts"
 
@@ -21,10 +21,13 @@ export const cloudOtherKeyUri = "projects/test-project/locations/us-east1/keyRin
 
 /** A fake Cloud KMS holding key-a and key-b. */
 export class FakeCloud extends Context.Service<FakeCloud, FakeCloudKms>()("test/FakeCloud") {
-  static readonly layer = Layer.effect(
-    FakeCloud,
-    Effect.andThen(Effect.sync(keepAuthOffline), fakeCloudKms({ keys: [cloudKeyUri, cloudOtherKeyUri] }))
-  )
+  /** With options of its own (e.g. no TestIamPermissions, a quota). */
+  static readonly layerWith = (options: Omit<FakeCloudKmsOptions, "keys">) =>
+    Layer.effect(
+      FakeCloud,
+      Effect.andThen(Effect.sync(keepAuthOffline), fakeCloudKms({ keys: [cloudKeyUri, cloudOtherKeyUri], ...options }))
+    )
+  static readonly layer = FakeCloud.layerWith({})
 }
 
 export interface CloudPluginShape {
