@@ -1,17 +1,18 @@
-import { execFileSync, spawn } from "node:child_process"
+import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { installCleanup, trackChild } from "./cleanup.ts"
-import { decodeLoadResult, failedRun, type LoadResult } from "./loadResult.ts"
+import { installCleanup } from "./cleanup.ts"
+import type { LoadResult } from "./loadResult.ts"
+import { runLoad } from "./loadProcess.ts"
 import { type BenchOptions, parseOptions, usage } from "./options.ts"
 import { peakRssMib, rssMib } from "./procStats.ts"
 import { type BenchServices, loadServices, projectRoot } from "./protos.ts"
 import { markdown, type ServerName, type ServerRun, summarize } from "./report.ts"
 import { type Scenario, scenarios } from "./scenarios.ts"
 import { cloudMarkdown, cloudProblems, runCloudScenarios } from "./cloudScenarios.ts"
-import { type RunningServer, type ServerCommand, startServer } from "./serverProcess.ts"
+import { type ServerCommand, startServer } from "./serverProcess.ts"
 
 // `npm run bench`: the plugin against the floor server, in alternating sets,
 // each set on fresh server processes, every scenario's load from a separate
@@ -27,36 +28,6 @@ const serverCommands = (options: BenchOptions): Record<ServerName, ServerCommand
   },
   floor: { command: [process.execPath, path.join(here, "floorServer.ts")], argsFor: (socket) => ["--socket", socket] }
 })
-
-const runLoad = (server: RunningServer, scenario: Scenario, options: BenchOptions): Promise<LoadResult> =>
-  new Promise((resolve) => {
-    const child = trackChild(spawn(process.execPath, [
-      path.join(here, "loadGenerator.ts"),
-      "--target", server.target,
-      "--kind", scenario.kind,
-      "--concurrency", String(scenario.concurrency),
-      "--duration-ms", String(options.durationMillis),
-      "--warmup-ms", String(options.warmupMillis),
-      "--channels", String(options.channels),
-      "--server-pid", String(server.pid),
-      ...(scenario.samplePeakRss ? ["--sample-rss"] : [])
-    ], { cwd: projectRoot, stdio: ["ignore", "pipe", "pipe"] }))
-    let stdout = ""
-    let stderr = ""
-    child.stdout?.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
-    child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
-    child.once("exit", (code, signal) => {
-      if (code !== 0) {
-        const why = stderr.trim().split("\n").slice(0, 3).join(" / ") || `exit ${code ?? signal}`
-        return resolve(failedRun(scenario.kind, scenario.concurrency, `load generator failed: ${why}`))
-      }
-      try {
-        resolve(decodeLoadResult(stdout))
-      } catch (error) {
-        resolve(failedRun(scenario.kind, scenario.concurrency, `unreadable load result: ${String(error)}`))
-      }
-    })
-  })
 
 const fmt = (value: number, digits: number) => (Number.isFinite(value) ? value.toFixed(digits) : "–")
 

@@ -1,0 +1,249 @@
+import { spawn } from "node:child_process"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import type { ClientFloorResult } from "./bareCloudKmsClient.ts"
+import { trackChild } from "./cleanup.ts"
+import { runLoad, type LoadTiming } from "./loadProcess.ts"
+import type { LoadResult } from "./loadResult.ts"
+import { type BenchServices, projectRoot } from "./protos.ts"
+import type { RunningServer } from "./serverProcess.ts"
+import type { OperationKind } from "./scenarios.ts"
+import { type Spread, spreadOf } from "./stats.ts"
+
+// The Cloud KMS cost set: what one Cloud KMS call costs the plugin, against
+// what it cannot cost less than. Same fake Cloud KMS (20 ms a call), same
+// concurrency (64), every side in its own process, in alternating order:
+//  - client floor: the bare @google-cloud/kms client (bareCloudKmsClient.ts)
+//    driving the fake alone: its CPU per call and calls/s;
+//  - server floor: the bare grpc-js server (floorServer.ts) answering the
+//    same KMS calls from the same load generator: its CPU per call;
+//  - the plugin on the CloudKms backend, driven by the load generator: its
+//    CPU per call and calls/s.
+// Each set gives plugin CPU/call ÷ (client floor + server floor) for
+// Encrypt and for distinct Decrypts (a cold cache: no call joins another's);
+// the report shows their median and spread over the sets.
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+const concurrency = 64
+
+export type CostOp = "encrypt" | "decrypt"
+const ops: ReadonlyArray<CostOp> = ["encrypt", "decrypt"]
+const loadKind: Record<CostOp, OperationKind> = { encrypt: "v2-encrypt", decrypt: "v2-decrypt-distinct" }
+
+export interface CostSet {
+  readonly set: number
+  readonly order: ReadonlyArray<string>
+  readonly client: Readonly<Record<CostOp, ClientFloorResult>>
+  readonly serverFloor: Readonly<Record<CostOp, LoadResult>>
+  readonly plugin: Readonly<Record<CostOp, LoadResult>>
+  /** plugin CPU/call ÷ (client floor + server floor), this set's own figures. */
+  readonly ratio: Readonly<Record<CostOp, number>>
+}
+
+export interface CostSummary {
+  readonly clientCpuMicros: Spread
+  readonly clientCallsPerSecond: Spread
+  readonly serverFloorCpuMicros: Spread
+  readonly pluginCpuMicros: Spread
+  readonly pluginCallsPerSecond: Spread
+  /** Median (min–max) of the per-set ratios. */
+  readonly ratio: Spread
+}
+
+export interface CloudCostResults {
+  readonly concurrency: number
+  readonly sets: ReadonlyArray<CostSet>
+  readonly summary: Readonly<Record<CostOp, CostSummary>>
+  readonly problems: ReadonlyArray<string>
+}
+
+const failedClient = (op: CostOp, message: string): ClientFloorResult => ({
+  op,
+  concurrency,
+  measuredMillis: 0,
+  calls: 0,
+  callsPerSecond: 0,
+  cpuMicrosPerCall: Number.NaN,
+  errors: 1,
+  errorKinds: { [message]: 1 }
+})
+
+const decodeClientFloor = (op: CostOp, text: string): ClientFloorResult => {
+  const parsed: unknown = JSON.parse(text)
+  if (typeof parsed !== "object" || parsed === null) throw new Error("client floor result is not an object")
+  const number = (name: string): number => {
+    const value: unknown = Reflect.get(parsed, name)
+    if (value === null) return Number.NaN
+    if (typeof value !== "number") throw new Error(`client floor result: ${name} is not a number`)
+    return value
+  }
+  const kinds: unknown = Reflect.get(parsed, "errorKinds")
+  const errorKinds: Record<string, number> = {}
+  if (typeof kinds === "object" && kinds !== null) {
+    for (const [message, count] of Object.entries(kinds)) if (typeof count === "number") errorKinds[message] = count
+  }
+  return {
+    op,
+    concurrency: number("concurrency"),
+    measuredMillis: number("measuredMillis"),
+    calls: number("calls"),
+    callsPerSecond: number("callsPerSecond"),
+    cpuMicrosPerCall: number("cpuMicrosPerCall"),
+    errors: number("errors"),
+    errorKinds
+  }
+}
+
+/**
+ * How long each measured process warms up: calls first (at a loaded
+ * machine's 100 calls/s a 1 s warm-up would leave the JIT cold), then time.
+ */
+export interface CostTiming extends LoadTiming {
+  readonly warmupCalls: number
+}
+
+/** The bare client in its own process against the fake. */
+const runClientFloor = (fakeAddress: string, keyUri: string, op: CostOp, timing: CostTiming): Promise<ClientFloorResult> =>
+  new Promise((resolve) => {
+    const child = trackChild(spawn(process.execPath, [
+      path.join(here, "bareCloudKmsClient.ts"),
+      "--endpoint", fakeAddress,
+      "--key", keyUri,
+      "--op", op,
+      "--concurrency", String(concurrency),
+      "--duration-ms", String(timing.durationMillis),
+      "--warmup-ms", String(timing.warmupMillis),
+      "--warmup-calls", String(timing.warmupCalls)
+    ], {
+      cwd: projectRoot,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, GCE_METADATA_HOST: "127.0.0.1:9", METADATA_SERVER_DETECTION: "none" }
+    }))
+    let stdout = ""
+    let stderr = ""
+    child.stdout?.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
+    child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
+    child.once("exit", (code, signal) => {
+      if (code !== 0) return resolve(failedClient(op, `client floor failed: ${stderr.trim().split("\n")[0] ?? `exit ${code ?? signal}`}`))
+      try {
+        resolve(decodeClientFloor(op, stdout))
+      } catch (error) {
+        resolve(failedClient(op, `unreadable client floor result: ${String(error)}`))
+      }
+    })
+  })
+
+export interface CostSetUp {
+  readonly fakeAddress: string
+  readonly keyUri: string
+  readonly startPlugin: () => Promise<RunningServer>
+  readonly startFloor: () => Promise<RunningServer>
+  readonly services: BenchServices
+}
+
+const loadsOn = async (start: () => Promise<RunningServer>, timing: CostTiming): Promise<Record<CostOp, LoadResult>> => {
+  const server = await start()
+  try {
+    const { warmupCalls } = timing
+    const encrypt = await runLoad(server, { kind: loadKind.encrypt, concurrency, samplePeakRss: false, warmupCalls }, timing)
+    const decrypt = await runLoad(server, { kind: loadKind.decrypt, concurrency, samplePeakRss: false, warmupCalls }, timing)
+    return { encrypt, decrypt }
+  } finally {
+    await server.stop()
+  }
+}
+
+const fmt = (value: number, digits = 0) => (Number.isFinite(value) ? value.toFixed(digits) : "–")
+
+export const runCloudCost = async (
+  setUp: CostSetUp,
+  options: CostTiming & { readonly sets: number },
+  log: (line: string) => void
+): Promise<CloudCostResults> => {
+  const sets: Array<CostSet> = []
+  for (let set = 1; set <= options.sets; set++) {
+    // Alternate the order, so a drift in the machine's load favours no side.
+    const order = set % 2 === 1 ? ["client", "server floor", "plugin"] : ["plugin", "server floor", "client"]
+    let client: Record<CostOp, ClientFloorResult> | undefined
+    let serverFloor: Record<CostOp, LoadResult> | undefined
+    let plugin: Record<CostOp, LoadResult> | undefined
+    for (const side of order) {
+      if (side === "client") {
+        const encrypt = await runClientFloor(setUp.fakeAddress, setUp.keyUri, "encrypt", options)
+        const decrypt = await runClientFloor(setUp.fakeAddress, setUp.keyUri, "decrypt", options)
+        client = { encrypt, decrypt }
+      } else if (side === "server floor") {
+        serverFloor = await loadsOn(setUp.startFloor, options)
+      } else {
+        plugin = await loadsOn(setUp.startPlugin, options)
+      }
+    }
+    if (client === undefined || serverFloor === undefined || plugin === undefined) throw new Error("a side of the cost set did not run")
+    const c = client
+    const f = serverFloor
+    const p = plugin
+    const ratio = {
+      encrypt: p.encrypt.serverCpuMicrosPerOp / (c.encrypt.cpuMicrosPerCall + f.encrypt.serverCpuMicrosPerOp),
+      decrypt: p.decrypt.serverCpuMicrosPerOp / (c.decrypt.cpuMicrosPerCall + f.decrypt.serverCpuMicrosPerOp)
+    }
+    for (const op of ops) {
+      log(
+        `cloud cost set ${set} ${op}: client floor ${fmt(c[op].cpuMicrosPerCall)} µs/call (${fmt(c[op].callsPerSecond)}/s), ` +
+          `server floor ${fmt(f[op].serverCpuMicrosPerOp)} µs/call, plugin ${fmt(p[op].serverCpuMicrosPerOp)} µs/call ` +
+          `(${fmt(p[op].opsPerSecond)}/s): ${fmt(ratio[op], 2)}× the floors`
+      )
+    }
+    sets.push({ set, order, client: c, serverFloor: f, plugin: p, ratio })
+  }
+  const summaryOf = (op: CostOp): CostSummary => ({
+    clientCpuMicros: spreadOf(sets.map((s) => s.client[op].cpuMicrosPerCall)),
+    clientCallsPerSecond: spreadOf(sets.map((s) => s.client[op].callsPerSecond)),
+    serverFloorCpuMicros: spreadOf(sets.map((s) => s.serverFloor[op].serverCpuMicrosPerOp)),
+    pluginCpuMicros: spreadOf(sets.map((s) => s.plugin[op].serverCpuMicrosPerOp)),
+    pluginCallsPerSecond: spreadOf(sets.map((s) => s.plugin[op].opsPerSecond)),
+    ratio: spreadOf(sets.map((s) => s.ratio[op]))
+  })
+  const problems: Array<string> = []
+  for (const s of sets) {
+    for (const op of ops) {
+      for (const [side, errors, calls, kinds] of [
+        ["client floor", s.client[op].errors, s.client[op].calls, s.client[op].errorKinds],
+        ["server floor", s.serverFloor[op].errors, s.serverFloor[op].ops, s.serverFloor[op].errorKinds],
+        ["plugin", s.plugin[op].errors, s.plugin[op].ops, s.plugin[op].errorKinds]
+      ] as const) {
+        if (errors > 0) problems.push(`cloud cost set ${s.set} ${side} ${op}: ${errors} error(s): ${Object.keys(kinds).join("; ")}`)
+        if (calls === 0) problems.push(`cloud cost set ${s.set} ${side} ${op}: no calls`)
+      }
+    }
+  }
+  return { concurrency, sets, summary: { encrypt: summaryOf("encrypt"), decrypt: summaryOf("decrypt") }, problems }
+}
+
+const num = (value: number): string => {
+  if (!Number.isFinite(value)) return "–"
+  if (Math.abs(value) >= 100) return Math.round(value).toString()
+  return Number(value.toPrecision(3)).toString()
+}
+
+const cell = (spread: Spread, sets: number): string => sets > 1 ? `${num(spread.median)} (${num(spread.min)}–${num(spread.max)})` : num(spread.median)
+const times = (spread: Spread, sets: number): string =>
+  sets > 1 ? `**${spread.median.toFixed(2)}×** (${spread.min.toFixed(2)}–${spread.max.toFixed(2)})` : `**${spread.median.toFixed(2)}×**`
+
+export const cloudCostMarkdown = (results: CloudCostResults, latencyMillis: number): string => {
+  const sets = results.sets.length
+  const lines = [
+    `### Cloud KMS cost per call (fake Cloud KMS, ${latencyMillis} ms per call, c=${results.concurrency}; ` +
+    `${sets > 1 ? `median (min–max) of ${sets} sets` : "1 set"})`,
+    "",
+    "| call | client floor CPU µs/call | client floor calls/s | server floor CPU µs/call | plugin CPU µs/call | plugin calls/s | plugin ÷ (client + server floor) | target |",
+    "|---|---:|---:|---:|---:|---:|---:|---|"
+  ]
+  for (const op of ops) {
+    const s = results.summary[op]
+    lines.push(
+      `| ${op === "encrypt" ? "v2 Encrypt" : "v2 Decrypt, distinct"} | ${cell(s.clientCpuMicros, sets)} | ${cell(s.clientCallsPerSecond, sets)} | ` +
+        `${cell(s.serverFloorCpuMicros, sets)} | ${cell(s.pluginCpuMicros, sets)} | ${cell(s.pluginCallsPerSecond, sets)} | ${times(s.ratio, sets)} | ≤ 1.10× |`
+    )
+  }
+  return lines.join("\n") + "\n"
+}
