@@ -20,9 +20,9 @@ import { type RunningServer, startServer } from "./serverProcess.ts"
 //    the same run); we report the ratio to the larger of the two.
 //  - identical-decrypt burst: M identical v2 Decrypts at once must cost one
 //    Cloud KMS call (read from the plugin's own metrics).
-//  - rate limit: Encrypts at c=64 through --kms-qps-limit 200, against a fake
-//    of its own that refuses calls beyond 250 a second: the calls/s the
-//    limit lets through, and that Cloud KMS refused none.
+//  - rate limit: Encrypts at c=64 through --kms-qps-limit 200 (burst 50),
+//    against a fake of its own that refuses calls beyond 300 in any second:
+//    the calls/s the limit lets through, and that Cloud KMS refused none.
 
 const keyUri = "projects/bench/locations/global/keyRings/bench/cryptoKeys/bench"
 export const cloudLatencyMillis = 20
@@ -37,7 +37,7 @@ export interface CloudResults {
     /** N × latency / concurrency: the bound latency alone sets. */
     readonly idealMillis: number
     readonly ratioToIdeal: number
-    /** N × (client floor + server floor CPU per Decrypt): the bound one thread at the floors' cost sets. */
+    /** N × (client floor + held server floor CPU per Decrypt): the bound one thread at the floors' cost sets. */
     readonly floorCpuMillis: number
     /** wall ÷ the larger bound. */
     readonly ratioToFloor: number
@@ -53,6 +53,7 @@ export interface CloudResults {
   /** Encrypt at c=64 through --kms-qps-limit, against a fake that enforces a quota above it. */
   readonly rateLimit: {
     readonly qpsLimit: number
+    readonly burst: number
     readonly quotaPerSecond: number
     readonly callsPerSecond: number
     readonly p50Millis: number
@@ -63,9 +64,11 @@ export interface CloudResults {
 }
 
 const rateLimitQps = 200
-const rateLimitQuota = 250
+const rateLimitBurst = 50
+// The fake counts any one second: burst + qps = 250 calls at most may leave in one.
+const rateLimitQuota = 300
 
-/** The plugin at --kms-qps-limit 200 against a fake of its own enforcing 250 Encrypt/Decrypt calls a second. */
+/** The plugin at --kms-qps-limit 200 (burst 50) against a fake of its own enforcing 300 Encrypt/Decrypt calls a second. */
 const runRateLimited = async (
   pluginCommand: ReadonlyArray<string>,
   services: BenchServices,
@@ -74,16 +77,19 @@ const runRateLimited = async (
 ): Promise<CloudResults["rateLimit"]> => {
   const fake = await startFakeCloudKms(["--quota", String(rateLimitQuota)])
   try {
-    const plugin = await startCloudPlugin(pluginCommand, fake.address, services, ["--kms-qps-limit", String(rateLimitQps)])
+    const plugin = await startCloudPlugin(pluginCommand, fake.address, services, [
+      "--kms-qps-limit", String(rateLimitQps), "--kms-burst", String(rateLimitBurst)
+    ])
     try {
       const result = await runLoad(plugin, { kind: "v2-encrypt", concurrency: stormConcurrency, samplePeakRss: false }, timing)
       const refusedByCloudKms = await metric(plugin, "kms_plugin_cloudkms_calls_total", "outcome=\"RESOURCE_EXHAUSTED\"")
       log(
-        `cloud rate limit: --kms-qps-limit ${rateLimitQps} against a ${rateLimitQuota}/s quota: ${result.opsPerSecond.toFixed(0)} calls/s, ` +
+        `cloud rate limit: --kms-qps-limit ${rateLimitQps} --kms-burst ${rateLimitBurst} against a ${rateLimitQuota}/s quota: ${result.opsPerSecond.toFixed(0)} calls/s, ` +
           `p50 ${result.p50Millis.toFixed(0)} ms, ${result.errors} errors, ${refusedByCloudKms} refused by Cloud KMS`
       )
       return {
         qpsLimit: rateLimitQps,
+        burst: rateLimitBurst,
         quotaPerSecond: rateLimitQuota,
         callsPerSecond: result.opsPerSecond,
         p50Millis: result.p50Millis,
@@ -141,9 +147,12 @@ const metric = async (server: RunningServer, name: string, labels: string): Prom
   throw new Error("the plugin never logged its health server address")
 }
 
-const startFloor = (services: BenchServices) =>
+const startFloor = (services: BenchServices, delayMillis: number) =>
   startServer(
-    { command: [process.execPath, path.join(projectRoot, "test/bench/floorServer.ts")], argsFor: (socket) => ["--socket", socket] },
+    {
+      command: [process.execPath, path.join(projectRoot, "test/bench/floorServer.ts")],
+      argsFor: (socket) => ["--socket", socket, "--delay-ms", String(delayMillis)]
+    },
     services,
     { cwd: projectRoot, readyAttempts: 1000, retryMillis: 10 }
   )
@@ -161,7 +170,8 @@ export const runCloudScenarios = async (
       keyUri,
       services,
       startPlugin: () => startCloudPlugin(pluginCommand, fake.address, services),
-      startFloor: () => startFloor(services)
+      startFloor: (delayMillis) => startFloor(services, delayMillis),
+      heldMillis: cloudLatencyMillis
     }, sizes, log)
 
     // Ciphertexts to decrypt, made through a first plugin.
@@ -198,7 +208,7 @@ export const runCloudScenarios = async (
       const wallMillis = performance.now() - started
       const idealMillis = (sizes.stormDecrypts * cloudLatencyMillis) / stormConcurrency
       const floors = cost.summary.decrypt
-      const floorCpuMillis = (sizes.stormDecrypts * (floors.clientCpuMicros.median + floors.serverFloorCpuMicros.median)) / 1000
+      const floorCpuMillis = (sizes.stormDecrypts * (floors.clientCpuMicros.median + floors.serverFloorHeldCpuMicros.median)) / 1000
       log(
         `cloud storm: ${sizes.stormDecrypts} v1beta1 decrypts at c=${stormConcurrency} in ${wallMillis.toFixed(0)} ms ` +
           `(latency bound ${idealMillis.toFixed(0)} ms, floors' CPU ${floorCpuMillis.toFixed(0)} ms)`
@@ -262,7 +272,8 @@ export const cloudMarkdown = (results: CloudResults): string =>
     `${results.storm.errors} errors, ${results.storm.wrongPlaintexts} wrong | ≤ 1.15× |`,
     `| burst: ${results.burst.decrypts} identical v2 Decrypts at once | **${results.burst.cloudKmsCalls}** Cloud KMS call(s), ` +
     `${results.burst.coalesced} joined; ${results.burst.errors} errors | 1 call |`,
-    `| rate limit: v2 Encrypt c=${stormConcurrency}, \`--kms-qps-limit ${results.rateLimit.qpsLimit}\`, fake quota ${results.rateLimit.quotaPerSecond}/s | ` +
+    `| rate limit: v2 Encrypt c=${stormConcurrency}, \`--kms-qps-limit ${results.rateLimit.qpsLimit} --kms-burst ${results.rateLimit.burst}\`, ` +
+    `fake quota ${results.rateLimit.quotaPerSecond} calls in any second | ` +
     `**${results.rateLimit.callsPerSecond.toFixed(0)}** calls/s (p50 ${results.rateLimit.p50Millis.toFixed(0)} ms); ` +
     `${results.rateLimit.refusedByCloudKms} refused by Cloud KMS, ${results.rateLimit.errors} errors | ≤ ${results.rateLimit.qpsLimit}/s, 0 refused |`,
     ""

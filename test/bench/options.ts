@@ -92,6 +92,6 @@ export const parseOptions = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv
     cloud: cloudMode(values.cloud ?? env["BENCH_CLOUD"] ?? "on"),
     stormDecrypts: Math.floor(number("storm", values.storm ?? env["BENCH_STORM"], smoke ? 256 : 2000, 64)),
     burstDecrypts: smoke ? 50 : 200,
-    warmupCalls: smoke ? 100 : 2000
+    warmupCalls: smoke ? 100 : 5000
   }
 }
