@@ -24,6 +24,7 @@ export const effectiveConfig = (config: PluginConfigShape) => ({
   healthz: `${config.healthzBindAddress}:${config.healthzPort}/${config.healthzPath}`,
   // Without --metrics-port this is the health listener's address.
   metrics: `${config.metricsBindAddress}:${config.metricsPort ?? config.healthzPort}/${config.metricsPath}`,
+  kmsQpsLimit: config.kmsRateLimit === undefined ? "none" : `${config.kmsRateLimit.qps}/s, burst ${config.kmsRateLimit.burst}`,
   keyRefreshInterval: `${config.keyRefreshIntervalMillis}ms`,
   shutdownGracePeriod: `${config.shutdownGraceMillis}ms`,
   logLevel: config.logLevel

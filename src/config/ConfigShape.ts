@@ -22,6 +22,14 @@ export interface RetryPolicy {
   readonly callTimeoutMillis: number
 }
 
+/** The client-side Cloud KMS rate limit (--kms-qps-limit, --kms-burst). */
+export interface KmsRateLimit {
+  /** Calls per second. */
+  readonly qps: number
+  /** Calls let through at once after a quiet spell. */
+  readonly burst: number
+}
+
 /** The plugin's whole configuration, validated once at start. */
 export interface PluginConfigShape {
   readonly keyUri: string
@@ -32,6 +40,8 @@ export interface PluginConfigShape {
   readonly backend: KmsBackend
   readonly cloudEndpoint: CloudEndpoint
   readonly retry: RetryPolicy
+  /** Undefined: no client-side limit. */
+  readonly kmsRateLimit: KmsRateLimit | undefined
   readonly keyRefreshIntervalMillis: number
   readonly socketPath: string
   readonly socketMode: number

@@ -9,7 +9,7 @@ import { diskProblems } from "./DiskChecks.ts"
 import { envVarOf, type PluginFlags } from "./flags.ts"
 import { parseConfig } from "./parseConfig.ts"
 
-export type { CloudEndpoint, KmsApi, KmsBackend, LogFormat, PluginConfigShape, RetryPolicy } from "./ConfigShape.ts"
+export type { CloudEndpoint, KmsApi, KmsBackend, KmsRateLimit, LogFormat, PluginConfigShape, RetryPolicy } from "./ConfigShape.ts"
 
 /** The plugin's configuration, validated once at start. */
 export class PluginConfig extends Context.Service<PluginConfig, PluginConfigShape>()(

@@ -91,6 +91,18 @@ export const pluginFlags = {
     "duration",
     "Bound on a whole Cloud KMS call (all attempts) when the caller sets no deadline. Default 10s."
   ),
+  kmsQpsLimit: text(
+    "kms-qps-limit",
+    "qps",
+    "Client-side limit on Cloud KMS Encrypt and Decrypt calls per second (retries included), e.g. 50 or 12.5. Set it below the " +
+      "project's Cloud KMS cryptographic requests quota for the key's location. A call that cannot get a turn before its deadline " +
+      "fails at once with RESOURCE_EXHAUSTED. Default: no limit."
+  ),
+  kmsBurst: text(
+    "kms-burst",
+    "n",
+    "Calls --kms-qps-limit lets through at once after a quiet spell. Needs --kms-qps-limit. Default: the limit rounded up."
+  ),
   keyRefreshInterval: text(
     "key-refresh-interval",
     "duration",

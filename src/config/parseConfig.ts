@@ -1,7 +1,7 @@
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import { ConfigError, type FlagProblem } from "./ConfigError.ts"
-import type { CloudEndpoint, KmsApi, KmsBackend, LogFormat, PluginConfigShape } from "./ConfigShape.ts"
+import type { CloudEndpoint, KmsApi, KmsBackend, KmsRateLimit, LogFormat, PluginConfigShape } from "./ConfigShape.ts"
 import { parseDurationMillis } from "./Duration.ts"
 import { envVarOf, type PluginFlags } from "./flags.ts"
 import { cryptoKeyNameExample, isCryptoKeyName, isKeySuffix } from "./KeyNames.ts"
@@ -142,6 +142,7 @@ export const parseConfig = (
     problem("kms-retry-max-backoff", "must not be shorter than --kms-retry-initial-backoff")
   }
   const callTimeoutMillis = duration("kms-call-timeout", flags.kmsCallTimeout, 10_000)
+  const kmsRateLimit = rateLimit(given("kms-qps-limit", flags.kmsQpsLimit), given("kms-burst", flags.kmsBurst), problem)
 
   const rawSocket = given("path-to-unix-socket", flags.pathToUnixSocket)
   const socketPath = rawSocket === undefined ? defaultSocketPath : rawSocket
@@ -194,6 +195,7 @@ export const parseConfig = (
     backend,
     cloudEndpoint,
     retry: { maxAttempts, initialBackoffMillis, maxBackoffMillis, attemptTimeoutMillis, callTimeoutMillis },
+    kmsRateLimit,
     keyRefreshIntervalMillis: duration("key-refresh-interval", flags.keyRefreshInterval, 60_000, 100),
     socketPath,
     socketMode,
@@ -217,6 +219,25 @@ export const parseConfig = (
 }
 
 const isIpAddress = (raw: string): boolean => ipv4.test(raw) || ipv6.test(raw)
+
+/** Most calls per second a limit may allow: beyond any Cloud KMS quota. */
+export const maxQpsLimit = 100_000
+
+/** --kms-qps-limit (a number > 0) and --kms-burst (a whole number >= 1, default the limit rounded up; only with a limit). */
+const rateLimit = (
+  rawQps: string | undefined,
+  rawBurst: string | undefined,
+  problem: (flag: string, message: string) => undefined
+): KmsRateLimit | undefined => {
+  const qps = rawQps === undefined ? undefined : /^\d+(?:\.\d+)?$/.test(rawQps) ? Number(rawQps) : Number.NaN
+  const burst = rawBurst === undefined ? undefined : /^\d{1,6}$/.test(rawBurst) ? Number(rawBurst) : Number.NaN
+  if (qps !== undefined && !(qps > 0 && qps <= maxQpsLimit)) {
+    return problem("kms-qps-limit", `expected calls per second, a number above 0 and at most ${maxQpsLimit} such as 50 or 12.5, got ${JSON.stringify(rawQps)}`)
+  }
+  if (burst !== undefined && !(burst >= 1)) return problem("kms-burst", `expected a whole number of calls, at least 1, got ${JSON.stringify(rawBurst)}`)
+  if (qps === undefined) return burst === undefined ? undefined : problem("kms-burst", "needs --kms-qps-limit (a burst of what rate?)")
+  return { qps, burst: burst ?? Math.ceil(qps) }
+}
 
 const parseEndpoint = (raw: string, insecure: boolean): CloudEndpoint | undefined => {
   const colon = raw.lastIndexOf(":")

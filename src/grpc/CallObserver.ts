@@ -5,7 +5,7 @@ import * as Layer from "effect/Layer"
 import * as LogLevel from "effect/LogLevel"
 import type { KmsError } from "../kms/KmsErrors.ts"
 import { declareSeries, labelled, statusName } from "../observability/Labels.ts"
-import { grpcDuration, grpcRequests } from "../observability/Metrics.ts"
+import { grpcDurationSeries, grpcRequestsSeries } from "../observability/Metrics.ts"
 import { answerCodes, type GrpcFailure } from "./GrpcStatus.ts"
 
 /** Which RPC a call is: API version and method. */
@@ -46,8 +46,33 @@ export const logCall = (outcome: CallOutcome): Effect.Effect<void> =>
     })
   )
 
-const requests = labelled(grpcRequests)
-const durations = labelled(grpcDuration)
+const requests = labelled(grpcRequestsSeries)
+const durations = labelled(grpcDurationSeries)
+
+/** One method's series, found from the method itself (GrpcServer makes one RpcMethod per handler). */
+interface MethodSeries {
+  readonly duration: ReturnType<typeof durations>
+  readonly byCode: Map<string, ReturnType<typeof requests>>
+}
+const seriesByMethod = new WeakMap<RpcMethod, MethodSeries>()
+
+const seriesOf = (method: RpcMethod): MethodSeries => {
+  let found = seriesByMethod.get(method)
+  if (found === undefined) {
+    found = { duration: durations({ api: method.api, method: method.name }), byCode: new Map() }
+    seriesByMethod.set(method, found)
+  }
+  return found
+}
+
+const requestsOf = (method: RpcMethod, series: MethodSeries, code: string) => {
+  let found = series.byCode.get(code)
+  if (found === undefined) {
+    found = requests({ api: method.api, method: method.name, code })
+    series.byCode.set(code, found)
+  }
+  return found
+}
 
 /** The series of the methods served, present from start: every answer code at 0. */
 export const declareCallSeries = (methods: ReadonlyArray<RpcMethod>): Effect.Effect<void> =>
@@ -59,10 +84,9 @@ export const declareCallSeries = (methods: ReadonlyArray<RpcMethod>): Effect.Eff
 /** Counted and timed, in one step, with series made once per method and code. */
 const record = (outcome: CallOutcome): Effect.Effect<void> =>
   Effect.withFiberSucceed((fiber) => {
-    const { api, name } = outcome.method
-    const code = outcome.failure === undefined ? "OK" : statusName(outcome.failure.code)
-    requests({ api, method: name, code }).updateUnsafe(1, fiber.context)
-    durations({ api, method: name }).updateUnsafe(outcome.seconds, fiber.context)
+    const series = seriesOf(outcome.method)
+    requestsOf(outcome.method, series, outcome.failure === undefined ? "OK" : statusName(outcome.failure.code)).updateUnsafe(1, fiber.context)
+    series.duration.updateUnsafe(outcome.seconds, fiber.context)
   })
 
 /**

@@ -4,13 +4,13 @@ import * as Ref from "effect/Ref"
 import { parseKeyVersionName } from "../config/KeyNames.ts"
 import type { KeyStatus } from "../kms/KeyManagement.ts"
 import { labelled } from "../observability/Labels.ts"
-import { keyVersionInfo, kmsHealthy } from "../observability/Metrics.ts"
+import { keyVersionInfoSeries, kmsHealthy } from "../observability/Metrics.ts"
 
 // The key's gauges, from the backend's Status at scrape time. key_version_info
 // follows the _info convention: one series, value 1, for the version new data
 // is wrapped with; the previous version's series is removed when it changes.
 
-const versionInfo = labelled(keyVersionInfo)
+const versionInfo = labelled(keyVersionInfoSeries)
 
 const labelsOf = (keyVersion: string) => {
   const parsed = parseKeyVersionName(keyVersion)

@@ -44,7 +44,9 @@ export interface KeyManagementShape {
   ) => Effect.Effect<Uint8Array, KmsError>
   /**
    * The permissions the plugin needs on its keys but lacks, as
-   * "permission on key" (empty when all are granted). Asks the KMS: callers cache it.
+   * "permission on key" (empty when all are granted, or when the KMS has no
+   * way to tell, such as an endpoint without TestIamPermissions). Asks the
+   * KMS: callers cache it.
    */
   readonly missingPermissions: Effect.Effect<ReadonlyArray<string>, KmsError>
 }

@@ -1,19 +1,21 @@
 import { status } from "@grpc/grpc-js"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
+import type { Labels } from "./Metrics.ts"
 
-// How series are labelled: one cache of labelled metrics (made once per label
-// set, not per call), and one spelling of gRPC status codes for the `code`
-// and `outcome` labels, log fields and messages.
+// How series are labelled: one cache of labelled series (made once per label
+// set, not per call, each with its labels as its own attributes), and one
+// spelling of gRPC status codes for the `code` and `outcome` labels, log
+// fields and messages.
 
-/** A metric with fixed labels, made once per label set. */
-export const labelled = <Input, State>(metric: Metric.Metric<Input, State>) => {
+/** The series of a metric by labels, each made once by `series` (a `…Series` maker of Metrics.ts). */
+export const labelled = <Input, State>(series: (labels: Labels) => Metric.Metric<Input, State>) => {
   const cache = new Map<string, Metric.Metric<Input, State>>()
-  return (labels: Readonly<Record<string, string>>): Metric.Metric<Input, State> => {
+  return (labels: Labels): Metric.Metric<Input, State> => {
     const key = Object.values(labels).join("\u0000")
     let found = cache.get(key)
     if (found === undefined) {
-      found = Metric.withAttributes(metric, labels)
+      found = series(labels)
       cache.set(key, found)
     }
     return found

@@ -5,7 +5,10 @@ import * as path from "node:path"
 // most self time, and self time grouped by where the code comes from (the
 // plugin's src/, each node_modules package, Node internals, GC, idle).
 //
-//   node test/bench/cpuProfileTop.ts PROFILE.cpuprofile [--top 25]
+//   node test/bench/cpuProfileTop.ts PROFILE.cpuprofile [--top 25] [--skip-ms 5000]
+//
+// --skip-ms leaves out the first N ms of the profile (start-up, warm-up), so
+// only the steady state under load is summed.
 
 interface ProfileNode {
   readonly id: number
@@ -69,8 +72,10 @@ const args = process.argv.slice(2)
 const file = args.find((a) => !a.startsWith("--"))
 const topIndex = args.indexOf("--top")
 const top = topIndex >= 0 ? Number(args[topIndex + 1]) : 25
-if (file === undefined || !Number.isInteger(top) || top <= 0) {
-  process.stderr.write("usage: node test/bench/cpuProfileTop.ts PROFILE.cpuprofile [--top N]\n")
+const skipIndex = args.indexOf("--skip-ms")
+const skipMicros = skipIndex >= 0 ? Number(args[skipIndex + 1]) * 1000 : 0
+if (file === undefined || !Number.isInteger(top) || top <= 0 || !(skipMicros >= 0)) {
+  process.stderr.write("usage: node test/bench/cpuProfileTop.ts PROFILE.cpuprofile [--top N] [--skip-ms N]\n")
   process.exit(2)
 }
 
@@ -78,11 +83,13 @@ const profile = decode(fs.readFileSync(file, "utf8"))
 const byFunction = new Map<string, number>()
 const byOrigin = new Map<string, number>()
 let total = 0
+let elapsed = 0
 profile.samples.forEach((id, index) => {
   // timeDeltas[i] is the time since the previous sample: charge it to sample i.
   const micros = profile.timeDeltas[index] ?? 0
+  elapsed += micros
   const node = profile.nodes.get(id)
-  if (node === undefined) return
+  if (node === undefined || elapsed < skipMicros) return
   total += micros
   const key = `${node.functionName}  ${shortUrl(node.url)}${node.lineNumber >= 0 ? `:${node.lineNumber + 1}` : ""}`
   byFunction.set(key, (byFunction.get(key) ?? 0) + micros)

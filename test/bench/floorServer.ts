@@ -9,7 +9,7 @@ import { asGrpcService, loadServices, targetOf } from "./protos.ts"
 // layers, no logging, no metrics). Whatever the plugin costs above this is
 // the price of its own code, not of Node, gRPC or the crypto.
 //
-//   node test/bench/floorServer.ts --socket /tmp/x/floor.sock
+//   node test/bench/floorServer.ts --socket /tmp/x/floor.sock [--delay-ms 20]
 
 const keyId = "floor-key-1"
 // A KeyObject made once, as the plugin's fake backend does: handing raw bytes
@@ -59,10 +59,22 @@ const invalid = (details: string): Partial<grpc.StatusObject> => ({ code: grpc.s
 
 type Handler = grpc.handleUnaryCall<unknown, object>
 
+// --delay-ms N answers each Encrypt and Decrypt N ms late, as a server that
+// waits on a remote KMS must (the plugin answers once Cloud KMS has): a call
+// held open costs more than one answered at once (a timer, objects that
+// outlive a young-generation GC, smaller batches), and the Cloud KMS cost set
+// compares the plugin with that.
+let delayMillis = 0
+const answer = (send: () => void): void => {
+  if (delayMillis > 0) setTimeout(send, delayMillis)
+  else send()
+}
+
 const encryptWith = (field: string, reply: (ciphertext: Buffer) => object): Handler => (call, callback) => {
   const plaintext = bytesField(call.request, field)
   if (plaintext === undefined || plaintext.length === 0) return callback(invalid("empty plaintext"))
-  callback(null, reply(seal(plaintext)))
+  const sealed = seal(plaintext)
+  answer(() => callback(null, reply(sealed)))
 }
 
 const v2Handlers: grpc.UntypedServiceImplementation = {
@@ -73,7 +85,7 @@ const v2Handlers: grpc.UntypedServiceImplementation = {
     if (stringField(call.request, "keyId") !== keyId) return callback(invalid("unknown key_id"))
     const plaintext = open(bytesField(call.request, "ciphertext") ?? new Uint8Array())
     if (plaintext === undefined) return callback(invalid("ciphertext does not open"))
-    callback(null, { plaintext })
+    answer(() => callback(null, { plaintext }))
   }) satisfies Handler
 }
 
@@ -84,7 +96,7 @@ const v1beta1Handlers: grpc.UntypedServiceImplementation = {
   Decrypt: ((call, callback) => {
     const plain = open(bytesField(call.request, "cipher") ?? new Uint8Array())
     if (plain === undefined) return callback(invalid("cipher does not open"))
-    callback(null, { plain })
+    answer(() => callback(null, { plain }))
   }) satisfies Handler
 }
 
@@ -92,14 +104,22 @@ const v1beta1Handlers: grpc.UntypedServiceImplementation = {
 // the harness can run the floor in the plugin's seat (BENCH_PLUGIN_CMD="node
 // test/bench/floorServer.ts"): a floor-vs-floor run shows the noise level.
 const { values } = parseArgs({
-  options: { socket: { type: "string" }, "path-to-unix-socket": { type: "string" } },
+  options: { socket: { type: "string" }, "path-to-unix-socket": { type: "string" }, "delay-ms": { type: "string" } },
   strict: false,
   allowPositionals: true
 })
+const delay = values["delay-ms"]
+if (delay !== undefined) {
+  delayMillis = typeof delay === "string" && /^\d+$/.test(delay) ? Number(delay) : Number.NaN
+  if (!Number.isFinite(delayMillis)) {
+    process.stderr.write("--delay-ms must be a whole number of milliseconds\n")
+    process.exit(2)
+  }
+}
 const given = values.socket ?? values["path-to-unix-socket"]
 const socketPath = typeof given === "string" ? given : undefined
 if (socketPath === undefined) {
-  process.stderr.write("usage: node test/bench/floorServer.ts --socket PATH\n")
+  process.stderr.write("usage: node test/bench/floorServer.ts --socket PATH [--delay-ms N]\n")
   process.exit(2)
 }
 

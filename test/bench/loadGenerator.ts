@@ -1,7 +1,7 @@
 import * as crypto from "node:crypto"
 import { parseArgs } from "node:util"
 import { status as grpcStatus } from "@grpc/grpc-js"
-import { type KmsClient, makeKmsClient } from "./kmsClient.ts"
+import { type KmsClient, makeKmsClient, type V2Encrypted } from "./kmsClient.ts"
 import type { LoadResult } from "./loadResult.ts"
 import { cpuMicros, sampleRss } from "../support/procStats.ts"
 import { loadServices } from "./protos.ts"
@@ -16,7 +16,7 @@ import { LatencyRecorder, percentile } from "./stats.ts"
 // window and the ops counted are exactly the same. Prints one JSON object.
 //
 //   node test/bench/loadGenerator.ts --target unix:///tmp/x/kms.sock \
-//     --kind v2-encrypt --concurrency 16 --duration-ms 5000 --warmup-ms 1000
+//     --kind v2-encrypt --concurrency 16 --duration-ms 5000 --warmup-ms 1000 [--warmup-calls 2000]
 //     [--plaintext-bytes 32] [--deadline-ms 10000] [--server-pid PID [--sample-rss]]
 
 const positive = (name: string, raw: string | undefined, fallback: number): number => {
@@ -27,6 +27,9 @@ const positive = (name: string, raw: string | undefined, fallback: number): numb
 
 const isDeadlineExceeded = (error: unknown): boolean =>
   typeof error === "object" && error !== null && "code" in error && error.code === grpcStatus.DEADLINE_EXCEEDED
+
+/** Ciphertexts a distinct-decrypt run cycles through. */
+const distinctPoolSize = 1024
 
 const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => Buffer.compare(a, b) === 0
 
@@ -63,6 +66,24 @@ const operationOf = async (kind: OperationKind, client: KmsClient, plaintextByte
         if (!sameBytes(decrypted, plaintext)) throw new Error("decrypt returned a different plaintext")
       }
     }
+    case "v2-decrypt-distinct": {
+      // Distinct ciphertexts in turn, more than the calls in flight: none is
+      // decrypted twice at once, so no call joins another's (a cold cache).
+      const pool: Array<{ readonly encrypted: V2Encrypted; readonly plaintext: Uint8Array }> = []
+      await Promise.all(Array.from({ length: 64 }, async () => {
+        while (pool.length < distinctPoolSize) {
+          const seed = crypto.randomBytes(32)
+          pool.push({ encrypted: await client.v2Encrypt(seed, nextUid()), plaintext: seed })
+        }
+      }))
+      let next = 0
+      return async () => {
+        const item = pool[next++ % pool.length]
+        if (item === undefined) throw new Error("no ciphertexts")
+        const decrypted = await client.v2Decrypt(item.encrypted, nextUid())
+        if (!sameBytes(decrypted, item.plaintext)) throw new Error("decrypt returned a different plaintext")
+      }
+    }
     case "v1beta1-encrypt":
       return async () => {
         const cipher = await client.v1Encrypt(plaintext)
@@ -83,24 +104,35 @@ const main = async (): Promise<LoadResult> => {
       "server-pid": { type: "string" },
       "sample-rss": { type: "boolean", default: false },
       "plaintext-bytes": { type: "string" },
-      "deadline-ms": { type: "string" }
+      "deadline-ms": { type: "string" },
+      "warmup-calls": { type: "string" }
     }
   })
   const target = values.target
   const kind = values.kind
   if (target === undefined || kind === undefined || !isOperationKind(kind)) {
-    throw new Error("usage: loadGenerator.ts --target unix:///path --kind <kind> [--concurrency n] [--duration-ms n] [--warmup-ms n] [--channels n] [--server-pid pid] [--sample-rss] [--plaintext-bytes n] [--deadline-ms n]")
+    throw new Error(
+      "usage: loadGenerator.ts --target unix:///path --kind <kind> [--concurrency n] [--duration-ms n] [--warmup-ms n] [--warmup-calls n] " +
+        "[--channels n] [--server-pid pid] [--sample-rss] [--plaintext-bytes n] [--deadline-ms n]"
+    )
   }
   const concurrency = Math.max(1, Math.floor(positive("concurrency", values.concurrency, 1)))
   const durationMillis = positive("duration-ms", values["duration-ms"], 5000)
   const warmupMillis = positive("warmup-ms", values["warmup-ms"], 1000)
   const channels = Math.max(1, Math.floor(positive("channels", values.channels, 4)))
   const serverPid = values["server-pid"] === undefined ? undefined : positive("server-pid", values["server-pid"], 0)
+  const warmupCalls = Math.floor(positive("warmup-calls", values["warmup-calls"], 0))
   const plaintextBytes = Math.max(1, Math.floor(positive("plaintext-bytes", values["plaintext-bytes"], 32)))
   const deadlineMillis = positive("deadline-ms", values["deadline-ms"], 10_000)
 
   const client = makeKmsClient(target, loadServices(), { channels, deadlineMillis })
   const operation = await operationOf(kind, client, plaintextBytes)
+  // Calls before the timed warm-up, so a slow (loaded) machine's JIT has
+  // compiled the whole path before anything is measured.
+  let warmed = 0
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (warmed++ < warmupCalls) await operation()
+  }))
   const rss = serverPid !== undefined && values["sample-rss"] ? sampleRss(serverPid, 50) : undefined
 
   const latencies = new LatencyRecorder()

@@ -23,6 +23,8 @@ export interface BenchOptions {
   readonly cloud: "on" | "off" | "only"
   readonly stormDecrypts: number
   readonly burstDecrypts: number
+  /** Calls each process of the Cloud KMS cost set makes before its timed warm-up (JIT). */
+  readonly warmupCalls: number
 }
 
 export const usage = `usage: node test/bench/run.ts [options]
@@ -42,8 +44,10 @@ export const usage = `usage: node test/bench/run.ts [options]
                        (env BENCH_BASELINE_CMD), e.g. the plugin without a Node flag against
                        --plugin-cmd with it: the same sets, alternating, ratios flagged/unflagged
   --out FILE           JSON results (env BENCH_OUT, default test/bench/results/latest.json)
-  --cloud on|off|only  the Cloud KMS set (fake Cloud KMS, 20 ms per call): cold-start storm of
-                       distinct v1beta1 Decrypts and a burst of identical v2 Decrypts (env BENCH_CLOUD, default on)
+  --cloud on|off|only  the Cloud KMS set (fake Cloud KMS, 20 ms per call): CPU per Encrypt and distinct
+                       Decrypt against the bare @google-cloud/kms client and grpc-js server floors
+                       (--sets alternating sets), cold-start storm of distinct v1beta1 Decrypts and a
+                       burst of identical v2 Decrypts (env BENCH_CLOUD, default on)
   --storm N            Decrypts in the storm (env BENCH_STORM, default 2000; smoke 256)`
 
 const number = (name: string, raw: string | undefined, fallback: number, min: number): number => {
@@ -100,6 +104,7 @@ export const parseOptions = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv
     outFile: path.resolve(values.out ?? env["BENCH_OUT"] ?? path.join(projectRoot, "test/bench/results/latest.json")),
     cloud: cloudMode(values.cloud ?? env["BENCH_CLOUD"] ?? "on"),
     stormDecrypts: Math.floor(number("storm", values.storm ?? env["BENCH_STORM"], smoke ? 256 : 2000, 64)),
-    burstDecrypts: smoke ? 50 : 200
+    burstDecrypts: smoke ? 50 : 200,
+    warmupCalls: smoke ? 100 : 5000
   }
 }

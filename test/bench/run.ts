@@ -38,7 +38,8 @@ const runLoad = (server: RunningServer, scenario: Scenario, options: BenchOption
     durationMillis: options.durationMillis,
     warmupMillis: options.warmupMillis,
     channels: options.channels,
-    sampleRss: scenario.samplePeakRss
+    sampleRss: scenario.samplePeakRss,
+    warmupCalls: options.warmupCalls
   })
 
 const fmt = (value: number, digits: number) => (Number.isFinite(value) ? value.toFixed(digits) : "–")

@@ -23,6 +23,8 @@ export interface LoadRun {
   readonly plaintextBytes?: number
   /** Each call's deadline; default 10 s. */
   readonly deadlineMillis?: number
+  /** Calls made before the timed warm-up (default none): on a loaded machine a timed warm-up alone can leave the JIT cold. */
+  readonly warmupCalls?: number
 }
 
 export const runLoadGenerator = (server: { readonly target: string; readonly pid: number }, run: LoadRun): Promise<LoadResult> =>
@@ -38,7 +40,8 @@ export const runLoadGenerator = (server: { readonly target: string; readonly pid
       "--server-pid", String(server.pid),
       ...(run.sampleRss ? ["--sample-rss"] : []),
       ...(run.plaintextBytes === undefined ? [] : ["--plaintext-bytes", String(run.plaintextBytes)]),
-      ...(run.deadlineMillis === undefined ? [] : ["--deadline-ms", String(run.deadlineMillis)])
+      ...(run.deadlineMillis === undefined ? [] : ["--deadline-ms", String(run.deadlineMillis)]),
+      ...(run.warmupCalls === undefined ? [] : ["--warmup-calls", String(run.warmupCalls)])
     ], { cwd: projectRoot, stdio: ["ignore", "pipe", "pipe"] }))
     let stdout = ""
     let stderr = ""

@@ -1,7 +1,7 @@
 // The workloads, as data shared by the orchestrator (which runs them in order)
 // and the load generator (which knows how to perform each kind of operation).
 
-export const operationKinds = ["v2-status", "v2-roundtrip", "v2-encrypt", "v2-decrypt", "v1beta1-encrypt"] as const
+export const operationKinds = ["v2-status", "v2-roundtrip", "v2-encrypt", "v2-decrypt", "v2-decrypt-distinct", "v1beta1-encrypt"] as const
 export type OperationKind = (typeof operationKinds)[number]
 
 export const isOperationKind = (value: string): value is OperationKind => operationKinds.some((kind) => kind === value)

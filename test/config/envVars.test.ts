@@ -50,6 +50,8 @@ const cases: Readonly<Record<string, FlagCase>> = {
   "kms-retry-initial-backoff": { kind: "text", good: duration(1), bad: badDuration },
   "kms-retry-max-backoff": { kind: "text", good: fc.integer({ min: 50, max: 1000 }).map((ms) => `${ms}ms`), bad: badDuration },
   "kms-call-timeout": { kind: "text", good: duration(1), bad: badDuration },
+  "kms-qps-limit": { kind: "text", good: fc.integer({ min: 1, max: 100_000 }).map(String), bad: fc.constantFrom("0", "-5", "fast", "") },
+  "kms-burst": { kind: "text", good: fc.integer({ min: 1, max: 999_999 }).map(String), bad: fc.constantFrom("0", "1.5", "many", "") },
   "key-refresh-interval": { kind: "text", good: duration(100), bad: badDuration },
   "path-to-unix-socket": { kind: "text", good: fc.stringMatching(/^\/tmp\/[a-z]{1,20}\.sock$/), bad: fc.constantFrom("", "@") },
   "socket-mode": { kind: "text", good: fc.constantFrom("0600", "0640", "0660", "0777", "600"), bad: fc.constantFrom("0400", "01777", "rw") },
@@ -86,7 +88,9 @@ const baseFlags = (flag: string): PluginFlags => {
     ...noFlags,
     keyUri: Option.some(keyUri),
     kmsEndpoint: Option.some("127.0.0.1:9000"),
-    metricsPort: Option.some("9100")
+    metricsPort: Option.some("9100"),
+    // --kms-burst needs a limit to burst.
+    kmsQpsLimit: Option.some("100")
   }
   return { ...base, [keyOf(flag)]: noFlags[keyOf(flag)] }
 }

@@ -2,7 +2,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { keepAuthOffline } from "./cloudKmsClient.ts"
-import { type FakeCloudKms, fakeCloudKms } from "./FakeCloudKms.ts"
+import { type FakeCloudKms, fakeCloudKms, type FakeCloudKmsOptions } from "./FakeCloudKms.ts"
 
 // The fake Cloud KMS as a service of the test's context: the in-process
 // plugin with the cloud backend (test/support/InProcessPlugin.ts) talks to
@@ -13,8 +13,11 @@ export const cloudOtherKeyUri = "projects/test-project/locations/us-east1/keyRin
 
 /** A fake Cloud KMS holding key-a and key-b. */
 export class FakeCloud extends Context.Service<FakeCloud, FakeCloudKms>()("test/FakeCloud") {
-  static readonly layer = Layer.effect(
-    FakeCloud,
-    Effect.andThen(Effect.sync(keepAuthOffline), fakeCloudKms({ keys: [cloudKeyUri, cloudOtherKeyUri] }))
-  )
+  /** With options of its own (e.g. no TestIamPermissions, a quota). */
+  static readonly layerWith = (options: Omit<FakeCloudKmsOptions, "keys">) =>
+    Layer.effect(
+      FakeCloud,
+      Effect.andThen(Effect.sync(keepAuthOffline), fakeCloudKms({ keys: [cloudKeyUri, cloudOtherKeyUri], ...options }))
+    )
+  static readonly layer = FakeCloud.layerWith({})
 }

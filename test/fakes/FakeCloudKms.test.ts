@@ -378,6 +378,22 @@ describe("fake Cloud KMS through the real @google-cloud/kms client", () => {
       expect((await client.getCryptoKey({ name: keyA }, noRetry))[0].name).toBe(`${keyA}-other`)
     })
 
+    it("a quota answers RESOURCE_EXHAUSTED beyond N Encrypt/Decrypt calls in a second, and counts them; reads are not counted", async () => {
+      fake.setQuota({ callsPerSecond: 2 })
+      const outcomes = await Promise.all(Array.from({ length: 6 }, () => encrypt(keyA, Buffer.from("q")).then(() => "OK", async (error: unknown) => {
+        const code: unknown = typeof error === "object" && error !== null ? Reflect.get(error, "code") : undefined
+        return code === status.RESOURCE_EXHAUSTED ? "RESOURCE_EXHAUSTED" : `unexpected ${String(code)}`
+      })))
+      expect(outcomes.filter((o) => o !== "OK" && o !== "RESOURCE_EXHAUSTED")).toEqual([])
+      expect(outcomes.filter((o) => o === "OK").length).toBeGreaterThanOrEqual(2)
+      expect(fake.quotaRefusals()).toBe(outcomes.filter((o) => o === "RESOURCE_EXHAUSTED").length)
+      expect(fake.quotaRefusals()).toBeGreaterThan(0)
+      const [described] = await client.getCryptoKey({ name: keyA }, noRetry)
+      expect(described.name).toBe(keyA)
+      fake.setQuota(undefined)
+      expect((await encrypt(keyA, Buffer.from("q"))).name).toBe(version(keyA, 1))
+    })
+
     it("faults that do not fit a method are refused", () => {
       expect(() => fake.inject({ method: "GetCryptoKey", fault: { kind: "corrupt" } })).toThrow(/does not apply/)
       expect(() => fake.inject({ times: 0, fault: { kind: "hang" } })).toThrow(/positive/)
@@ -426,6 +442,16 @@ describe("fake Cloud KMS through the real @google-cloud/kms client", () => {
 describe("fake Cloud KMS lifecycle", () => {
   it("refuses to listen anywhere but loopback", async () => {
     await expect(startFakeCloudKms({ keys: [keyA], host: "0.0.0.0" })).rejects.toThrow(/loopback/)
+  })
+
+  it("without TestIamPermissions (an emulator, a proxy), that call is UNIMPLEMENTED and the others work", async () => {
+    const fake = await startFakeCloudKms({ keys: [keyA], testIamPermissions: false })
+    const client = cloudKmsClientFor(fake)
+    expect((await failureOf(client.testIamPermissions(iamRequest(keyA, ["cloudkms.cryptoKeyVersions.useToEncrypt"]), noRetry))).code)
+      .toBe(status.UNIMPLEMENTED)
+    expect((await client.getCryptoKey({ name: keyA }, noRetry))[0].name).toBe(keyA)
+    await client.close()
+    await fake.stop()
   })
 
   it("after stop() calls fail UNAVAILABLE; stop() twice is fine", async () => {

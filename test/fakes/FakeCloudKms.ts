@@ -2,6 +2,7 @@ import { EventEmitter } from "node:events"
 import * as net from "node:net"
 import * as grpc from "@grpc/grpc-js"
 import * as Effect from "effect/Effect"
+import { CallQuota, type Quota } from "./CallQuota.ts"
 import { cloudKmsServices } from "./cloudKmsProtos.ts"
 import { FakeKeyStore, type VersionState } from "./FakeKeyStore.ts"
 import { type Fault, FaultInjector, type FaultRule, type KmsMethod, kmsMethods, type Latency } from "./FaultInjector.ts"
@@ -14,7 +15,7 @@ import { stringField } from "./requestFields.ts"
 // google.iam.v1.IAMPolicy/TestIamPermissions (everything else UNIMPLEMENTED),
 // with control and fault-injection methods for tests.
 
-export type { Fault, FaultRule, KmsMethod, Latency, VersionState }
+export type { Fault, FaultRule, KmsMethod, Latency, Quota, VersionState }
 export { grantablePermissions } from "./FakeKeyStore.ts"
 export { kmsMethods } from "./FaultInjector.ts"
 
@@ -33,6 +34,10 @@ export interface FakeCloudKmsOptions {
   readonly maxRequestsKept?: number
   /** Serve TLS with this key and certificate (PEM) instead of plaintext, so clients send call credentials. */
   readonly tls?: { readonly key: string; readonly cert: string }
+  /** false: no google.iam.v1.IAMPolicy service, so TestIamPermissions is UNIMPLEMENTED (as from an emulator or a proxy). */
+  readonly testIamPermissions?: boolean
+  /** Enforce a quota from the start (see setQuota). */
+  readonly quota?: Quota
 }
 
 /** What the fake remembers of a call: never the plaintext. */
@@ -77,6 +82,11 @@ export interface FakeCloudKms {
   setPrimary(cryptoKey: string, version: number): void
   /** Withholds these permissions on the key (TestIamPermissions leaves them out, calls needing them get PERMISSION_DENIED); [] restores all. */
   denyPermissions(cryptoKey: string, permissions: ReadonlyArray<string>): void
+
+  /** At most N calls per second (sliding window) of the counted methods; beyond it RESOURCE_EXHAUSTED. undefined removes it. */
+  setQuota(quota: Quota | undefined): void
+  /** Calls answered RESOURCE_EXHAUSTED by the quota since start. Live view. */
+  readonly quotaRefusals: () => number
 
   inject(rule: FaultRule): void
   /** Drops every injected fault and latency, back to the start options (latencyMillis); releases every hold. */
@@ -134,6 +144,8 @@ export const startFakeCloudKms = async (options: FakeCloudKmsOptions): Promise<F
   const cancelled = zeroCounts()
   const requests: Array<SeenRequest> = []
   const held = new Map<KmsMethod, Array<() => void>>()
+  let quota = options.quota === undefined ? undefined : new CallQuota(options.quota)
+  let quotaRefusals = 0
 
   // One grpc-js unary handler: count, delay, draw faults, answer, and notice
   // cancellation. grpc-js also emits "cancelled" after a normal end, hence `settled`.
@@ -144,7 +156,11 @@ export const startFakeCloudKms = async (options: FakeCloudKmsOptions): Promise<F
     requests.push(seen)
     if (requests.length > maxRequestsKept) requests.shift()
     events.emit("call", seen)
-    const faults = injector.draw(method)
+    const overQuota = quota !== undefined && !quota.admit(method, performance.now())
+    if (overQuota) quotaRefusals += 1
+    const faults: ReadonlyArray<Fault> = overQuota
+      ? [{ kind: "fail", code: grpc.status.RESOURCE_EXHAUSTED, message: "Quota exceeded for quota metric 'Cryptographic requests' (fake Cloud KMS quota)" }]
+      : injector.draw(method)
     let settled = false
     let timer: NodeJS.Timeout | undefined
     call.on("cancelled", () => {
@@ -189,9 +205,11 @@ export const startFakeCloudKms = async (options: FakeCloudKmsOptions): Promise<F
     Decrypt: unary("Decrypt", "name", (request, faults) => handleDecrypt(store, request, faults)),
     GetCryptoKey: unary("GetCryptoKey", "name", (request, faults) => handleGetCryptoKey(store, request, faults))
   })
-  server.addService(services.iam, {
-    TestIamPermissions: unary("TestIamPermissions", "resource", (request) => handleTestIamPermissions(store, request))
-  })
+  if (options.testIamPermissions !== false) {
+    server.addService(services.iam, {
+      TestIamPermissions: unary("TestIamPermissions", "resource", (request) => handleTestIamPermissions(store, request))
+    })
+  }
   const credentials = options.tls === undefined
     ? grpc.ServerCredentials.createInsecure()
     : grpc.ServerCredentials.createSsl(null, [{ private_key: Buffer.from(options.tls.key), cert_chain: Buffer.from(options.tls.cert) }], false)
@@ -229,6 +247,10 @@ export const startFakeCloudKms = async (options: FakeCloudKmsOptions): Promise<F
     setVersionState: (cryptoKey, version, state) => store.setVersionState(cryptoKey, version, state),
     setPrimary: (cryptoKey, version) => store.setPrimary(cryptoKey, version),
     denyPermissions: (cryptoKey, permissions) => store.denyPermissions(cryptoKey, permissions),
+    setQuota: (next) => {
+      quota = next === undefined ? undefined : new CallQuota(next)
+    },
+    quotaRefusals: () => quotaRefusals,
     inject: (rule) => injector.inject(rule),
     clearFaults: () => {
       injector.clear()

@@ -4,10 +4,16 @@ import { startFakeCloudKms } from "./FakeCloudKms.ts"
 
 // Standalone fake Cloud KMS, e.g. to run the plugin in cloud mode locally:
 //   node test/fakes/runFakeCloudKms.ts --port 8085 --key projects/p/locations/l/keyRings/r/cryptoKeys/k [--key …] [--latency 20ms] [--jitter 5ms] [--seed 1]
+//     [--quota 100] [--no-test-iam-permissions]
+// --quota N answers RESOURCE_EXHAUSTED to Encrypt and Decrypt calls beyond N
+// in any second; --no-test-iam-permissions leaves TestIamPermissions
+// UNIMPLEMENTED, as an emulator or a proxy may.
 // Prints `fake cloud kms listening on 127.0.0.1:PORT` once bound (--port 0: an
 // ephemeral port); SIGTERM or SIGINT stops it.
 
-const usage = "usage: runFakeCloudKms.ts --key projects/P/locations/L/keyRings/R/cryptoKeys/K [--key …] [--port 8085] [--latency 20ms] [--jitter 5ms] [--seed 1]"
+const usage =
+  "usage: runFakeCloudKms.ts --key projects/P/locations/L/keyRings/R/cryptoKeys/K [--key …] [--port 8085] [--latency 20ms] [--jitter 5ms] [--seed 1] " +
+  "[--quota N] [--no-test-iam-permissions]"
 
 const fail = (message: string): never => {
   process.stderr.write(`${message}\n${usage}\n`)
@@ -34,7 +40,9 @@ const main = async (): Promise<void> => {
         key: { type: "string", multiple: true },
         latency: { type: "string" },
         jitter: { type: "string" },
-        seed: { type: "string" }
+        seed: { type: "string" },
+        quota: { type: "string" },
+        "no-test-iam-permissions": { type: "boolean", default: false }
       },
       strict: true,
       allowPositionals: false
@@ -50,7 +58,15 @@ const main = async (): Promise<void> => {
   const latencyMillis = millisOf("latency", values.latency)
   const jitterMillis = millisOf("jitter", values.jitter)
 
-  const fake = await startFakeCloudKms({ keys, port, seed: integerOf("seed", values.seed, 1) })
+  const quota = values.quota === undefined ? undefined : integerOf("quota", values.quota, 0)
+  if (quota !== undefined && quota < 1) fail("--quota must be at least 1")
+  const fake = await startFakeCloudKms({
+    keys,
+    port,
+    seed: integerOf("seed", values.seed, 1),
+    testIamPermissions: !values["no-test-iam-permissions"],
+    ...(quota === undefined ? {} : { quota: { callsPerSecond: quota } })
+  })
   if (latencyMillis > 0 || jitterMillis > 0) fake.setLatency({ millis: latencyMillis, jitterMillis })
   process.stdout.write(`fake cloud kms listening on ${fake.address}\n`)
   for (const key of keys) process.stderr.write(`serving crypto key ${key} (primary version 1)\n`)

@@ -13,7 +13,7 @@ import { InProcessPlugin } from "../support/InProcessPlugin.ts"
 
 const fake = (flags: Partial<PluginFlags> = {}) => InProcessPlugin.layer({ health: true, flags, clientTimeoutMillis: 5_000 })
 
-const cloud = (flags: Partial<PluginFlags> = {}) =>
+const cloud = (flags: Partial<PluginFlags> = {}, fakeCloud = FakeCloud.layer) =>
   InProcessPlugin.layer({
     backend: "cloud",
     health: true,
@@ -25,7 +25,7 @@ const cloud = (flags: Partial<PluginFlags> = {}) =>
       ...flags
     },
     clientTimeoutMillis: 5_000
-  }).pipe(Layer.provideMerge(FakeCloud.layer))
+  }).pipe(Layer.provideMerge(fakeCloud))
 
 const pluginClient = InProcessPlugin.useSync((plugin) => plugin.client)
 
@@ -127,6 +127,26 @@ describe("health server", () => {
       }
       assert.strictEqual(cloudKms.calls.TestIamPermissions, 1)
     }).pipe(Effect.provide(cloud({ keyRefreshInterval: Option.some("1m") }))))
+
+  it.live("an endpoint without TestIamPermissions (an emulator, a proxy): /readyz follows the key's reachability alone", () =>
+    Effect.gen(function*() {
+      const { url } = yield* InProcessPlugin
+      const cloudKms = yield* FakeCloud
+      const unimplemented = (text: string) =>
+        sample(text, "kms_plugin_cloudkms_calls_total", { operation: "testIamPermissions", outcome: "UNIMPLEMENTED" }) ?? 0
+      const before = unimplemented((yield* httpGet(`${url}/metrics`)).body)
+      const first = yield* httpGet(`${url}/readyz`)
+      assert.deepStrictEqual([first.status, first.body], [200, "ok"])
+      // Asked once: UNIMPLEMENTED is an answer, not a failed check.
+      assert.strictEqual(unimplemented((yield* httpGet(`${url}/metrics`)).body) - before, 1)
+      // The key unreachable: not ready, whatever permissions say.
+      cloudKms.inject({ fault: { kind: "fail", code: status.UNAVAILABLE, message: "region outage" } })
+      const client = yield* pluginClient
+      yield* client.v2Status.pipe(Effect.flatMap((s) => s.healthz === "ok" ? Effect.fail("still ok") : Effect.void), Effect.eventually)
+      const readyz = yield* httpGet(`${url}/readyz`)
+      assert.strictEqual(readyz.status, 503)
+      assert.include(readyz.body, "region outage")
+    }).pipe(Effect.scoped, Effect.provide(cloud({}, FakeCloud.layerWith({ testIamPermissions: false })))))
 
   it.live("1000 ping-kms probes in a burst cost one KMS round trip (2 Cloud KMS calls)", () =>
     Effect.gen(function*() {

@@ -23,6 +23,8 @@ export const noFlags: PluginFlags = {
   kmsRetryInitialBackoff: Option.none(),
   kmsRetryMaxBackoff: Option.none(),
   kmsCallTimeout: Option.none(),
+  kmsQpsLimit: Option.none(),
+  kmsBurst: Option.none(),
   keyRefreshInterval: Option.none(),
   pathToUnixSocket: Option.none(),
   socketMode: Option.none(),

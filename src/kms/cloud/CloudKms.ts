@@ -1,13 +1,16 @@
-import { createHash } from "node:crypto"
+import { hash } from "node:crypto"
+import { status } from "@grpc/grpc-js"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
+import * as Ref from "effect/Ref"
 import * as Result from "effect/Result"
 import { ConfigError } from "../../config/ConfigError.ts"
 import type { KeyVersion } from "../../config/KeyNames.ts"
 import { PluginConfig } from "../../config/PluginConfig.ts"
 import { declareSeries } from "../../observability/Labels.ts"
+import { operationNamer } from "../../observability/Operations.ts"
 import { coalescedDecrypts } from "../../observability/Metrics.ts"
 import { StartupError } from "../../runtime/StartupError.ts"
 import { type CallLimits, KeyManagement } from "../KeyManagement.ts"
@@ -20,6 +23,7 @@ import { decryptPermission, encryptPermission } from "./CloudKmsErrors.ts"
 import { answerDue } from "./Deadline.ts"
 import { crc32cOf, verifyDecrypt, verifyEncrypt } from "./Integrity.ts"
 import { makeKeyVersionTracker } from "./KeyVersionTracker.ts"
+import { makeRateLimiter } from "./RateLimiter.ts"
 import { declareCloudKmsSeries, retryingCall, retryingCallUntil } from "./RetryingCall.ts"
 
 // KeyManagement on Google Cloud KMS. The ciphertext is Cloud KMS's own, with
@@ -30,8 +34,12 @@ import { declareCloudKmsSeries, retryingCall, retryingCallUntil } from "./Retryi
 export const make = (api: CloudKmsApi) =>
   Effect.gen(function*() {
     const config = yield* PluginConfig
-    const tracker = yield* makeKeyVersionTracker(api, config)
+    // Cryptographic calls share one bucket: the project's Cloud KMS quota is for them. Reads
+    // (GetCryptoKey, TestIamPermissions) count against another quota, about once a minute: they bypass it.
+    const limiter = config.kmsRateLimit === undefined ? undefined : yield* makeRateLimiter(config.kmsRateLimit)
+    const tracker = yield* makeKeyVersionTracker(api, config, limiter)
     const decryptKeys = [config.keyUri, ...config.decryptKeyUris]
+    const named = yield* operationNamer
     const flights = yield* makeSingleFlight<Uint8Array, KmsError>(Metric.update(coalescedDecrypts, 1))
     yield* Effect.andThen(declareCloudKmsSeries, declareSeries([coalescedDecrypts]))
 
@@ -40,10 +48,11 @@ export const make = (api: CloudKmsApi) =>
         operation: "encrypt",
         resource: keyVersion,
         send: (limits) => api.encrypt({ name: keyVersion, plaintext, plaintextCrc32c: { value: crc32cOf(plaintext) } }, limits),
-        verify: verifyEncrypt(keyVersion)
+        verify: verifyEncrypt(keyVersion),
+        limiter
       })
 
-    const encrypt = Effect.fn("CloudKms.encrypt")(function*(plaintext: Uint8Array, limits: CallLimits) {
+    const encrypt = Effect.fnUntraced(function*(plaintext: Uint8Array, limits: CallLimits) {
       const pinned = yield* tracker.current
       if (pinned === undefined) {
         const status = yield* tracker.status
@@ -55,7 +64,7 @@ export const make = (api: CloudKmsApi) =>
           Effect.flatMap(tracker.refreshNow(limits.deadline), (fresh) =>
             fresh === undefined || fresh === pinned ? Effect.fail(error) : encryptWith(fresh, plaintext, limits)))
       )
-    })
+    }, named("CloudKms.encrypt"))
 
     // A Decrypt may be shared by several callers: it answers by the latest
     // answer due among those still waiting (FlightDue), read as it goes.
@@ -64,7 +73,8 @@ export const make = (api: CloudKmsApi) =>
         operation: "decrypt",
         resource: cryptoKey,
         send: (limits) => api.decrypt({ name: cryptoKey, ciphertext, ciphertextCrc32c: { value: crc32cOf(ciphertext) } }, limits),
-        verify: verifyDecrypt
+        verify: verifyDecrypt,
+        limiter
       })
 
     // v1beta1 has no key_id: try --key-uri, then each --decrypt-key-uri, while Cloud KMS says "not this key".
@@ -74,7 +84,7 @@ export const make = (api: CloudKmsApi) =>
         decryptWith(config.keyUri, ciphertext, due)
       )
 
-    const decrypt = Effect.fn("CloudKms.decrypt")(function*(
+    const decrypt = Effect.fnUntraced(function*(
       ciphertext: Uint8Array,
       keyVersion: KeyVersion | undefined,
       limits: CallLimits
@@ -83,7 +93,7 @@ export const make = (api: CloudKmsApi) =>
         return yield* new UnknownKey({ message: `${keyVersion.cryptoKey} is neither --key-uri nor a --decrypt-key-uri` })
       }
       const target = keyVersion?.cryptoKey
-      const flightKey = createHash("sha256").update(target ?? "*").update("\0").update(ciphertext).digest("base64")
+      const flightKey = `${target ?? "*"}\0${hash("sha256", ciphertext, "base64")}`
       // Identical Decrypts in flight share one Cloud KMS call. Each caller
       // stops waiting when its own answer is due; one without a deadline
       // waits it out (the call is bounded by --kms-call-timeout for it).
@@ -98,23 +108,43 @@ export const make = (api: CloudKmsApi) =>
             new KmsUnavailable({ message: `Cloud KMS decrypt on ${target ?? config.keyUri}: no answer before the caller's deadline` })
         }
       )
-    })
+    }, named("CloudKms.decrypt"))
 
     // What roles/cloudkms.cryptoKeyEncrypterDecrypter grants, per key; TestIamPermissions needs no permission itself.
     const needed = [
       { key: config.keyUri, permissions: [encryptPermission, decryptPermission] },
       ...config.decryptKeyUris.map((key) => ({ key, permissions: [decryptPermission] }))
     ]
-    const missingPermissions = Effect.map(
-      Effect.forEach(needed, ({ key, permissions }) =>
-        retryingCall(config.retry, { deadline: undefined }, {
+    // An endpoint without TestIamPermissions (an emulator, a proxy) answers
+    // UNIMPLEMENTED, for good: from then on nothing is checked (readiness
+    // follows the key's reachability alone), said once. Only that code counts:
+    // a transient failure is reported as a failed check, and asked again.
+    const iamUnimplemented = yield* Ref.make(false)
+    const permissionsNotChecked = Effect.flatMap(Ref.getAndSet(iamUnimplemented, true), (known) =>
+      known
+        ? Effect.void
+        : Effect.logWarning(
+          "the Cloud KMS endpoint does not implement TestIamPermissions: permissions are not checked; readiness follows the key's reachability"
+        ))
+    const missingOn = ({ key, permissions }: (typeof needed)[number]) =>
+      Effect.suspend(() => {
+        let unimplemented = false
+        return retryingCall(config.retry, { deadline: undefined }, {
           operation: "testIamPermissions",
           resource: key,
-          send: (limits) => api.testIamPermissions(key, permissions, limits),
+          send: (limits) =>
+            api.testIamPermissions(key, permissions, limits).pipe(
+              Effect.tapError((failed) => Effect.sync(() => (unimplemented ||= failed.code === status.UNIMPLEMENTED)))
+            ),
           verify: (granted) => Result.succeed(permissions.filter((p) => !granted.includes(p)).map((p) => `${p} on ${key}`))
-        }), { concurrency: "unbounded" }),
-      (missing) => missing.flat()
-    ).pipe(Effect.withSpan("CloudKms.missingPermissions"))
+        }).pipe(Effect.catch((error) => unimplemented ? Effect.as(permissionsNotChecked, []) : Effect.fail(error)))
+      })
+    const missingPermissions = Effect.flatMap(Ref.get(iamUnimplemented), (notChecked) =>
+      notChecked
+        ? Effect.succeed([])
+        : Effect.map(Effect.forEach(needed, missingOn, { concurrency: "unbounded" }), (missing) => missing.flat())).pipe(
+        Effect.withSpan("CloudKms.missingPermissions")
+      )
 
     return KeyManagement.of({ status: tracker.status, encrypt, decrypt, missingPermissions })
   })

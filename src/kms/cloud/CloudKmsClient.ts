@@ -22,6 +22,28 @@ export type DecryptResponse = protos.google.cloud.kms.v1.IDecryptResponse
 export type CryptoKey = protos.google.cloud.kms.v1.ICryptoKey
 export type { Kms }
 type IamRequest = Parameters<KeyManagementServiceClient["testIamPermissions"]>[0]
+type IamResponse = Awaited<ReturnType<KeyManagementServiceClient["testIamPermissions"]>>[0]
+
+/** Per-call options we hand gax. */
+export interface GaxCallOptions {
+  readonly signal: AbortSignal
+  readonly retry: { readonly retryCodes: Array<number> }
+  readonly timeout: number
+}
+
+/**
+ * What we use of the gax client: its set-up and close, and one
+ * promise-returning call per RPC. KeyManagementServiceClient is one; a bench
+ * or a test may hand another.
+ */
+export interface GaxKmsClient {
+  initialize(): Promise<unknown>
+  close(): Promise<void>
+  encrypt(request: EncryptRequest, options: GaxCallOptions): Promise<readonly [EncryptResponse, ...Array<unknown>]>
+  decrypt(request: DecryptRequest, options: GaxCallOptions): Promise<readonly [DecryptResponse, ...Array<unknown>]>
+  getCryptoKey(request: { name: string }, options: GaxCallOptions): Promise<readonly [CryptoKey, ...Array<unknown>]>
+  testIamPermissions(request: IamRequest, options: GaxCallOptions): Promise<readonly [IamResponse, ...Array<unknown>]>
+}
 
 /** How one attempt is bounded: `timeoutMillis` becomes its gRPC deadline; interrupting it cancels the call. */
 export interface AttemptLimits {
@@ -40,7 +62,7 @@ export interface CloudKmsApi {
   ) => Effect.Effect<ReadonlyArray<string>, RpcFailed>
 }
 
-const callOptions = (signal: AbortSignal, limits: AttemptLimits) => ({ signal, retry: { retryCodes: [] }, timeout: limits.timeoutMillis })
+const callOptions = (signal: AbortSignal, limits: AttemptLimits): GaxCallOptions => ({ signal, retry: { retryCodes: [] }, timeout: limits.timeoutMillis })
 
 /** Client options for where and how to connect. An auth client may be supplied (--gce-config). */
 const clientOptions = async (endpoint: CloudEndpoint, authClient: AuthClient | undefined) => {
@@ -69,11 +91,11 @@ const clientOptions = async (endpoint: CloudEndpoint, authClient: AuthClient | u
  * attempt), a failed one fails the attempts waiting (as UNAUTHENTICATED, see
  * rpcFailedOf), and the next attempt starts over with a new client.
  */
-const readyClient = (create: () => KeyManagementServiceClient) =>
+const readyClient = <Client extends GaxKmsClient>(create: () => Client) =>
   Effect.gen(function*() {
     const scope = yield* Effect.scope
-    const ready = yield* Ref.make<KeyManagementServiceClient | undefined>(undefined)
-    const pending = yield* Ref.make<Deferred.Deferred<KeyManagementServiceClient, RpcFailed> | undefined>(undefined)
+    const ready = yield* Ref.make<Client | undefined>(undefined)
+    const pending = yield* Ref.make<Deferred.Deferred<Client, RpcFailed> | undefined>(undefined)
     const lock = yield* Semaphore.make(1)
 
     const setUp = Effect.gen(function*() {
@@ -89,7 +111,7 @@ const readyClient = (create: () => KeyManagementServiceClient) =>
     const settingUp = lock.withPermit(Effect.gen(function*() {
       const inFlight = yield* Ref.get(pending)
       if (inFlight !== undefined) return inFlight
-      const done = yield* Deferred.make<KeyManagementServiceClient, RpcFailed>()
+      const done = yield* Deferred.make<Client, RpcFailed>()
       yield* Ref.set(pending, done)
       yield* Effect.forkIn(
         Effect.onExit(setUp, (exit) =>
@@ -102,7 +124,7 @@ const readyClient = (create: () => KeyManagementServiceClient) =>
       return done
     }))
 
-    const get = (limits: AttemptLimits): Effect.Effect<KeyManagementServiceClient, RpcFailed> =>
+    const get = (limits: AttemptLimits): Effect.Effect<Client, RpcFailed> =>
       Effect.flatMap(Ref.get(ready), (client) =>
         client !== undefined ? Effect.succeed(client) : Effect.flatMap(settingUp, (done) =>
           Deferred.await(done).pipe(Effect.timeoutOrElse({
@@ -115,19 +137,16 @@ const readyClient = (create: () => KeyManagementServiceClient) =>
     return get
   })
 
-export const makeCloudKmsApi = (
-  endpoint: CloudEndpoint,
-  authClient?: AuthClient
+/** The calls, one attempt each, over the gax client that `create` makes (again after a failed set-up). */
+export const makeCloudKmsApiOn = (
+  create: () => GaxKmsClient,
+  iamRequest: (resource: string, permissions: ReadonlyArray<string>) => IamRequest
 ): Effect.Effect<CloudKmsApi, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const [{ KeyManagementServiceClient }, gax] = yield* Effect.promise(() => Promise.all([import("@google-cloud/kms"), import("google-gax")]))
-    const options = yield* Effect.promise(() => clientOptions(endpoint, authClient))
-    const iamRequest = (resource: string, permissions: ReadonlyArray<string>): IamRequest =>
-      gax.IamProtos.google.iam.v1.TestIamPermissionsRequest.create({ resource, permissions: [...permissions] })
-    const client = yield* readyClient(() => new KeyManagementServiceClient(options))
+    const client = yield* readyClient(create)
 
     /** One attempt: interrupting it aborts the gRPC call. */
-    const call = <A>(limits: AttemptLimits, send: (client: KeyManagementServiceClient, signal: AbortSignal) => Promise<A>) =>
+    const call = <A>(limits: AttemptLimits, send: (client: GaxKmsClient, signal: AbortSignal) => Promise<A>) =>
       Effect.flatMap(client(limits), (ready) => Effect.tryPromise({ try: (signal) => send(ready, signal), catch: rpcFailedOf }))
 
     return {
@@ -143,4 +162,17 @@ export const makeCloudKmsApi = (
           return response.permissions ?? []
         })
     }
+  })
+
+export const makeCloudKmsApi = (
+  endpoint: CloudEndpoint,
+  authClient?: AuthClient
+): Effect.Effect<CloudKmsApi, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const [{ KeyManagementServiceClient }, gax] = yield* Effect.promise(() => Promise.all([import("@google-cloud/kms"), import("google-gax")]))
+    const options = yield* Effect.promise(() => clientOptions(endpoint, authClient))
+    return yield* makeCloudKmsApiOn(
+      () => new KeyManagementServiceClient(options),
+      (resource, permissions) => gax.IamProtos.google.iam.v1.TestIamPermissionsRequest.create({ resource, permissions: [...permissions] })
+    )
   })

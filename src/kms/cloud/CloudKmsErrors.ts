@@ -32,6 +32,20 @@ export class OutOfTime extends Data.TaggedError("OutOfTime")<{ readonly last: At
 
 export type AttemptFailure = RpcFailed | IntegrityMismatch | AttemptTimedOut
 
+/** Why the client-side rate limit refused an attempt: the configured rate, or the rate as cut after Cloud KMS pushed back. */
+export type ThrottleReason = "limit" | "backoff"
+
+/** The client-side rate limit had no token for an attempt before it had to start: it was never sent. */
+export class Throttled extends Data.TaggedError("Throttled")<{
+  readonly reason: ThrottleReason
+  /** How long the attempt would have had to wait. */
+  readonly waitMillis: number
+  /** The rate when refused (below the configured one after a cut), calls per second. */
+  readonly qps: number
+  /** --kms-qps-limit. */
+  readonly limit: number
+}> {}
+
 const transientCodes: ReadonlySet<number> = new Set([
   status.UNAVAILABLE,
   status.DEADLINE_EXCEEDED,
@@ -66,8 +80,26 @@ const permissionOf: Record<Operation, string> = {
   testIamPermissions: "cloudkms.cryptoKeys.getIamPolicy"
 }
 
+const perSecond = (qps: number) => `${Number(qps.toPrecision(3))}/s`
+
 /** What the caller is told, once retries are over: which key, and what to check. */
-export const toKmsError = (operation: Operation, resource: string, failure: AttemptFailure | OutOfTime): KmsError => {
+export const toKmsError = (
+  operation: Operation,
+  resource: string,
+  failure: AttemptFailure | OutOfTime | Throttled,
+  last?: AttemptFailure
+): KmsError => {
+  if (failure._tag === "Throttled") {
+    // RESOURCE_EXHAUSTED, not UNAVAILABLE: Cloud KMS is fine, our own limit said no (see README, --kms-qps-limit).
+    const rate = failure.reason === "backoff"
+      ? `--kms-qps-limit ${perSecond(failure.limit)}, cut to ${perSecond(failure.qps)} after Cloud KMS answered RESOURCE_EXHAUSTED`
+      : `--kms-qps-limit ${perSecond(failure.limit)}`
+    const before = last === undefined ? "" : `; the attempt before it: ${toKmsError(operation, resource, last).message}`
+    return new QuotaExhausted({
+      message: `Cloud KMS ${operation} on ${resource} not sent: the client-side rate limit (${rate}) had no turn for it before ` +
+        `the caller's deadline (it would have waited ${Math.ceil(failure.waitMillis)}ms); raise the limit if Cloud KMS's quota allows${before}`
+    })
+  }
   if (failure._tag === "OutOfTime") {
     return failure.last === undefined
       ? new DeadlineExceeded({ message: `no time left on the caller's deadline to call Cloud KMS ${operation} on ${resource}` })

@@ -1,8 +1,8 @@
-import { crc32c } from "@aws-crypto/crc32c"
 import * as Result from "effect/Result"
 import { parseKeyVersionName } from "../../config/KeyNames.ts"
 import type { DecryptResponse, EncryptResponse } from "./CloudKmsClient.ts"
 import { IntegrityMismatch } from "./CloudKmsErrors.ts"
+import { crc32c } from "./Crc32c.ts"
 
 // End-to-end integrity, as Google recommends for Cloud KMS: we send CRC32C
 // checksums of what we send, and check those of what comes back (and that

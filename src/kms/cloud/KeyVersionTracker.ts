@@ -17,6 +17,7 @@ import type { CloudKmsApi } from "./CloudKmsClient.ts"
 import { IntegrityMismatch } from "./CloudKmsErrors.ts"
 import { answerDue } from "./Deadline.ts"
 import { crc32cOf, verifyEncrypt } from "./Integrity.ts"
+import type { RateLimiter } from "./RateLimiter.ts"
 import { retryingCall } from "./RetryingCall.ts"
 
 // Knows the crypto key version new data is wrapped with, so that Status
@@ -50,7 +51,8 @@ export interface KeyVersionTracker {
 
 export const makeKeyVersionTracker = (
   api: CloudKmsApi,
-  config: PluginConfigShape
+  config: PluginConfigShape,
+  limiter?: RateLimiter
 ): Effect.Effect<KeyVersionTracker, never, Scope.Scope> =>
   Effect.gen(function*() {
     const keyUri = config.keyUri
@@ -81,7 +83,9 @@ export const makeKeyVersionTracker = (
       operation: "encrypt",
       resource: keyUri,
       send: (limits) => api.encrypt({ name: keyUri, plaintext: probePlaintext, plaintextCrc32c: { value: probeCrc } }, limits),
-      verify: verifyEncrypt(keyUri)
+      verify: verifyEncrypt(keyUri),
+      // A cryptographic call: it counts against the quota like any other.
+      limiter
     }).pipe(Effect.map((wrapped) => ({ keyVersion: wrapped.keyVersion, problem: undefined })))
 
     // GetCryptoKey refused (no cloudkms.cryptoKeys.get, or an endpoint that

@@ -1,9 +1,12 @@
 import { status } from "@grpc/grpc-js"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
+import { cloudKmsCalls } from "../../../src/observability/Metrics.ts"
 import { cloudKeyUri, cloudOtherKeyUri, FakeCloud } from "../../fakes/FakeCloud.ts"
 import { cloudBackend } from "../../support/cloudBackend.ts"
+import { capturingLogs } from "../../support/logCapture.ts"
 
 // The permission check behind --healthz: per key, what the plugin needs and
 // lacks (Encrypt and Decrypt on --key-uri, Decrypt only on each
@@ -44,5 +47,37 @@ describe("CloudKms missing permissions", () => {
       assert.deepStrictEqual(yield* kms.missingPermissions, [])
       assert.sameMembers(seen.slice(0, 2), [`call ${cloudKeyUri}`, `call ${cloudOtherKeyUri}`])
       assert.match(seen[2] ?? "", /^cancelled /)
+    }).pipe(Effect.scoped, Effect.provide(FakeCloud.layer)))
+
+  const notImplemented =
+    "the Cloud KMS endpoint does not implement TestIamPermissions: permissions are not checked; readiness follows the key's reachability"
+
+  it.live("an endpoint without TestIamPermissions (UNIMPLEMENTED): nothing missing, said once, not asked again", () =>
+    Effect.gen(function*() {
+      const { kms } = yield* cloudBackend({ decryptKeyUri: [cloudOtherKeyUri] })
+      const logs = capturingLogs()
+      const unimplemented = Effect.map(
+        Metric.value(Metric.withAttributes(cloudKmsCalls, { operation: "testIamPermissions", outcome: "UNIMPLEMENTED" })),
+        (state) => state.count
+      )
+      const before = yield* unimplemented
+      assert.deepStrictEqual(yield* logs.provide(kms.missingPermissions), [])
+      assert.deepStrictEqual(yield* logs.provide(kms.missingPermissions), [])
+      assert.deepStrictEqual(logs.messages().filter((m) => m === notImplemented).length, 1)
+      // One ask per key, the first time; none after.
+      assert.strictEqual((yield* unimplemented) - before, 2)
+    }).pipe(Effect.scoped, Effect.provide(FakeCloud.layerWith({ testIamPermissions: false }))))
+
+  it.live("a transient failure is not taken for UNIMPLEMENTED: the check fails, and is made again next time", () =>
+    Effect.gen(function*() {
+      const fake = yield* FakeCloud
+      const { kms } = yield* cloudBackend({ kmsMaxAttempts: Option.some("1") })
+      const logs = capturingLogs()
+      fake.inject({ fault: { kind: "fail", code: status.UNAVAILABLE, message: "blip" }, method: "TestIamPermissions", times: 1 })
+      const error = yield* Effect.flip(logs.provide(kms.missingPermissions))
+      assert.include(error.message, "UNAVAILABLE: blip")
+      fake.denyPermissions(cloudKeyUri, ["cloudkms.cryptoKeyVersions.useToDecrypt"])
+      assert.deepStrictEqual(yield* logs.provide(kms.missingPermissions), [`cloudkms.cryptoKeyVersions.useToDecrypt on ${cloudKeyUri}`])
+      assert.notInclude(logs.messages(), notImplemented)
     }).pipe(Effect.scoped, Effect.provide(FakeCloud.layer)))
 })
