@@ -88,8 +88,12 @@ export const ensureBundle = (root = projectRoot) => {
   const staging = path.join(root, `.dist-${process.pid}.tmp`)
   const retired = path.join(root, `.dist-${process.pid}.old`)
   try {
-    const build = spawnSync(node, [path.join(root, "scripts/build.ts"), "--dir", staging, "--label", `dist/main.mjs (it was ${state})`], { cwd: root, stdio: ["ignore", 2, 2] })
-    if (build.status !== 0) throw new BundleError(`building ${path.join(root, "dist")} failed (${build.status ?? build.signal ?? build.error?.message})`)
+    const build = spawnSync(node, [path.join(root, "scripts/build.ts"), "--dir", staging, "--label", `dist/main.mjs (it was ${state})`], {
+      cwd: root,
+      stdio: ["ignore", 2, 2]
+    })
+    if (build.status !== 0)
+      throw new BundleError(`building ${path.join(root, "dist")} failed (${build.status ?? build.signal ?? build.error?.message})`)
     try {
       fs.renameSync(path.join(root, "dist"), retired)
     } catch (error) {

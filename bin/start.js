@@ -15,7 +15,9 @@ const fail = (message) => {
 }
 
 if (Number(process.versions.node.split(".")[0]) < 24) {
-  fail(`needs Node.js 24 or later (this is ${process.version}): run npm ci, which installs it, and start the plugin with npx k8s-cloudkms-plugin or npm start`)
+  fail(
+    `needs Node.js 24 or later (this is ${process.version}): run npm ci, which installs it, and start the plugin with npx k8s-cloudkms-plugin or npm start`
+  )
 }
 try {
   ensureBundle()

@@ -22,8 +22,9 @@ const revisionPattern = /^[0-9A-Za-z._-]{1,64}$/
  */
 export const sourceRevision = (env: NodeJS.ProcessEnv, gitHead: () => string | undefined): string => {
   const given = env["SOURCE_REVISION"]?.trim()
-  const revision = given !== undefined && given !== "" ? given : gitHead() ?? "unknown"
-  if (!revisionPattern.test(revision)) throw new Error(`SOURCE_REVISION must be a commit id (letters, digits, . _ -), got ${JSON.stringify(revision)}`)
+  const revision = given !== undefined && given !== "" ? given : (gitHead() ?? "unknown")
+  if (!revisionPattern.test(revision))
+    throw new Error(`SOURCE_REVISION must be a commit id (letters, digits, . _ -), got ${JSON.stringify(revision)}`)
   return revision
 }
 

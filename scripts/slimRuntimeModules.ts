@@ -24,7 +24,11 @@ const isRecord = (value: unknown): value is Record<string, unknown> => typeof va
 export const readInstalled = (dir: string): ReadonlyMap<string, LockedPackage> => {
   const parsed: unknown = JSON.parse(fs.readFileSync(path.join(dir, "node_modules/.package-lock.json"), "utf8"))
   if (!isRecord(parsed) || !isRecord(parsed["packages"])) throw new Error(`${dir}/node_modules/.package-lock.json has no packages`)
-  return new Map(Object.entries(parsed["packages"]).filter(([folder]) => folder !== "").map(([folder, entry]) => [folder, isRecord(entry) ? entry : {}]))
+  return new Map(
+    Object.entries(parsed["packages"])
+      .filter(([folder]) => folder !== "")
+      .map(([folder, entry]) => [folder, isRecord(entry) ? entry : {}])
+  )
 }
 
 /** Where Node finds package `name` from the package in `from` ("" for the app): its own node_modules, then each parent's. */
@@ -53,7 +57,8 @@ export const runtimeClosure = (installed: ReadonlyMap<string, LockedPackage>, ro
     const entry = installed.get(folder) ?? {}
     for (const dep of Object.keys(entry.dependencies ?? {})) visit(folder, dep, true)
     // Installed ones only: npm leaves out optional dependencies of other platforms.
-    for (const dep of [...Object.keys(entry.optionalDependencies ?? {}), ...Object.keys(entry.peerDependencies ?? {})]) visit(folder, dep, false)
+    for (const dep of [...Object.keys(entry.optionalDependencies ?? {}), ...Object.keys(entry.peerDependencies ?? {})])
+      visit(folder, dep, false)
   }
   for (const root of roots) visit("", root, true)
   return kept
@@ -90,5 +95,7 @@ export const slimRuntimeModules = (dir: string): { readonly kept: number; readon
 if (import.meta.main) {
   const dir = path.resolve(process.argv[2] ?? ".")
   const { kept, reduced } = slimRuntimeModules(dir)
-  process.stderr.write(`node_modules: ${kept} packages loaded at run time kept whole, ${reduced} inlined in dist/ reduced to package.json and licence files\n`)
+  process.stderr.write(
+    `node_modules: ${kept} packages loaded at run time kept whole, ${reduced} inlined in dist/ reduced to package.json and licence files\n`
+  )
 }

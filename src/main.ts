@@ -1,19 +1,19 @@
 #!/usr/bin/env node
 import * as NodeServices from "@effect/platform-node/NodeServices"
-import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
-import * as Stdio from "effect/Stdio"
 import * as CliConfig from "effect/cli/CliConfig"
 import * as CliOutput from "effect/cli/CliOutput"
 import * as Command from "effect/cli/Command"
 import * as GlobalFlag from "effect/cli/GlobalFlag"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Stdio from "effect/Stdio"
 import { cliPresenter, refuseUnknownFlags } from "./cli/CliPresenter.ts"
 import { commandSpec } from "./cli/flagSpecs.ts"
 import { goStyleArgs } from "./cli/goStyleArgs.ts"
 import { probeCommand, probeFlags } from "./cli/ProbeCommand.ts"
 import { selftestCommand } from "./cli/SelftestCommand.ts"
 import * as StartLine from "./cli/StartLine.ts"
-import { pluginFlags, type PluginFlags } from "./config/flags.ts"
+import { type PluginFlags, pluginFlags } from "./config/flags.ts"
 import { PluginConfig } from "./config/PluginConfig.ts"
 import { CallObserver } from "./grpc/CallObserver.ts"
 import { GrpcServer } from "./grpc/GrpcServer.ts"
@@ -38,9 +38,7 @@ import { pluginName, pluginVersion } from "./version.ts"
 //   HealthServer    /livez /healthz /readyz /metrics, started once the socket serves
 
 /** The backend --kms-backend asks for. */
-const KeyManagementLayer = Layer.unwrap(
-  PluginConfig.useSync((config) => config.backend === "fake" ? FakeKms.layer : CloudKms.layer)
-)
+const KeyManagementLayer = Layer.unwrap(PluginConfig.useSync((config) => (config.backend === "fake" ? FakeKms.layer : CloudKms.layer)))
 
 /** The plugin from its parsed flags: each layer built on the ones below it. */
 export const plugin = (flags: PluginFlags) =>
@@ -56,9 +54,7 @@ export const plugin = (flags: PluginFlags) =>
 const serve = (flags: PluginFlags) => Layer.launch(plugin(flags))
 
 const command = Command.make(pluginName, pluginFlags, serve).pipe(
-  Command.withDescription(
-    "Kubernetes KMS plugin (v2 and v1beta1) that wraps the apiserver's data keys with a Google Cloud KMS key."
-  ),
+  Command.withDescription("Kubernetes KMS plugin (v2 and v1beta1) that wraps the apiserver's data keys with a Google Cloud KMS key."),
   Command.withSubcommands([probeCommand, selftestCommand(plugin)])
 )
 
@@ -74,16 +70,17 @@ const CommandLine = Layer.mergeAll(
 const commandLineSpec = commandSpec(pluginFlags, { probe: commandSpec(probeFlags), selftest: commandSpec(pluginFlags) })
 
 /** The command line as Go's flag package takes it, rewritten for effect/cli, then run. */
-const commandLine = Effect.gen(function*() {
+const commandLine = Effect.gen(function* () {
   const given = goStyleArgs(yield* (yield* Stdio.Stdio).args, commandLineSpec)
   if (given.unknown.length > 0) {
     return yield* refuseUnknownFlags(given.unknown, given.subcommand === undefined ? [pluginName] : [pluginName, given.subcommand])
   }
-  yield* Command.runWith(command, { version: pluginVersion })(given.args).pipe(Effect.provideService(StartLine.RepeatedFlags, given.repeated))
+  yield* Command.runWith(command, { version: pluginVersion })(given.args).pipe(
+    Effect.provideService(StartLine.RepeatedFlags, given.repeated)
+  )
 })
 
-export const main = (): void =>
-  runMain(commandLine.pipe(untilSignal, Effect.provide(Layer.mergeAll(CommandLine, Shutdown.layer))))
+export const main = (): void => runMain(commandLine.pipe(untilSignal, Effect.provide(Layer.mergeAll(CommandLine, Shutdown.layer))))
 
 // Tests import `plugin`; only running this file (or bin/) starts the command line.
 if (import.meta.main) main()

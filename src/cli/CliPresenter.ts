@@ -1,7 +1,7 @@
 import * as Console from "effect/Console"
-import * as Effect from "effect/Effect"
 import * as CliError from "effect/cli/CliError"
 import * as CliOutput from "effect/cli/CliOutput"
+import * as Effect from "effect/Effect"
 import { pluginName } from "../version.ts"
 
 // Help goes to stdout as usual; a bad invocation gets one line per problem on
@@ -16,9 +16,7 @@ const invalidInvocation = (commandPath: ReadonlyArray<string>, errors: ReadonlyA
 
 export const cliPresenter: CliOutput.Presenter = {
   present: (event) =>
-    event._tag === "InvalidInvocation"
-      ? invalidInvocation(event.commandPath, event.errors)
-      : CliOutput.defaultPresenter.present(event)
+    event._tag === "InvalidInvocation" ? invalidInvocation(event.commandPath, event.errors) : CliOutput.defaultPresenter.present(event)
 }
 
 /**
@@ -29,8 +27,11 @@ export const refuseUnknownFlags = (
   words: ReadonlyArray<string>,
   commandPath: ReadonlyArray<string>
 ): Effect.Effect<never, CliError.ShowHelp> => {
-  const errors = words.map((word) =>
-    new CliError.UnrecognizedOption({ option: word.split("=")[0] ?? word, command: [...commandPath], suggestions: [] })
+  const errors = words.map(
+    (word) => new CliError.UnrecognizedOption({ option: word.split("=")[0] ?? word, command: [...commandPath], suggestions: [] })
   )
-  return Effect.andThen(invalidInvocation(commandPath, errors), Effect.fail(new CliError.ShowHelp({ commandPath: [...commandPath], errors })))
+  return Effect.andThen(
+    invalidInvocation(commandPath, errors),
+    Effect.fail(new CliError.ShowHelp({ commandPath: [...commandPath], errors }))
+  )
 }

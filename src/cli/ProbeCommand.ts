@@ -1,9 +1,9 @@
 import * as Config from "effect/Config"
+import * as Command from "effect/cli/Command"
+import * as Flag from "effect/cli/Flag"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Runtime from "effect/Runtime"
-import * as Command from "effect/cli/Command"
-import * as Flag from "effect/cli/Flag"
 import { makePluginClient } from "../client/PluginClient.ts"
 import { ConfigError } from "../config/ConfigError.ts"
 import { parseDurationMillis } from "../config/Duration.ts"
@@ -35,28 +35,20 @@ export const probeFlags = {
   )
 }
 
-export const probeCommand = Command.make(
-  "probe",
-  probeFlags,
-  (flags) =>
-    Effect.gen(function*() {
-      const timeoutMillis = parseDurationMillis(flags.timeout)
-      if (timeoutMillis === undefined || timeoutMillis <= 0) {
-        return yield* new ConfigError({
-          problems: [{ flag: "timeout", message: `expected a duration such as 5s, got ${JSON.stringify(flags.timeout)}` }]
-        })
-      }
-      const target = targetOf(flags.pathToUnixSocket)
-      const client = yield* makePluginClient(target, { timeoutMillis })
-      const results = [
-        ...(flags.kms === "v1" ? [] : yield* checkV2(client)),
-        ...(flags.kms === "v2" ? [] : yield* checkV1(client))
-      ]
-      process.stdout.write(`${formatReport(`probe ${flags.pathToUnixSocket}`, results)}\n`)
-      if (results.some((r) => !r.ok)) return yield* new ChecksFailed()
-    }).pipe(Effect.scoped)
+export const probeCommand = Command.make("probe", probeFlags, (flags) =>
+  Effect.gen(function* () {
+    const timeoutMillis = parseDurationMillis(flags.timeout)
+    if (timeoutMillis === undefined || timeoutMillis <= 0) {
+      return yield* new ConfigError({
+        problems: [{ flag: "timeout", message: `expected a duration such as 5s, got ${JSON.stringify(flags.timeout)}` }]
+      })
+    }
+    const target = targetOf(flags.pathToUnixSocket)
+    const client = yield* makePluginClient(target, { timeoutMillis })
+    const results = [...(flags.kms === "v1" ? [] : yield* checkV2(client)), ...(flags.kms === "v2" ? [] : yield* checkV1(client))]
+    process.stdout.write(`${formatReport(`probe ${flags.pathToUnixSocket}`, results)}\n`)
+    if (results.some((r) => !r.ok)) return yield* new ChecksFailed()
+  }).pipe(Effect.scoped)
 ).pipe(
-  Command.withDescription(
-    "Check a running plugin through its socket: Status and Version, and an Encrypt/Decrypt round trip on each API."
-  )
+  Command.withDescription("Check a running plugin through its socket: Status and Version, and an Encrypt/Decrypt round trip on each API.")
 )

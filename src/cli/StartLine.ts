@@ -16,9 +16,10 @@ export const effectiveConfig = (config: PluginConfigShape) => ({
   keySuffix: config.keySuffix ?? "",
   kms: config.kmsApi,
   backend: config.backend,
-  kmsEndpoint: config.cloudEndpoint._tag === "Google"
-    ? "cloudkms.googleapis.com"
-    : `${config.cloudEndpoint.host}:${config.cloudEndpoint.port}${config.cloudEndpoint.insecure ? " (insecure)" : ""}`,
+  kmsEndpoint:
+    config.cloudEndpoint._tag === "Google"
+      ? "cloudkms.googleapis.com"
+      : `${config.cloudEndpoint.host}:${config.cloudEndpoint.port}${config.cloudEndpoint.insecure ? " (insecure)" : ""}`,
   socket: config.socketPath,
   socketMode: `0${config.socketMode.toString(8)}`,
   healthz: `${config.healthzBindAddress}:${config.healthzPort}/${config.healthzPath}`,
@@ -43,13 +44,15 @@ export const RepeatedFlags = Context.Reference<ReadonlyArray<string>>("k8s-cloud
  * more than once, and the Go plugin's glog flags being ignored.
  */
 export const layer = (flags: PluginFlags): Layer.Layer<never, never, PluginConfig> =>
-  Layer.effectDiscard(Effect.gen(function*() {
-    yield* Effect.logInfo("starting").pipe(Effect.annotateLogs(effectiveConfig(yield* PluginConfig)))
-    const repeated = yield* RepeatedFlags
-    if (repeated.length > 0) {
-      yield* Effect.logWarning(`flags given more than once, the last value is used: ${repeated.join(", ")}`)
-    }
-    if (flags.logtostderr || flags.alsologtostderr || flags.v._tag === "Some") {
-      yield* Effect.logInfo("ignoring the Go plugin's glog flags (--logtostderr, --alsologtostderr, --v): logs always go to stderr")
-    }
-  }))
+  Layer.effectDiscard(
+    Effect.gen(function* () {
+      yield* Effect.logInfo("starting").pipe(Effect.annotateLogs(effectiveConfig(yield* PluginConfig)))
+      const repeated = yield* RepeatedFlags
+      if (repeated.length > 0) {
+        yield* Effect.logWarning(`flags given more than once, the last value is used: ${repeated.join(", ")}`)
+      }
+      if (flags.logtostderr || flags.alsologtostderr || flags.v._tag === "Some") {
+        yield* Effect.logInfo("ignoring the Go plugin's glog flags (--logtostderr, --alsologtostderr, --v): logs always go to stderr")
+      }
+    })
+  )

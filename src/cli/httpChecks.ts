@@ -17,7 +17,8 @@ const expectOk = (name: string, url: string, timeoutMillis: number): Effect.Effe
     Effect.map(({ body, status }) =>
       status === 200 && body.trim() === "ok"
         ? { name, ok: true, detail: "200 ok" }
-        : { name, ok: false, detail: `${status} ${body.trim().slice(0, 300)}` }),
+        : { name, ok: false, detail: `${status} ${body.trim().slice(0, 300)}` }
+    ),
     Effect.catch((reason) => Effect.succeed({ name, ok: false, detail: reason }))
   )
 
@@ -32,10 +33,16 @@ export const checkHealthEndpoints = (
     expectOk(`GET /${paths.healthz}?ping-kms=true`, `${baseUrl}/${paths.healthz}?ping-kms=true`, timeoutMillis),
     expectOk("GET /readyz", `${baseUrl}/readyz`, timeoutMillis),
     get(`${metricsUrl}/${paths.metrics}`, timeoutMillis).pipe(
-      Effect.map(({ body, status }): CheckResult =>
-        status === 200 && body.includes("kms_plugin_grpc_requests_total")
-          ? { name: `GET /${paths.metrics}`, ok: true, detail: `200, ${body.split("\n").filter((l) => l.startsWith("# TYPE")).length} metrics` }
-          : { name: `GET /${paths.metrics}`, ok: false, detail: `${status}, no kms_plugin_grpc_requests_total` }),
+      Effect.map(
+        ({ body, status }): CheckResult =>
+          status === 200 && body.includes("kms_plugin_grpc_requests_total")
+            ? {
+                name: `GET /${paths.metrics}`,
+                ok: true,
+                detail: `200, ${body.split("\n").filter((l) => l.startsWith("# TYPE")).length} metrics`
+              }
+            : { name: `GET /${paths.metrics}`, ok: false, detail: `${status}, no kms_plugin_grpc_requests_total` }
+      ),
       Effect.catch((reason) => Effect.succeed({ name: `GET /${paths.metrics}`, ok: false, detail: reason }))
     )
   ])

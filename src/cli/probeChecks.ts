@@ -14,10 +14,7 @@ export interface CheckResult {
   readonly detail: string
 }
 
-const check = (
-  name: string,
-  run: Effect.Effect<string, CallFailed | string>
-): Effect.Effect<CheckResult> =>
+const check = (name: string, run: Effect.Effect<string, CallFailed | string>): Effect.Effect<CheckResult> =>
   run.pipe(
     Effect.timed,
     Effect.map(([duration, detail]) => ({ name, ok: true, detail: `${detail}, ${Duration.toMillis(duration).toFixed(1)} ms` })),
@@ -25,11 +22,11 @@ const check = (
   )
 
 export const checkV2 = (client: PluginClient): Effect.Effect<ReadonlyArray<CheckResult>> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     let statusKeyId = ""
     const status = yield* check(
       "v2 Status",
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const status = yield* client.v2Status
         if (status.version !== "v2") return yield* Effect.fail(`version is ${JSON.stringify(status.version)}, expected "v2"`)
         if (status.healthz !== "ok") return yield* Effect.fail(`healthz is ${JSON.stringify(status.healthz)}`)
@@ -55,10 +52,10 @@ export const checkV2 = (client: PluginClient): Effect.Effect<ReadonlyArray<Check
   })
 
 export const checkV1 = (client: PluginClient): Effect.Effect<ReadonlyArray<CheckResult>> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const version = yield* check(
       "v1beta1 Version",
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const version = yield* client.v1Version
         if (version.version !== "v1beta1") return yield* Effect.fail(`version is ${JSON.stringify(version.version)}, expected "v1beta1"`)
         return `${version.runtimeName} ${version.runtimeVersion}`

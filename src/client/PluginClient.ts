@@ -56,53 +56,54 @@ export const makePluginClient = (
   target: string,
   options: { readonly timeoutMillis: number }
 ): Effect.Effect<PluginClient, never, Scope.Scope> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const client = yield* Effect.acquireRelease(
       Effect.sync(() => new grpc.Client(target, grpc.credentials.createInsecure())),
       (client) => Effect.sync(() => client.close())
     )
     const services = kmsServices()
 
-    const unary = <Res>(
-      service: grpc.ServiceDefinition,
-      method: string,
-      decode: (value: unknown) => Result.Result<Res, Schema.SchemaError>
-    ) =>
-    (request: object): Effect.Effect<Res, CallFailed> => {
-      const definition = service[method]
-      const rpc = definition?.path ?? method
-      return Effect.callback<Res, CallFailed>((resume, signal) => {
-        if (definition === undefined) {
-          resume(Effect.fail(new CallFailed({ rpc, code: grpc.status.UNIMPLEMENTED, details: "unknown method" })))
-          return
-        }
-        const call = client.makeUnaryRequest(
-          definition.path,
-          definition.requestSerialize,
-          definition.responseDeserialize,
-          request,
-          { deadline: Date.now() + options.timeoutMillis },
-          (error, response) => {
-            if (error !== null) {
-              const unreachable = error.code === grpc.status.UNAVAILABLE ? unreachableReason(error.details, target) : undefined
-              resume(Effect.fail(
-                unreachable === undefined
-                  ? new CallFailed({ rpc, code: error.code, details: error.details })
-                  : new CallFailed({ rpc, code: error.code, details: unreachable, unreachable: true })
-              ))
-              return
-            }
-            const decoded = decode(response)
-            resume(
-              Result.isSuccess(decoded)
-                ? Effect.succeed(decoded.success)
-                : Effect.fail(new CallFailed({ rpc, code: grpc.status.INTERNAL, details: `malformed response: ${decoded.failure.message}` }))
-            )
+    const unary =
+      <Res>(service: grpc.ServiceDefinition, method: string, decode: (value: unknown) => Result.Result<Res, Schema.SchemaError>) =>
+      (request: object): Effect.Effect<Res, CallFailed> => {
+        const definition = service[method]
+        const rpc = definition?.path ?? method
+        return Effect.callback<Res, CallFailed>((resume, signal) => {
+          if (definition === undefined) {
+            resume(Effect.fail(new CallFailed({ rpc, code: grpc.status.UNIMPLEMENTED, details: "unknown method" })))
+            return
           }
-        )
-        signal.addEventListener("abort", () => call.cancel())
-      })
-    }
+          const call = client.makeUnaryRequest(
+            definition.path,
+            definition.requestSerialize,
+            definition.responseDeserialize,
+            request,
+            { deadline: Date.now() + options.timeoutMillis },
+            (error, response) => {
+              if (error !== null) {
+                const unreachable = error.code === grpc.status.UNAVAILABLE ? unreachableReason(error.details, target) : undefined
+                resume(
+                  Effect.fail(
+                    unreachable === undefined
+                      ? new CallFailed({ rpc, code: error.code, details: error.details })
+                      : new CallFailed({ rpc, code: error.code, details: unreachable, unreachable: true })
+                  )
+                )
+                return
+              }
+              const decoded = decode(response)
+              resume(
+                Result.isSuccess(decoded)
+                  ? Effect.succeed(decoded.success)
+                  : Effect.fail(
+                      new CallFailed({ rpc, code: grpc.status.INTERNAL, details: `malformed response: ${decoded.failure.message}` })
+                    )
+              )
+            }
+          )
+          signal.addEventListener("abort", () => call.cancel())
+        })
+      }
 
     const v2 = services.v2
     const v1 = services.v1beta1

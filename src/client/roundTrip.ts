@@ -24,14 +24,19 @@ export const roundTrip = (
   uid: string,
   inspect: (wrapped: Wrapped) => string | undefined = () => undefined
 ): Effect.Effect<Wrapped, CallFailed | string> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const seed = randomBytes(32)
     if (api === "v2") {
       const encrypted = yield* client.v2Encrypt({ plaintext: seed, uid })
       const wrapped = { ciphertext: encrypted.ciphertext, keyId: encrypted.keyId }
       const refused = inspect(wrapped)
       if (refused !== undefined) return yield* Effect.fail(refused)
-      const decrypted = yield* client.v2Decrypt({ ciphertext: encrypted.ciphertext, keyId: encrypted.keyId, annotations: encrypted.annotations, uid })
+      const decrypted = yield* client.v2Decrypt({
+        ciphertext: encrypted.ciphertext,
+        keyId: encrypted.keyId,
+        annotations: encrypted.annotations,
+        uid
+      })
       if (!sameBytes(decrypted.plaintext, seed)) return yield* Effect.fail("Decrypt returned a different plaintext")
       return wrapped
     }

@@ -19,8 +19,10 @@ export const othersCanReplaceIn = (dir: string, stat: fs.Stats, what: string): s
     return `${dir} belongs to uid ${stat.uid}, who could replace ${what} in it; use a directory owned by root or by this process's uid (${uid})`
   }
   if ((stat.mode & writableByOthers) !== 0 && (stat.mode & sticky) === 0) {
-    return `${dir} can be written by every user and has no sticky bit, so any of them could replace ${what} in it; ` +
+    return (
+      `${dir} can be written by every user and has no sticky bit, so any of them could replace ${what} in it; ` +
       `chmod o-w ${dir} (or chmod +t ${dir}, as on /tmp)`
+    )
   }
   return undefined
 }

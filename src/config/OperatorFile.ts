@@ -30,14 +30,14 @@ const kindOf = (stat: fs.Stats): string =>
   stat.isDirectory()
     ? "a directory"
     : stat.isFIFO()
-    ? "a FIFO (named pipe)"
-    : stat.isSocket()
-    ? "a socket"
-    : stat.isCharacterDevice() || stat.isBlockDevice()
-    ? "a device"
-    : stat.isSymbolicLink()
-    ? "a symbolic link"
-    : "a special file"
+      ? "a FIFO (named pipe)"
+      : stat.isSocket()
+        ? "a socket"
+        : stat.isCharacterDevice() || stat.isBlockDevice()
+          ? "a device"
+          : stat.isSymbolicLink()
+            ? "a symbolic link"
+            : "a special file"
 
 const symlinkProblem = (file: string) => `${file} is a symbolic link; give the path of the file itself`
 
@@ -56,8 +56,8 @@ export const statProblem = (file: string, stat: fs.Stats, rules: FileRules): str
   return undefined
 }
 
-const messageOf = (error: unknown): string => error instanceof Error ? error.message : String(error)
-const codeOf = (error: unknown): unknown => error instanceof Error && "code" in error ? error.code : undefined
+const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error))
+const codeOf = (error: unknown): unknown => (error instanceof Error && "code" in error ? error.code : undefined)
 
 /** Config time: why `file` cannot be used, or undefined when it can or does not exist yet. Never opens it. */
 export const existingFileProblem = (file: string, rules: FileRules): string | undefined => {
@@ -94,7 +94,7 @@ export const readOperatorFile = (file: string, rules: FileRules): Effect.Effect<
   Effect.acquireUseRelease(
     open(file, rules),
     (handle) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const stat = yield* Effect.tryPromise({
           try: () => handle.stat(),
           catch: (error) => new UnusableFile({ message: `cannot read ${file}: ${messageOf(error)}`, missing: false })

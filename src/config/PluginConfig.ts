@@ -12,9 +12,7 @@ import { parseConfig } from "./parseConfig.ts"
 export type { CloudEndpoint, KmsApi, KmsBackend, KmsRateLimit, LogFormat, PluginConfigShape, RetryPolicy } from "./ConfigShape.ts"
 
 /** The plugin's configuration, validated once at start. */
-export class PluginConfig extends Context.Service<PluginConfig, PluginConfigShape>()(
-  "k8s-cloudkms-plugin/config/PluginConfig"
-) {
+export class PluginConfig extends Context.Service<PluginConfig, PluginConfigShape>()("k8s-cloudkms-plugin/config/PluginConfig") {
   /**
    * Flags (and the KMS_PLUGIN_* env vars) → validated config, including what
    * must exist on disk (the socket's directory, --fake-key-file, --gce-config). Any mistake is a ConfigError naming the flag: exit
@@ -29,7 +27,8 @@ export class PluginConfig extends Context.Service<PluginConfig, PluginConfigShap
       if (Result.isFailure(parsed)) return Effect.fail(parsed.failure)
       const config = parsed.success
       // A path the env var gave is named by it; the default is nobody's fault.
-      const fromEnv = (flag: string, onCommandLine: Option.Option<string>) => Option.isNone(onCommandLine) && env[envVarOf(flag)] !== undefined
+      const fromEnv = (flag: string, onCommandLine: Option.Option<string>) =>
+        Option.isNone(onCommandLine) && env[envVarOf(flag)] !== undefined
       const commandLine: Readonly<Record<string, Option.Option<string>>> = {
         "path-to-unix-socket": flags.pathToUnixSocket,
         "fake-key-file": flags.fakeKeyFile,

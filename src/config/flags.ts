@@ -1,5 +1,5 @@
-import * as Option from "effect/Option"
 import * as Flag from "effect/cli/Flag"
+import * as Option from "effect/Option"
 
 // Every plugin flag, as given on the command line. Each also has an env var
 // (KMS_PLUGIN_<FLAG>), read by parseConfig when the flag is absent: there a
@@ -12,11 +12,7 @@ export const envVarOf = (flag: string): string => `KMS_PLUGIN_${flag.toUpperCase
 const describe = (flag: string, text: string): string => `${text} [env ${envVarOf(flag)}]`
 
 const text = (name: string, metavar: string, description: string) =>
-  Flag.String(name).pipe(
-    Flag.withMetavar(metavar),
-    Flag.withDescription(describe(name, description)),
-    Flag.optional
-  )
+  Flag.String(name).pipe(Flag.withMetavar(metavar), Flag.withDescription(describe(name, description)), Flag.optional)
 
 // Repeatable; the env var holds a comma-separated list and is read by parseConfig.
 const repeated = (name: string, metavar: string, description: string) =>
@@ -28,11 +24,7 @@ const repeated = (name: string, metavar: string, description: string) =>
 
 // Undefined when absent, so the env var can stand in for it (parseConfig).
 const toggle = (name: string, description: string) =>
-  Flag.Boolean(name).pipe(
-    Flag.withDescription(describe(name, description)),
-    Flag.optional,
-    Flag.map(Option.getOrUndefined)
-  )
+  Flag.Boolean(name).pipe(Flag.withDescription(describe(name, description)), Flag.optional, Flag.map(Option.getOrUndefined))
 
 // The Go plugin's glog flags, accepted and ignored so its manifests work
 // unchanged (logs always go to stderr here). Hidden from --help. `--v` is
@@ -58,11 +50,7 @@ export const pluginFlags = {
     "suffix",
     "Appended to the v2 key_id as ':<suffix>' so a re-enabled key version gets a fresh key_id. Letters, digits, '.', '_', '-'."
   ),
-  decryptKeySuffix: repeated(
-    "decrypt-key-suffix",
-    "suffix",
-    "An earlier --key-suffix whose key_ids must still decrypt."
-  ),
+  decryptKeySuffix: repeated("decrypt-key-suffix", "suffix", "An earlier --key-suffix whose key_ids must still decrypt."),
   kms: text("kms", "v1|v2|both", "Kubernetes KMS API(s) to serve on the socket. Default both."),
   kmsBackend: text(
     "kms-backend",
@@ -74,10 +62,7 @@ export const pluginFlags = {
     "host:port",
     "Cloud KMS-compatible gRPC endpoint to use instead of Google's. Default cloudkms.googleapis.com."
   ),
-  kmsInsecure: toggle(
-    "kms-insecure",
-    "Talk to --kms-endpoint over plaintext gRPC with no credentials (emulators and tests only)."
-  ),
+  kmsInsecure: toggle("kms-insecure", "Talk to --kms-endpoint over plaintext gRPC with no credentials (emulators and tests only)."),
   kmsMaxAttempts: text("kms-max-attempts", "n", "Attempts per Cloud KMS call, first try included. Default 5."),
   kmsAttemptTimeout: text("kms-attempt-timeout", "duration", "Timeout of one Cloud KMS attempt. Default 2s."),
   kmsRetryInitialBackoff: text(
@@ -126,11 +111,7 @@ export const pluginFlags = {
   ),
   healthzPort: text("healthz-port", "port", "Port of /healthz, /livez, /readyz (and /metrics by default). Default 8081."),
   healthzPath: text("healthz-path", "path", "Path of the health check. Default healthz."),
-  healthzTimeout: text(
-    "healthz-timeout",
-    "duration",
-    "Bound on one health check through the plugin's own socket. Default 5s."
-  ),
+  healthzTimeout: text("healthz-timeout", "duration", "Bound on one health check through the plugin's own socket. Default 5s."),
   healthzKmsCache: text(
     "healthz-kms-cache",
     "duration",
@@ -147,11 +128,7 @@ export const pluginFlags = {
     "Address of the /metrics listener that --metrics-port starts (without --metrics-port, /metrics is on the health listener, and this flag may only repeat --healthz-bind-address). Default 127.0.0.1."
   ),
   metricsPath: text("metrics-path", "path", "Path of the Prometheus metrics. Default metrics."),
-  gceConfig: text(
-    "gce-config",
-    "path",
-    "gce.conf of a GKE hosted master: its [global] token-url and token-body give the credentials."
-  ),
+  gceConfig: text("gce-config", "path", "gce.conf of a GKE hosted master: its [global] token-url and token-body give the credentials."),
   integrationTest: toggle(
     "integration-test",
     "Go plugin compatibility: use an insecure, credential-less Cloud KMS client against 127.0.0.1:--fake-kms-port."

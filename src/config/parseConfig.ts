@@ -12,7 +12,8 @@ import { socketFileNameProblem } from "./SocketPath.ts"
 export const fakeDefaultKeyUri = "projects/fake-project/locations/global/keyRings/fake-ring/cryptoKeys/fake-key"
 export const defaultSocketPath = "/var/run/kmsplugin/socket.sock"
 
-const hostPattern = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])$/
+const hostPattern =
+  /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])$/
 const ipv4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/
 const ipv6 = /^[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*$/
 const urlPathSegment = /^[A-Za-z0-9._~-]+(?:\/[A-Za-z0-9._~-]+)*$/
@@ -53,9 +54,11 @@ export const parseConfig = (
     return false
   }
   const ipAddress = (flag: string, raw: string | undefined, fallback: string): string =>
-    raw === undefined ? fallback : isIpAddress(raw)
-      ? raw
-      : problem(flag, `expected an IP address such as 127.0.0.1 or 0.0.0.0, got ${JSON.stringify(raw)}`) ?? fallback
+    raw === undefined
+      ? fallback
+      : isIpAddress(raw)
+        ? raw
+        : (problem(flag, `expected an IP address such as 127.0.0.1 or 0.0.0.0, got ${JSON.stringify(raw)}`) ?? fallback)
 
   const choice = <A extends string>(flag: string, o: Option.Option<string>, choices: ReadonlyArray<A>, fallback: A): A => {
     const raw = given(flag, o)
@@ -67,7 +70,8 @@ export const parseConfig = (
     const raw = given(flag, o)
     if (raw === undefined) return fallbackMillis
     const millis = parseDurationMillis(raw)
-    if (millis === undefined) return problem(flag, `expected a duration such as 500ms, 3s or 1m, got ${JSON.stringify(raw)}`) ?? fallbackMillis
+    if (millis === undefined)
+      return problem(flag, `expected a duration such as 500ms, 3s or 1m, got ${JSON.stringify(raw)}`) ?? fallbackMillis
     if (millis < minMillis) return problem(flag, `must be at least ${minMillis}ms, got ${JSON.stringify(raw)}`) ?? fallbackMillis
     return Math.round(millis)
   }
@@ -75,45 +79,60 @@ export const parseConfig = (
     const raw = given(flag, o)
     if (raw === undefined) return fallback
     const n = /^\d{1,5}$/.test(raw) ? Number(raw) : Number.NaN
-    return n >= 0 && n <= 65535 ? n : problem(flag, `expected a port number 0-65535, got ${JSON.stringify(raw)}`) ?? fallback
+    return n >= 0 && n <= 65535 ? n : (problem(flag, `expected a port number 0-65535, got ${JSON.stringify(raw)}`) ?? fallback)
   }
   const count = (flag: string, o: Option.Option<string>, fallback: number, max: number): number => {
     const raw = given(flag, o)
     if (raw === undefined) return fallback
     const n = /^\d{1,4}$/.test(raw) ? Number(raw) : Number.NaN
-    return n >= 1 && n <= max ? n : problem(flag, `expected a whole number 1-${max}, got ${JSON.stringify(raw)}`) ?? fallback
+    return n >= 1 && n <= max ? n : (problem(flag, `expected a whole number 1-${max}, got ${JSON.stringify(raw)}`) ?? fallback)
   }
   const urlPath = (flag: string, o: Option.Option<string>, fallback: string): string => {
     const raw = given(flag, o)
     if (raw === undefined) return fallback
     const path = raw.replace(/^\/+/, "")
-    return urlPathSegment.test(path) ? path : problem(flag, `expected a URL path such as ${fallback}, got ${JSON.stringify(raw)}`) ?? fallback
+    return urlPathSegment.test(path)
+      ? path
+      : (problem(flag, `expected a URL path such as ${fallback}, got ${JSON.stringify(raw)}`) ?? fallback)
   }
   const list = (flag: string, onCommandLine: ReadonlyArray<string>): ReadonlyArray<string> => {
     if (onCommandLine.length > 0) return onCommandLine
     const fromVar = given(flag, Option.none())
-    return fromVar === undefined ? [] : fromVar.split(",").map((s) => s.trim()).filter((s) => s.length > 0)
+    return fromVar === undefined
+      ? []
+      : fromVar
+          .split(",")
+          .map((s) => s.trim())
+          .filter((s) => s.length > 0)
   }
   const keyName = (flag: string, raw: string): string =>
-    isCryptoKeyName(raw) ? raw : problem(flag, `expected a crypto key name such as ${cryptoKeyNameExample}, got ${JSON.stringify(raw)}`) ?? raw
+    isCryptoKeyName(raw)
+      ? raw
+      : (problem(flag, `expected a crypto key name such as ${cryptoKeyNameExample}, got ${JSON.stringify(raw)}`) ?? raw)
   const suffix = (flag: string, raw: string): string =>
-    isKeySuffix(raw) ? raw : problem(flag, `expected 1-64 letters, digits, '.', '_' or '-', got ${JSON.stringify(raw)}`) ?? raw
+    isKeySuffix(raw) ? raw : (problem(flag, `expected 1-64 letters, digits, '.', '_' or '-', got ${JSON.stringify(raw)}`) ?? raw)
 
   const backend: KmsBackend = choice("kms-backend", flags.kmsBackend, ["cloud", "fake"] as const, "cloud")
   const kmsApi: KmsApi = choice("kms", flags.kms, ["v1", "v2", "both"] as const, "both")
   const logFormat: LogFormat = choice("log-format", flags.logFormat, ["json", "text"] as const, "json")
   const rawLevel = given("log-level", flags.logLevel)
-  const logLevel = rawLevel === undefined || rawLevel === "" ? "Info" : parseLogLevel(rawLevel) ??
-    problem("log-level", `expected debug, info, warn or error (any case), got ${JSON.stringify(rawLevel)}`) ?? "Info"
+  const logLevel =
+    rawLevel === undefined || rawLevel === ""
+      ? "Info"
+      : (parseLogLevel(rawLevel) ??
+        problem("log-level", `expected debug, info, warn or error (any case), got ${JSON.stringify(rawLevel)}`) ??
+        "Info")
 
   const rawKeyUri = given("key-uri", flags.keyUri)
-  const keyUri = rawKeyUri === undefined
-    ? backend === "fake"
-      ? fakeDefaultKeyUri
-      : problem("key-uri", `required with --kms-backend cloud, e.g. --key-uri ${cryptoKeyNameExample}`) ?? ""
-    : keyName("key-uri", rawKeyUri)
-  const decryptKeyUris = [...new Set(list("decrypt-key-uri", flags.decryptKeyUri).map((k) => keyName("decrypt-key-uri", k)))]
-    .filter((k) => k !== keyUri)
+  const keyUri =
+    rawKeyUri === undefined
+      ? backend === "fake"
+        ? fakeDefaultKeyUri
+        : (problem("key-uri", `required with --kms-backend cloud, e.g. --key-uri ${cryptoKeyNameExample}`) ?? "")
+      : keyName("key-uri", rawKeyUri)
+  const decryptKeyUris = [...new Set(list("decrypt-key-uri", flags.decryptKeyUri).map((k) => keyName("decrypt-key-uri", k)))].filter(
+    (k) => k !== keyUri
+  )
 
   const rawSuffix = given("key-suffix", flags.keySuffix)
   const keySuffix = rawSuffix === undefined || rawSuffix === "" ? undefined : suffix("key-suffix", rawSuffix)
@@ -126,11 +145,11 @@ export const parseConfig = (
   const cloudEndpoint: CloudEndpoint = integrationTest
     ? { _tag: "Custom", host: "127.0.0.1", port: fakeKmsPort, insecure: true }
     : rawEndpoint === undefined
-    ? kmsInsecure
-      ? problem("kms-insecure", "needs --kms-endpoint (plaintext is never used with Google's endpoint)") ?? { _tag: "Google" }
-      : { _tag: "Google" }
-    : parseEndpoint(rawEndpoint, kmsInsecure) ?? problem("kms-endpoint", `expected host:port, got ${JSON.stringify(rawEndpoint)}`) ??
-      { _tag: "Google" }
+      ? kmsInsecure
+        ? (problem("kms-insecure", "needs --kms-endpoint (plaintext is never used with Google's endpoint)") ?? { _tag: "Google" })
+        : { _tag: "Google" }
+      : (parseEndpoint(rawEndpoint, kmsInsecure) ??
+        problem("kms-endpoint", `expected host:port, got ${JSON.stringify(rawEndpoint)}`) ?? { _tag: "Google" })
 
   const maxAttempts = count("kms-max-attempts", flags.kmsMaxAttempts, 5, 100)
   const attemptTimeoutMillis = duration("kms-attempt-timeout", flags.kmsAttemptTimeout, 2_000)
@@ -160,9 +179,15 @@ export const parseConfig = (
   }
 
   const rawMode = given("socket-mode", flags.socketMode)
-  const socketMode = rawMode === undefined ? 0o600 : parseMode(rawMode) ??
-    problem("socket-mode", `expected an octal mode from 0600 to 0777 that lets the owner read and write, got ${JSON.stringify(rawMode)}`) ??
-    0o600
+  const socketMode =
+    rawMode === undefined
+      ? 0o600
+      : (parseMode(rawMode) ??
+        problem(
+          "socket-mode",
+          `expected an octal mode from 0600 to 0777 that lets the owner read and write, got ${JSON.stringify(rawMode)}`
+        ) ??
+        0o600)
 
   const healthzBindAddress = ipAddress("healthz-bind-address", given("healthz-bind-address", flags.healthzBindAddress), "127.0.0.1")
   const healthzPort = port("healthz-port", flags.healthzPort, 8081)
@@ -232,9 +257,13 @@ const rateLimit = (
   const qps = rawQps === undefined ? undefined : /^\d+(?:\.\d+)?$/.test(rawQps) ? Number(rawQps) : Number.NaN
   const burst = rawBurst === undefined ? undefined : /^\d{1,6}$/.test(rawBurst) ? Number(rawBurst) : Number.NaN
   if (qps !== undefined && !(qps > 0 && qps <= maxQpsLimit)) {
-    return problem("kms-qps-limit", `expected calls per second, a number above 0 and at most ${maxQpsLimit} such as 50 or 12.5, got ${JSON.stringify(rawQps)}`)
+    return problem(
+      "kms-qps-limit",
+      `expected calls per second, a number above 0 and at most ${maxQpsLimit} such as 50 or 12.5, got ${JSON.stringify(rawQps)}`
+    )
   }
-  if (burst !== undefined && !(burst >= 1)) return problem("kms-burst", `expected a whole number of calls, at least 1, got ${JSON.stringify(rawBurst)}`)
+  if (burst !== undefined && !(burst >= 1))
+    return problem("kms-burst", `expected a whole number of calls, at least 1, got ${JSON.stringify(rawBurst)}`)
   if (qps === undefined) return burst === undefined ? undefined : problem("kms-burst", "needs --kms-qps-limit (a burst of what rate?)")
   return { qps, burst: burst ?? Math.ceil(qps) }
 }

@@ -25,15 +25,17 @@ export interface CallOutcome {
 
 /** One line per failed call: method, request uid, gRPC code and cause. Never data. */
 export const logFailedCall = (outcome: CallOutcome): Effect.Effect<void> =>
-  outcome.failure === undefined ? Effect.void : Effect.logWarning("KMS call failed").pipe(
-    Effect.annotateLogs({
-      rpc: `${outcome.method.api}.${outcome.method.name}`,
-      uid: outcome.uid ?? "",
-      code: statusName(outcome.failure.code),
-      cause: outcome.failure.details,
-      seconds: outcome.seconds
-    })
-  )
+  outcome.failure === undefined
+    ? Effect.void
+    : Effect.logWarning("KMS call failed").pipe(
+        Effect.annotateLogs({
+          rpc: `${outcome.method.api}.${outcome.method.name}`,
+          uid: outcome.uid ?? "",
+          code: statusName(outcome.failure.code),
+          cause: outcome.failure.details,
+          seconds: outcome.seconds
+        })
+      )
 
 /** One debug record per call, failed or not (--log-level debug): method, request uid, gRPC code, seconds. Never data. */
 export const logCall = (outcome: CallOutcome): Effect.Effect<void> =>
@@ -85,7 +87,10 @@ export const declareCallSeries = (methods: ReadonlyArray<RpcMethod>): Effect.Eff
 const record = (outcome: CallOutcome): Effect.Effect<void> =>
   Effect.withFiberSucceed((fiber) => {
     const series = seriesOf(outcome.method)
-    requestsOf(outcome.method, series, outcome.failure === undefined ? "OK" : statusName(outcome.failure.code)).updateUnsafe(1, fiber.context)
+    requestsOf(outcome.method, series, outcome.failure === undefined ? "OK" : statusName(outcome.failure.code)).updateUnsafe(
+      1,
+      fiber.context
+    )
     series.duration.updateUnsafe(outcome.seconds, fiber.context)
   })
 
@@ -93,9 +98,12 @@ const record = (outcome: CallOutcome): Effect.Effect<void> =>
  * Sees how every call ended. Runs inside the call's fiber, after the answer
  * is decided.
  */
-export class CallObserver extends Context.Service<CallObserver, {
-  readonly observe: (outcome: CallOutcome) => Effect.Effect<void>
-}>()("k8s-cloudkms-plugin/grpc/CallObserver") {
+export class CallObserver extends Context.Service<
+  CallObserver,
+  {
+    readonly observe: (outcome: CallOutcome) => Effect.Effect<void>
+  }
+>()("k8s-cloudkms-plugin/grpc/CallObserver") {
   /**
    * Every call counted and timed; failed ones also logged; at --log-level
    * debug, every call logged. The level is read once, here: above debug a
@@ -106,7 +114,7 @@ export class CallObserver extends Context.Service<CallObserver, {
     Effect.map(LogLevel.isEnabled("Debug"), (debug) => {
       const counted = debug ? (outcome: CallOutcome) => Effect.andThen(record(outcome), logCall(outcome)) : record
       return CallObserver.of({
-        observe: (outcome) => outcome.failure === undefined ? counted(outcome) : Effect.andThen(counted(outcome), logFailedCall(outcome))
+        observe: (outcome) => (outcome.failure === undefined ? counted(outcome) : Effect.andThen(counted(outcome), logFailedCall(outcome)))
       })
     })
   )

@@ -15,7 +15,6 @@ import { type CallRunner, unaryCall } from "./unaryCall.ts"
 import { makeV1beta1Handlers } from "./V1beta1Handlers.ts"
 import { makeV2Handlers } from "./V2Handlers.ts"
 
-
 const serverOptions: grpc.ServerOptions = {
   // Refused from the length prefix, before the message is buffered.
   "grpc.max_receive_message_length": maxRequestMessageBytes,
@@ -32,7 +31,7 @@ const noUid = (): undefined => undefined
  * accepting, lets in-flight calls finish within the grace period, then cuts
  * the rest, and removes the socket.
  */
-const make = Effect.gen(function*() {
+const make = Effect.gen(function* () {
   const config = yield* PluginConfig
   const kms = yield* KeyManagement
   const observer = yield* CallObserver
@@ -76,9 +75,10 @@ const make = Effect.gen(function*() {
   const binding = yield* Effect.acquireRelease(
     Effect.tap(bindSocket(server, config.socketPath, config.socketMode), (binding) =>
       // A forced exit (second signal) still removes the socket.
-      Effect.sync(() => process.once("exit", binding.cleanUp))),
+      Effect.sync(() => process.once("exit", binding.cleanUp))
+    ),
     (binding) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         // tryShutdown closes grpc-js's listener at once, then waits for open calls.
         binding.stopAccepting()
         const draining = yield* Effect.sync(() => new Promise<void>((resolve) => server.tryShutdown(() => resolve())))
@@ -100,9 +100,12 @@ const make = Effect.gen(function*() {
 })
 
 /** The serving socket, once bound. */
-export class GrpcServer extends Context.Service<GrpcServer, {
-  /** grpc-js target for clients of this server, e.g. unix:///var/run/kmsplugin/socket.sock */
-  readonly target: string
-}>()("k8s-cloudkms-plugin/grpc/GrpcServer") {
+export class GrpcServer extends Context.Service<
+  GrpcServer,
+  {
+    /** grpc-js target for clients of this server, e.g. unix:///var/run/kmsplugin/socket.sock */
+    readonly target: string
+  }
+>()("k8s-cloudkms-plugin/grpc/GrpcServer") {
   static readonly layer = Layer.effect(GrpcServer, make)
 }

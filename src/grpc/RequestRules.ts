@@ -35,9 +35,11 @@ export const checkV1Version = (version: string): InvalidRequest | undefined =>
 /** This plugin writes no annotations, so any on a Decrypt request were not ours. */
 export const checkAnnotations = (annotations: Readonly<Record<string, Uint8Array>>): InvalidRequest | undefined => {
   const names = Object.keys(annotations)
-  return names.length === 0 ? undefined : new InvalidRequest({
-    message: `unexpected annotation ${JSON.stringify(names[0]?.slice(0, 64))}: this plugin writes none, so the ciphertext was not made by it`
-  })
+  return names.length === 0
+    ? undefined
+    : new InvalidRequest({
+        message: `unexpected annotation ${JSON.stringify(names[0]?.slice(0, 64))}: this plugin writes none, so the ciphertext was not made by it`
+      })
 }
 
 /**

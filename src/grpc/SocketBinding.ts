@@ -3,8 +3,8 @@ import * as path from "node:path"
 import * as grpc from "@grpc/grpc-js"
 import * as Effect from "effect/Effect"
 import type { ConfigError } from "../config/ConfigError.ts"
-import { StartupError } from "../runtime/StartupError.ts"
 import { isAbstractSocket } from "../config/SocketPath.ts"
+import { StartupError } from "../runtime/StartupError.ts"
 import { claimSocketPath, ownSocket, removeOwnedSocket, withSocketUmask } from "./UnixSocket.ts"
 
 // Where the gRPC server listens: a socket file (grpc-js binds it, with the
@@ -30,14 +30,16 @@ export const targetOf = (socketPath: string): string =>
   isAbstractSocket(socketPath) ? `unix:\u0000${socketPath.slice(1)}` : `unix://${path.resolve(socketPath)}`
 
 const bindFile = (server: grpc.Server, socketPath: string, mode: number): Effect.Effect<SocketBinding, ConfigError | StartupError> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     yield* claimSocketPath(socketPath)
     const target = targetOf(socketPath)
     yield* withSocketUmask(
       mode,
       Effect.callback<void, StartupError>((resume) => {
         server.bindAsync(target, grpc.ServerCredentials.createInsecure(), (error) => {
-          resume(error === null ? Effect.void : Effect.fail(new StartupError({ message: `cannot serve on ${socketPath}: ${error.message}` })))
+          resume(
+            error === null ? Effect.void : Effect.fail(new StartupError({ message: `cannot serve on ${socketPath}: ${error.message}` }))
+          )
         })
       })
     )
@@ -57,20 +59,27 @@ const bindAbstract = (server: grpc.Server, socketPath: string): Effect.Effect<So
     const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure())
     const listener = net.createServer((connection) => injector.injectConnection(connection))
     listener.once("error", (error) => {
-      const why = "code" in error && error.code === "EADDRINUSE"
-        ? `another process is serving on ${socketPath}; stop it first, or choose another --path-to-unix-socket`
-        : `cannot serve on ${socketPath}: ${error.message}`
+      const why =
+        "code" in error && error.code === "EADDRINUSE"
+          ? `another process is serving on ${socketPath}; stop it first, or choose another --path-to-unix-socket`
+          : `cannot serve on ${socketPath}: ${error.message}`
       resume(Effect.fail(new StartupError({ message: why })))
     })
     listener.listen(`\u0000${socketPath.slice(1)}`, () => {
-      resume(Effect.succeed({
-        target: targetOf(socketPath),
-        display: `unix:${socketPath} (abstract)`,
-        stopAccepting: () => void listener.close(),
-        cleanUp: () => {}
-      }))
+      resume(
+        Effect.succeed({
+          target: targetOf(socketPath),
+          display: `unix:${socketPath} (abstract)`,
+          stopAccepting: () => void listener.close(),
+          cleanUp: () => {}
+        })
+      )
     })
   })
 
-export const bindSocket = (server: grpc.Server, socketPath: string, mode: number): Effect.Effect<SocketBinding, ConfigError | StartupError> =>
+export const bindSocket = (
+  server: grpc.Server,
+  socketPath: string,
+  mode: number
+): Effect.Effect<SocketBinding, ConfigError | StartupError> =>
   isAbstractSocket(socketPath) ? bindAbstract(server, socketPath) : bindFile(server, socketPath, mode)

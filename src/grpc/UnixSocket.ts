@@ -27,7 +27,7 @@ const answers = (socketPath: string): Promise<boolean> =>
 
 /** Makes the path free to bind: removes a stale socket, refuses anything else. */
 export const claimSocketPath = (socketPath: string): Effect.Effect<void, ConfigError | StartupError> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     if (isAbstractSocket(socketPath)) return
     const existing = yield* Effect.sync(() => fs.lstatSync(socketPath, { throwIfNoEntry: false }))
     if (existing === undefined) return

@@ -28,35 +28,36 @@ const limitsOf = (deadline: grpc.Deadline, clock: Clock.Clock): CallLimits => {
  * down as CallLimits, a cancelled call interrupts the fiber (and with it any
  * KMS call), and every outcome is mapped to a gRPC status in GrpcStatus.
  */
-export const unaryCall = <Req, Res>(
-  run: CallRunner,
-  method: RpcMethod,
-  handler: (request: Req, limits: CallLimits) => Effect.Effect<Res, KmsError>,
-  uidOf: (request: Req) => string | undefined,
-  observe: (outcome: CallOutcome) => Effect.Effect<void>
-): grpc.handleUnaryCall<Req, Res> =>
-(call, callback) => {
-  const request = call.request
-  const program = Clock.clockWith((clock) => {
-    const started = clock.monotonicTimeNanosUnsafe()
-    return Effect.onExit(handler(request, limitsOf(call.getDeadline(), clock)), (exit) => {
-      const seconds = Number(clock.monotonicTimeNanosUnsafe() - started) / 1e9
-      const uid = uidOf(request)
-      return Exit.isSuccess(exit)
-        ? observe({ method, uid, seconds, failure: undefined, cause: undefined })
-        : observe({ method, uid, seconds, failure: failureOfCause(exit.cause), cause: exit.cause })
+export const unaryCall =
+  <Req, Res>(
+    run: CallRunner,
+    method: RpcMethod,
+    handler: (request: Req, limits: CallLimits) => Effect.Effect<Res, KmsError>,
+    uidOf: (request: Req) => string | undefined,
+    observe: (outcome: CallOutcome) => Effect.Effect<void>
+  ): grpc.handleUnaryCall<Req, Res> =>
+  (call, callback) => {
+    const request = call.request
+    const program = Clock.clockWith((clock) => {
+      const started = clock.monotonicTimeNanosUnsafe()
+      return Effect.onExit(handler(request, limitsOf(call.getDeadline(), clock)), (exit) => {
+        const seconds = Number(clock.monotonicTimeNanosUnsafe() - started) / 1e9
+        const uid = uidOf(request)
+        return Exit.isSuccess(exit)
+          ? observe({ method, uid, seconds, failure: undefined, cause: undefined })
+          : observe({ method, uid, seconds, failure: failureOfCause(exit.cause), cause: exit.cause })
+      })
     })
-  })
-  let settled = false
-  const interrupt = run(program, {
-    onExit: (exit) => {
-      settled = true
-      if (Exit.isSuccess(exit)) callback(null, exit.value)
-      else {
-        const failure = failureOfCause(exit.cause)
-        callback({ code: failure.code, details: failure.details })
+    let settled = false
+    const interrupt = run(program, {
+      onExit: (exit) => {
+        settled = true
+        if (Exit.isSuccess(exit)) callback(null, exit.value)
+        else {
+          const failure = failureOfCause(exit.cause)
+          callback({ code: failure.code, details: failure.details })
+        }
       }
-    }
-  })
-  if (!settled) call.once("cancelled", () => interrupt())
-}
+    })
+    if (!settled) call.once("cancelled", () => interrupt())
+  }

@@ -69,7 +69,7 @@ const admitConnections = (server: Server, max: number): void => {
     socket.once("close", () => forget(socket))
     if (open.size <= max) return
     const oldestFresh = oldest(fresh)
-    const evicted = oldestFresh !== socket ? oldestFresh : oldest(keptAlive) ?? socket
+    const evicted = oldestFresh !== socket ? oldestFresh : (oldest(keptAlive) ?? socket)
     if (evicted === undefined) return
     forget(evicted)
     evicted.destroy()

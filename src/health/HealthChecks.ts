@@ -30,10 +30,10 @@ export interface HealthChecksShape {
   readonly readyz: Effect.Effect<CheckOutcome>
 }
 
-const reasonOf = (error: CallFailed | string): string => typeof error === "string" ? error : error.message
+const reasonOf = (error: CallFailed | string): string => (typeof error === "string" ? error : error.message)
 
 const socketAnswers = (client: PluginClient, config: PluginConfigShape, strict: boolean): Effect.Effect<void, CallFailed | string> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     if (config.kmsApi !== "v1") {
       const status = yield* client.v2Status
       if (strict && status.healthz !== "ok") return yield* Effect.fail(`v2 Status healthz: ${status.healthz}`)
@@ -46,9 +46,12 @@ const socketAnswers = (client: PluginClient, config: PluginConfigShape, strict: 
   })
 
 const outcome = (check: Effect.Effect<void, CallFailed | string>): Effect.Effect<CheckOutcome> =>
-  check.pipe(Effect.as(ok), Effect.catch((error) => Effect.succeed(failed(reasonOf(error)))))
+  check.pipe(
+    Effect.as(ok),
+    Effect.catch((error) => Effect.succeed(failed(reasonOf(error))))
+  )
 
-const make = Effect.gen(function*() {
+const make = Effect.gen(function* () {
   const config = yield* PluginConfig
   const kms = yield* KeyManagement
   const { target } = yield* GrpcServer
@@ -60,27 +63,32 @@ const make = Effect.gen(function*() {
   // The round trip costs two KMS calls and the permission check one per key:
   // results are reused for a while, and concurrent probes share one check.
   const cachedRoundTrip = yield* Effect.cachedWithTTL(
-    outcome(throughSocket((client) => roundTrip(client, config.kmsApi === "v1" ? "v1beta1" : "v2", "healthz-ping-kms").pipe(Effect.asVoid))),
+    outcome(
+      throughSocket((client) => roundTrip(client, config.kmsApi === "v1" ? "v1beta1" : "v2", "healthz-ping-kms").pipe(Effect.asVoid))
+    ),
     Duration.millis(config.healthzKmsCacheMillis)
   )
   const cachedPermissions = yield* Effect.cachedWithTTL(
     kms.missingPermissions.pipe(
       Effect.map((missing) =>
-        missing.length === 0 ? ok : failed(`missing ${missing.join(", ")}; grant roles/cloudkms.cryptoKeyEncrypterDecrypter`)),
+        missing.length === 0 ? ok : failed(`missing ${missing.join(", ")}; grant roles/cloudkms.cryptoKeyEncrypterDecrypter`)
+      ),
       Effect.catch((error) => Effect.succeed(failed(`cannot check permissions: ${error.message}`)))
     ),
-    (exit) => Exit.isSuccess(exit) && exit.value.ok ? permissionsCacheMillis : failedPermissionsCacheMillis
+    (exit) => (Exit.isSuccess(exit) && exit.value.ok ? permissionsCacheMillis : failedPermissionsCacheMillis)
   )
 
   return HealthChecks.of({
     livez: outcome(throughSocket((client) => socketAnswers(client, config, false))),
     healthz: (pingKms) =>
       Effect.flatMap(outcome(throughSocket((client) => socketAnswers(client, config, true))), (socket) =>
-        socket.ok && pingKms ? cachedRoundTrip : Effect.succeed(socket)),
+        socket.ok && pingKms ? cachedRoundTrip : Effect.succeed(socket)
+      ),
     readyz: Effect.flatMap(kms.status, (status) =>
       status.problem === undefined && status.keyVersion !== undefined
         ? cachedPermissions
-        : Effect.succeed(failed(status.problem ?? "no key version learned from the KMS yet")))
+        : Effect.succeed(failed(status.problem ?? "no key version learned from the KMS yet"))
+    )
   })
 })
 

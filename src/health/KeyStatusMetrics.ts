@@ -17,10 +17,10 @@ const labelsOf = (keyVersion: string) => {
   return parsed === undefined ? { key: keyVersion, version: "unknown" } : { key: parsed.cryptoKey, version: String(parsed.version) }
 }
 
-export const makeKeyStatusMetrics = Effect.gen(function*() {
+export const makeKeyStatusMetrics = Effect.gen(function* () {
   const shown = yield* Ref.make<string | undefined>(undefined)
   return (status: KeyStatus) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       yield* Metric.update(kmsHealthy, status.problem === undefined && status.keyVersion !== undefined ? 1 : 0)
       const previous = yield* Ref.getAndSet(shown, status.keyVersion)
       if (status.keyVersion === previous) return

@@ -16,8 +16,11 @@ export const hostPort = (host: string, port: number): string => `${host.includes
 /** e.g. `--healthz-port 8081: cannot listen on 127.0.0.1:8081: the port is already in use by another process (EADDRINUSE)` */
 export const listenFailure = (flag: string, host: string, port: number, cause: unknown): string => {
   const code = errnoOf(cause)
-  const reason = code === undefined
-    ? cause instanceof Error ? cause.message : String(cause)
-    : `${plainWords[code] ?? (cause instanceof Error ? cause.message : code)} (${code})`
+  const reason =
+    code === undefined
+      ? cause instanceof Error
+        ? cause.message
+        : String(cause)
+      : `${plainWords[code] ?? (cause instanceof Error ? cause.message : code)} (${code})`
   return `--${flag} ${port}: cannot listen on ${hostPort(host, port)}: ${reason}`
 }

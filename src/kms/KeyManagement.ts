@@ -37,11 +37,7 @@ export interface KeyManagementShape {
    * Unwraps. `keyVersion` is what the v2 key_id names (already checked to be a
    * configured key); v1beta1 has none and tries every configured key.
    */
-  readonly decrypt: (
-    ciphertext: Uint8Array,
-    keyVersion: KeyVersion | undefined,
-    limits: CallLimits
-  ) => Effect.Effect<Uint8Array, KmsError>
+  readonly decrypt: (ciphertext: Uint8Array, keyVersion: KeyVersion | undefined, limits: CallLimits) => Effect.Effect<Uint8Array, KmsError>
   /**
    * The permissions the plugin needs on its keys but lacks, as
    * "permission on key" (empty when all are granted, or when the KMS has no
@@ -55,9 +51,7 @@ export interface KeyManagementShape {
  * The port. Its implementations are layers of their own modules, as
  * NodeHttpServer.layer provides HttpServer: CloudKms.layer and FakeKms.layer.
  */
-export class KeyManagement extends Context.Service<KeyManagement, KeyManagementShape>()(
-  "k8s-cloudkms-plugin/kms/KeyManagement"
-) {
+export class KeyManagement extends Context.Service<KeyManagement, KeyManagementShape>()("k8s-cloudkms-plugin/kms/KeyManagement") {
   /** A test double: what is not given fails with a defect when used. */
   static readonly layerTest = (kms: Layer.PartialEffectful<KeyManagementShape>): Layer.Layer<KeyManagement> =>
     Layer.mock(KeyManagement)(kms)

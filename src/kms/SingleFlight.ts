@@ -81,10 +81,8 @@ interface Boarded<A, E> {
 const latestOf = <A, E>(waiting: HashMap.HashMap<number, Waiter<A, E>>): number =>
   HashMap.reduce(waiting, Number.NEGATIVE_INFINITY, (latest, waiter) => Math.max(latest, waiter.due))
 
-export const makeSingleFlight = <A, E>(
-  onJoin: Effect.Effect<void> = Effect.void
-): Effect.Effect<SingleFlight<A, E>, never, Scope.Scope> =>
-  Effect.gen(function*() {
+export const makeSingleFlight = <A, E>(onJoin: Effect.Effect<void> = Effect.void): Effect.Effect<SingleFlight<A, E>, never, Scope.Scope> =>
+  Effect.gen(function* () {
     const scope = yield* Effect.scope
     const state = yield* SynchronizedRef.make<State<A, E>>({ nextId: 0, flights: HashMap.empty() })
 
@@ -100,13 +98,18 @@ export const makeSingleFlight = <A, E>(
     // it there), and after its last caller left, the first caller's due.
     const dueOf = (key: string, id: number, first: number): FlightDue =>
       Effect.map(SynchronizedRef.get(state), (all) =>
-        Option.match(flightOf(all, key, id), { onNone: () => first, onSome: (flight) => flight.latest }))
+        Option.match(flightOf(all, key, id), { onNone: () => first, onSome: (flight) => flight.latest })
+      )
 
     /** Gives a waiter its own answer at its due. */
     const timerFor = (waiter: Waiter<A, E>, orElse: () => E) =>
       Effect.forkIn(
         Effect.flatMap(Clock.currentTimeMillis, (now) =>
-          Effect.andThen(Effect.sleep(Math.max(0, waiter.due - now)), Effect.suspend(() => Deferred.fail(waiter.answer, orElse())))),
+          Effect.andThen(
+            Effect.sleep(Math.max(0, waiter.due - now)),
+            Effect.suspend(() => Deferred.fail(waiter.answer, orElse()))
+          )
+        ),
         scope
       )
 
@@ -116,11 +119,19 @@ export const makeSingleFlight = <A, E>(
         Option.match(flightOf(all, key, id), {
           onNone: () => [[], all],
           onSome: (flight) => [HashMap.toValues(flight.waiting), withoutFlight(all, key)]
-        })).pipe(Effect.flatMap((waiters) =>
-          Effect.forEach(waiters, (waiter) =>
-            Effect.andThen(Deferred.done(waiter.answer, exit), waiter.timer === undefined ? Effect.void : Fiber.interrupt(waiter.timer)), {
-            discard: true
-          })))
+        })
+      ).pipe(
+        Effect.flatMap((waiters) =>
+          Effect.forEach(
+            waiters,
+            (waiter) =>
+              Effect.andThen(Deferred.done(waiter.answer, exit), waiter.timer === undefined ? Effect.void : Fiber.interrupt(waiter.timer)),
+            {
+              discard: true
+            }
+          )
+        )
+      )
 
     const start = (
       all: State<A, E>,
@@ -130,19 +141,28 @@ export const makeSingleFlight = <A, E>(
       callerId: number
     ): Effect.Effect<readonly [Boarded<A, E>, State<A, E>]> => {
       const id = callerId + 1
-      return Effect.map(Effect.forkIn(Effect.onExit(flight(dueOf(key, id, newcomer.due)), (exit) => settle(key, id, exit)), scope), (fiber) => {
-        const started: Flight<A, E> = {
-          id,
-          fiber,
-          waiting: HashMap.make([callerId, newcomer]),
-          latest: newcomer.due,
-          untimed: newcomer.orElse === undefined ? [] : [callerId]
+      return Effect.map(
+        Effect.forkIn(
+          Effect.onExit(flight(dueOf(key, id, newcomer.due)), (exit) => settle(key, id, exit)),
+          scope
+        ),
+        (fiber) => {
+          const started: Flight<A, E> = {
+            id,
+            fiber,
+            waiting: HashMap.make([callerId, newcomer]),
+            latest: newcomer.due,
+            untimed: newcomer.orElse === undefined ? [] : [callerId]
+          }
+          return [
+            { flightId: id, callerId, answer: newcomer.answer, joining: false },
+            {
+              nextId: id + 1,
+              flights: HashMap.set(all.flights, key, started)
+            }
+          ]
         }
-        return [{ flightId: id, callerId, answer: newcomer.answer, joining: false }, {
-          nextId: id + 1,
-          flights: HashMap.set(all.flights, key, started)
-        }]
-      })
+      )
     }
 
     const join = (
@@ -158,23 +178,28 @@ export const makeSingleFlight = <A, E>(
       const untimed = raised.length > 0 ? [] : running.untimed
       const newcomerUntimed = newcomer.orElse !== undefined && newcomer.due >= latest
       const toTime: Array<readonly [number, Waiter<A, E>]> = raised.flatMap((id) =>
-        Option.toArray(HashMap.get(running.waiting, id)).map((waiter) => [id, waiter] as const))
+        Option.toArray(HashMap.get(running.waiting, id)).map((waiter) => [id, waiter] as const)
+      )
       if (newcomer.orElse !== undefined && !newcomerUntimed) toTime.push([callerId, newcomer])
       return Effect.map(
         Effect.forEach(toTime, ([id, waiter]) =>
           waiter.orElse === undefined
             ? Effect.succeed([id, waiter] as const)
-            : Effect.map(timerFor(waiter, waiter.orElse), (timer) => [id, { ...waiter, timer }] as const)),
+            : Effect.map(timerFor(waiter, waiter.orElse), (timer) => [id, { ...waiter, timer }] as const)
+        ),
         (timed) => {
           const waiting = timed.reduce(
             (waiting, [id, waiter]) => HashMap.set(waiting, id, waiter),
             HashMap.set(running.waiting, callerId, newcomer)
           )
           const joined: Flight<A, E> = { ...running, waiting, latest, untimed: newcomerUntimed ? [...untimed, callerId] : untimed }
-          return [{ flightId: running.id, callerId, answer: newcomer.answer, joining: true }, {
-            nextId: callerId + 1,
-            flights: HashMap.set(all.flights, key, joined)
-          }]
+          return [
+            { flightId: running.id, callerId, answer: newcomer.answer, joining: true },
+            {
+              nextId: callerId + 1,
+              flights: HashMap.set(all.flights, key, joined)
+            }
+          ]
         }
       )
     }
@@ -203,21 +228,26 @@ export const makeSingleFlight = <A, E>(
           untimed: flight.value.untimed.filter((id) => id !== callerId)
         }
         return [{ waiter: waiter.value, last: undefined }, withFlight(all, key, left)]
-      }).pipe(Effect.flatMap((gone) => {
-        if (gone === undefined) return Effect.void
-        const { last, waiter } = gone
-        return Effect.andThen(
-          waiter.timer === undefined ? Effect.void : Fiber.interrupt(waiter.timer),
-          last === undefined ? Effect.void : Effect.asVoid(Effect.forkIn(Fiber.interrupt(last), scope))
-        )
-      }))
+      }).pipe(
+        Effect.flatMap((gone) => {
+          if (gone === undefined) return Effect.void
+          const { last, waiter } = gone
+          return Effect.andThen(
+            waiter.timer === undefined ? Effect.void : Fiber.interrupt(waiter.timer),
+            last === undefined ? Effect.void : Effect.asVoid(Effect.forkIn(Fiber.interrupt(last), scope))
+          )
+        })
+      )
 
     const run = (key: string, flight: (due: FlightDue) => Effect.Effect<A, E>, caller: Caller<E> = {}): Effect.Effect<A, E> =>
       Effect.uninterruptibleMask((restore) =>
-        Effect.flatMap(board(key, flight, caller.due ?? Number.POSITIVE_INFINITY, caller.due === undefined ? undefined : caller.orElse), (boarded) => {
-          const wait = restore(Deferred.await(boarded.answer)).pipe(Effect.ensuring(leave(key, boarded)))
-          return boarded.joining ? Effect.andThen(onJoin, wait) : wait
-        })
+        Effect.flatMap(
+          board(key, flight, caller.due ?? Number.POSITIVE_INFINITY, caller.due === undefined ? undefined : caller.orElse),
+          (boarded) => {
+            const wait = restore(Deferred.await(boarded.answer)).pipe(Effect.ensuring(leave(key, boarded)))
+            return boarded.joining ? Effect.andThen(onJoin, wait) : wait
+          }
+        )
       )
 
     return { run, size: Effect.map(SynchronizedRef.get(state), (all) => HashMap.size(all.flights)) }

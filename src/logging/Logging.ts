@@ -11,7 +11,7 @@ import { type LogFormat, PluginConfig } from "../config/PluginConfig.ts"
 // in the plugin carries plaintext, key material or credentials.
 
 const messageText = (message: unknown): string =>
-  (Array.isArray(message) ? message : [message]).map((part) => typeof part === "string" ? part : safeJson(part)).join(" ")
+  (Array.isArray(message) ? message : [message]).map((part) => (typeof part === "string" ? part : safeJson(part))).join(" ")
 
 const safeJson = (value: unknown): string => {
   try {

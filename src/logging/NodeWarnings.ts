@@ -13,20 +13,22 @@ const recordOf = (warning: Error) => {
 }
 
 /** Process warnings logged through the logger in scope (provide Logging below it). */
-export const layer: Layer.Layer<never> = Layer.effectDiscard(Effect.gen(function*() {
-  const log = Effect.runSyncWith(yield* Effect.context<never>())
-  const onWarning = (warning: Error) => void log(recordOf(warning))
-  yield* Effect.acquireRelease(
-    Effect.sync(() => {
-      const nodePrinters = process.listeners("warning")
-      process.removeAllListeners("warning")
-      process.on("warning", onWarning)
-      return nodePrinters
-    }),
-    (nodePrinters) =>
+export const layer: Layer.Layer<never> = Layer.effectDiscard(
+  Effect.gen(function* () {
+    const log = Effect.runSyncWith(yield* Effect.context<never>())
+    const onWarning = (warning: Error) => void log(recordOf(warning))
+    yield* Effect.acquireRelease(
       Effect.sync(() => {
-        process.removeListener("warning", onWarning)
-        for (const printer of nodePrinters) process.on("warning", printer)
-      })
-  )
-}))
+        const nodePrinters = process.listeners("warning")
+        process.removeAllListeners("warning")
+        process.on("warning", onWarning)
+        return nodePrinters
+      }),
+      (nodePrinters) =>
+        Effect.sync(() => {
+          process.removeListener("warning", onWarning)
+          for (const printer of nodePrinters) process.on("warning", printer)
+        })
+    )
+  })
+)

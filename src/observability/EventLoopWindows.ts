@@ -30,7 +30,7 @@ const seconds = (nanos: number): number => nanos / 1e9
 
 /** Starts the sampler and its window timer (stopped with the scope); returns a reader of the last completed window. */
 export const makeEventLoopWindows = (windowSeconds: number = eventLoopWindowSeconds) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const histogram = yield* Effect.acquireRelease(
       Effect.sync(() => {
         const created = monitorEventLoopDelay({ resolution: resolutionMillis })
@@ -43,16 +43,19 @@ export const makeEventLoopWindows = (windowSeconds: number = eventLoopWindowSeco
     // Read and reset at the window's end, then publish once a setImmediate
     // has measured the loop's lag: a scrape sees a whole window or the previous one.
     const closeWindow = Effect.callback<void>((resume) => {
-      const figures = histogram.count === 0 ? emptyWindow : {
-        min: seconds(histogram.min),
-        max: seconds(histogram.max),
-        mean: seconds(histogram.mean),
-        stddev: seconds(histogram.stddev),
-        p50: seconds(histogram.percentile(50)),
-        p90: seconds(histogram.percentile(90)),
-        p99: seconds(histogram.percentile(99)),
-        lag: 0
-      }
+      const figures =
+        histogram.count === 0
+          ? emptyWindow
+          : {
+              min: seconds(histogram.min),
+              max: seconds(histogram.max),
+              mean: seconds(histogram.mean),
+              stddev: seconds(histogram.stddev),
+              p50: seconds(histogram.percentile(50)),
+              p90: seconds(histogram.percentile(90)),
+              p99: seconds(histogram.percentile(99)),
+              lag: 0
+            }
       histogram.reset()
       const start = process.hrtime.bigint()
       const immediate = setImmediate(() => {

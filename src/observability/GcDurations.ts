@@ -8,7 +8,7 @@ import * as Effect from "effect/Effect"
 export const gcBoundaries: ReadonlyArray<number> = [0.001, 0.01, 0.1, 1, 2, 5]
 
 export const gcKinds = ["major", "minor", "incremental", "weakcb"] as const
-export type GcKind = typeof gcKinds[number]
+export type GcKind = (typeof gcKinds)[number]
 
 const kindOf = (code: number): GcKind | undefined => {
   switch (code) {
@@ -43,8 +43,10 @@ interface Tally {
 }
 
 /** Observes garbage collections until the scope closes; returns a reader of the histograms. */
-export const makeGcDurations = Effect.gen(function*() {
-  const tallies = new Map<GcKind, Tally>(gcKinds.map((kind) => [kind, { counts: new Array<number>(gcBoundaries.length + 1).fill(0), sum: 0 }]))
+export const makeGcDurations = Effect.gen(function* () {
+  const tallies = new Map<GcKind, Tally>(
+    gcKinds.map((kind) => [kind, { counts: new Array<number>(gcBoundaries.length + 1).fill(0), sum: 0 }])
+  )
   const record = (kind: GcKind | undefined, millis: number) => {
     const tally = kind === undefined ? undefined : tallies.get(kind)
     if (tally === undefined) return

@@ -18,11 +18,15 @@ const latencyBoundaries = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
 // How long a call waited for a token of the Cloud KMS rate limit.
 const waitBoundaries = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
 
-const counter = (name: string, description: string) => (attributes: Labels = {}) =>
-  Metric.counter(name, { description, incremental: true, attributes })
+const counter =
+  (name: string, description: string) =>
+  (attributes: Labels = {}) =>
+    Metric.counter(name, { description, incremental: true, attributes })
 
-const histogram = (name: string, description: string, boundaries: ReadonlyArray<number>) => (attributes: Labels = {}) =>
-  Metric.histogram(name, { description, boundaries, attributes })
+const histogram =
+  (name: string, description: string, boundaries: ReadonlyArray<number>) =>
+  (attributes: Labels = {}) =>
+    Metric.histogram(name, { description, boundaries, attributes })
 
 export const grpcRequestsSeries = counter(
   `${metricPrefix}_grpc_requests_total`,

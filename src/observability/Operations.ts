@@ -12,10 +12,8 @@ import * as Tracer from "effect/Tracer"
 export type Named = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
 
 /** Decided once, from the tracer in context when the service is built. */
-export const operationNamer: Effect.Effect<(name: string) => Named> = Effect.map(
-  Effect.tracer,
-  (tracer) =>
-    tracer === Tracer.nativeTracer
-      ? (name) => (effect) => Effect.annotateLogs(effect, "operation", name)
-      : (name) => (effect) => Effect.withSpan(effect, name)
+export const operationNamer: Effect.Effect<(name: string) => Named> = Effect.map(Effect.tracer, (tracer) =>
+  tracer === Tracer.nativeTracer
+    ? (name) => (effect) => Effect.annotateLogs(effect, "operation", name)
+    : (name) => (effect) => Effect.withSpan(effect, name)
 )

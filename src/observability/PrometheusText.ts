@@ -21,7 +21,7 @@ export interface Family {
   readonly samples: ReadonlyArray<Sample>
 }
 
-const escapeLabel = (value: string): string => value.replaceAll("\\", "\\\\").replaceAll("\"", "\\\"").replaceAll("\n", "\\n")
+const escapeLabel = (value: string): string => value.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("\n", "\\n")
 const escapeHelp = (value: string): string => value.replaceAll("\\", "\\\\").replaceAll("\n", "\\n")
 
 const formatValue = (value: number): string =>
@@ -34,12 +34,16 @@ const formatLabels = (labels: Labels | undefined): string => {
 
 /** One family: HELP, TYPE and its samples. A family without samples is left out. */
 export const formatFamily = (family: Family): string =>
-  family.samples.length === 0 ? "" : [
-    `# HELP ${family.name} ${escapeHelp(family.help)}`,
-    `# TYPE ${family.name} ${family.type}`,
-    ...family.samples.map((sample) => `${family.name}${sample.suffix ?? ""}${formatLabels(sample.labels)} ${formatValue(sample.value)}`),
-    ""
-  ].join("\n")
+  family.samples.length === 0
+    ? ""
+    : [
+        `# HELP ${family.name} ${escapeHelp(family.help)}`,
+        `# TYPE ${family.name} ${family.type}`,
+        ...family.samples.map(
+          (sample) => `${family.name}${sample.suffix ?? ""}${formatLabels(sample.labels)} ${formatValue(sample.value)}`
+        ),
+        ""
+      ].join("\n")
 
 export const formatFamilies = (families: ReadonlyArray<Family>): string => families.map(formatFamily).join("")
 

@@ -1,10 +1,10 @@
 import * as v8 from "node:v8"
 import * as Effect from "effect/Effect"
 import { pluginRevision, pluginVersion } from "../version.ts"
-import { eventLoopWindowSeconds, type EventLoopWindow, makeEventLoopWindows } from "./EventLoopWindows.ts"
+import { type EventLoopWindow, eventLoopWindowSeconds, makeEventLoopWindows } from "./EventLoopWindows.ts"
 import { gcBoundaries, makeGcDurations } from "./GcDurations.ts"
 import { type ProcFigures, readProcFs } from "./ProcFs.ts"
-import { type Family, formatFamilies, type FamilyType, histogramSamples, type Sample } from "./PrometheusText.ts"
+import { type Family, type FamilyType, formatFamilies, histogramSamples, type Sample } from "./PrometheusText.ts"
 
 // What an SRE expects from any Node process, under prom-client's default
 // names and types so existing dashboards work, plus the plugin's build info.
@@ -21,7 +21,11 @@ interface Definition {
 const window = `${eventLoopWindowSeconds} s`
 
 const definitions = {
-  buildInfo: { name: "kms_plugin_build_info", type: "gauge", help: "Always 1; labels: the plugin's version, its source revision and the Node.js version it runs on." },
+  buildInfo: {
+    name: "kms_plugin_build_info",
+    type: "gauge",
+    help: "Always 1; labels: the plugin's version, its source revision and the Node.js version it runs on."
+  },
   cpuUser: { name: "process_cpu_user_seconds_total", type: "counter", help: "Total user CPU time spent in seconds." },
   cpuSystem: { name: "process_cpu_system_seconds_total", type: "counter", help: "Total system CPU time spent in seconds." },
   cpu: { name: "process_cpu_seconds_total", type: "counter", help: "Total user and system CPU time spent in seconds." },
@@ -31,28 +35,72 @@ const definitions = {
   heap: { name: "process_heap_bytes", type: "gauge", help: "Process heap (data segment) size in bytes (Linux only)." },
   openFds: { name: "process_open_fds", type: "gauge", help: "Number of open file descriptors (Linux only)." },
   maxFds: { name: "process_max_fds", type: "gauge", help: "Maximum number of open file descriptors: the soft limit (Linux only)." },
-  lag: { name: "nodejs_eventloop_lag_seconds", type: "gauge", help: `Lag of event loop in seconds: how long a setImmediate waited at the end of the last completed ${window} window.` },
-  lagMin: { name: "nodejs_eventloop_lag_min_seconds", type: "gauge", help: `The minimum event loop delay over the last completed ${window} window.` },
-  lagMax: { name: "nodejs_eventloop_lag_max_seconds", type: "gauge", help: `The maximum event loop delay over the last completed ${window} window.` },
-  lagMean: { name: "nodejs_eventloop_lag_mean_seconds", type: "gauge", help: `The mean event loop delay over the last completed ${window} window.` },
-  lagStddev: { name: "nodejs_eventloop_lag_stddev_seconds", type: "gauge", help: `The standard deviation of the event loop delay over the last completed ${window} window.` },
-  lagP50: { name: "nodejs_eventloop_lag_p50_seconds", type: "gauge", help: `The 50th percentile of the event loop delay over the last completed ${window} window.` },
-  lagP90: { name: "nodejs_eventloop_lag_p90_seconds", type: "gauge", help: `The 90th percentile of the event loop delay over the last completed ${window} window.` },
-  lagP99: { name: "nodejs_eventloop_lag_p99_seconds", type: "gauge", help: `The 99th percentile of the event loop delay over the last completed ${window} window.` },
+  lag: {
+    name: "nodejs_eventloop_lag_seconds",
+    type: "gauge",
+    help: `Lag of event loop in seconds: how long a setImmediate waited at the end of the last completed ${window} window.`
+  },
+  lagMin: {
+    name: "nodejs_eventloop_lag_min_seconds",
+    type: "gauge",
+    help: `The minimum event loop delay over the last completed ${window} window.`
+  },
+  lagMax: {
+    name: "nodejs_eventloop_lag_max_seconds",
+    type: "gauge",
+    help: `The maximum event loop delay over the last completed ${window} window.`
+  },
+  lagMean: {
+    name: "nodejs_eventloop_lag_mean_seconds",
+    type: "gauge",
+    help: `The mean event loop delay over the last completed ${window} window.`
+  },
+  lagStddev: {
+    name: "nodejs_eventloop_lag_stddev_seconds",
+    type: "gauge",
+    help: `The standard deviation of the event loop delay over the last completed ${window} window.`
+  },
+  lagP50: {
+    name: "nodejs_eventloop_lag_p50_seconds",
+    type: "gauge",
+    help: `The 50th percentile of the event loop delay over the last completed ${window} window.`
+  },
+  lagP90: {
+    name: "nodejs_eventloop_lag_p90_seconds",
+    type: "gauge",
+    help: `The 90th percentile of the event loop delay over the last completed ${window} window.`
+  },
+  lagP99: {
+    name: "nodejs_eventloop_lag_p99_seconds",
+    type: "gauge",
+    help: `The 99th percentile of the event loop delay over the last completed ${window} window.`
+  },
   handles: { name: "nodejs_active_handles", type: "gauge", help: "Number of active libuv handles grouped by handle type." },
   handlesTotal: { name: "nodejs_active_handles_total", type: "gauge", help: "Total number of active handles." },
   requests: { name: "nodejs_active_requests", type: "gauge", help: "Number of active libuv requests grouped by request type." },
   requestsTotal: { name: "nodejs_active_requests_total", type: "gauge", help: "Total number of active requests." },
-  resources: { name: "nodejs_active_resources", type: "gauge", help: "Number of active resources that are currently keeping the event loop alive, grouped by async resource type." },
+  resources: {
+    name: "nodejs_active_resources",
+    type: "gauge",
+    help: "Number of active resources that are currently keeping the event loop alive, grouped by async resource type."
+  },
   resourcesTotal: { name: "nodejs_active_resources_total", type: "gauge", help: "Total number of active resources." },
   heapTotal: { name: "nodejs_heap_size_total_bytes", type: "gauge", help: "Process heap size from Node.js in bytes." },
   heapUsed: { name: "nodejs_heap_size_used_bytes", type: "gauge", help: "Process heap size used from Node.js in bytes." },
   external: { name: "nodejs_external_memory_bytes", type: "gauge", help: "Node.js external memory size in bytes." },
   spaceTotal: { name: "nodejs_heap_space_size_total_bytes", type: "gauge", help: "Process heap space size total from Node.js in bytes." },
   spaceUsed: { name: "nodejs_heap_space_size_used_bytes", type: "gauge", help: "Process heap space size used from Node.js in bytes." },
-  spaceAvailable: { name: "nodejs_heap_space_size_available_bytes", type: "gauge", help: "Process heap space size available from Node.js in bytes." },
+  spaceAvailable: {
+    name: "nodejs_heap_space_size_available_bytes",
+    type: "gauge",
+    help: "Process heap space size available from Node.js in bytes."
+  },
   nodeVersion: { name: "nodejs_version_info", type: "gauge", help: "Node.js version info." },
-  gc: { name: "nodejs_gc_duration_seconds", type: "histogram", help: "Garbage collection duration by kind, one of major, minor, incremental or weakcb." }
+  gc: {
+    name: "nodejs_gc_duration_seconds",
+    type: "histogram",
+    help: "Garbage collection duration by kind, one of major, minor, incremental or weakcb."
+  }
 } as const satisfies Record<string, Definition>
 
 /** Every family this module exports, with its type (the README lists them). */
@@ -116,24 +164,37 @@ const heapFamilies = (memory: NodeJS.MemoryUsage): ReadonlyArray<Family> => {
     single(definitions.heapTotal, memory.heapTotal),
     single(definitions.heapUsed, memory.heapUsed),
     single(definitions.external, memory.external),
-    family(definitions.spaceTotal, spaces.map((s) => ({ labels: { space: s.space }, value: s.space_size }))),
-    family(definitions.spaceUsed, spaces.map((s) => ({ labels: { space: s.space }, value: s.space_used_size }))),
-    family(definitions.spaceAvailable, spaces.map((s) => ({ labels: { space: s.space }, value: s.space_available_size })))
+    family(
+      definitions.spaceTotal,
+      spaces.map((s) => ({ labels: { space: s.space }, value: s.space_size }))
+    ),
+    family(
+      definitions.spaceUsed,
+      spaces.map((s) => ({ labels: { space: s.space }, value: s.space_used_size }))
+    ),
+    family(
+      definitions.spaceAvailable,
+      spaces.map((s) => ({ labels: { space: s.space }, value: s.space_available_size }))
+    )
   ]
 }
 
 const [nodeMajor = "", nodeMinor = "", nodePatch = ""] = process.version.slice(1).split(".")
 
 const infoFamilies: ReadonlyArray<Family> = [
-  family(definitions.buildInfo, [{ labels: { version: pluginVersion, revision: pluginRevision, node_version: process.version }, value: 1 }]),
-  family(definitions.nodeVersion, [{ labels: { version: process.version, major: nodeMajor, minor: nodeMinor, patch: nodePatch }, value: 1 }])
+  family(definitions.buildInfo, [
+    { labels: { version: pluginVersion, revision: pluginRevision, node_version: process.version }, value: 1 }
+  ]),
+  family(definitions.nodeVersion, [
+    { labels: { version: process.version, major: nodeMajor, minor: nodeMinor, patch: nodePatch }, value: 1 }
+  ])
 ]
 
 /**
  * Starts the event-loop windows and the GC observer (stopped with the scope)
  * and returns the Prometheus text of every runtime metric, read when run.
  */
-export const makeRuntimeMetrics = Effect.gen(function*() {
+export const makeRuntimeMetrics = Effect.gen(function* () {
   const eventLoop = yield* makeEventLoopWindows()
   const gc = yield* makeGcDurations
   return Effect.sync(() => {
@@ -146,7 +207,10 @@ export const makeRuntimeMetrics = Effect.gen(function*() {
       ...activeFamilies(definitions.requests, definitions.requestsTotal, activeByType("_getActiveRequests")),
       ...activeFamilies(definitions.resources, definitions.resourcesTotal, process.getActiveResourcesInfo()),
       ...heapFamilies(memory),
-      family(definitions.gc, gc().flatMap((h) => histogramSamples(gcBoundaries, h.counts, h.sum, { kind: h.kind })))
+      family(
+        definitions.gc,
+        gc().flatMap((h) => histogramSamples(gcBoundaries, h.counts, h.sum, { kind: h.kind }))
+      )
     ])
   })
 })

@@ -21,17 +21,20 @@ export class ForcedShutdown extends Data.TaggedError("ForcedShutdown")<{ readonl
   override readonly [Runtime.errorReported] = false
 }
 
-export class Shutdown extends Context.Service<Shutdown, {
-  /** Completes on the first SIGTERM, SIGINT or SIGHUP. */
-  readonly requested: Effect.Effect<void>
-  /** Called by a layer that cut in-flight calls while stopping: the process then exits 1. */
-  readonly markForced: (reason: string) => Effect.Effect<void>
-  readonly forcedReason: Effect.Effect<string | undefined>
-}>()("k8s-cloudkms-plugin/runtime/Shutdown") {
+export class Shutdown extends Context.Service<
+  Shutdown,
+  {
+    /** Completes on the first SIGTERM, SIGINT or SIGHUP. */
+    readonly requested: Effect.Effect<void>
+    /** Called by a layer that cut in-flight calls while stopping: the process then exits 1. */
+    readonly markForced: (reason: string) => Effect.Effect<void>
+    readonly forcedReason: Effect.Effect<string | undefined>
+  }
+>()("k8s-cloudkms-plugin/runtime/Shutdown") {
   /** Listens for the stop signals from the moment it is built (before flags are even parsed). */
   static readonly layer: Layer.Layer<Shutdown> = Layer.effect(
     Shutdown,
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const requested = yield* Deferred.make<void>()
       const forced = yield* Ref.make<string | undefined>(undefined)
       let received = 0
@@ -69,7 +72,8 @@ export class Shutdown extends Context.Service<Shutdown, {
         requested: Effect.never,
         markForced: (reason) => Ref.update(forced, (already) => already ?? reason),
         forcedReason: Ref.get(forced)
-      }))
+      })
+    )
   )
 }
 
@@ -79,7 +83,7 @@ export class Shutdown extends Context.Service<Shutdown, {
  * stop that had to cut calls fails with ForcedShutdown (exit code 1).
  */
 export const untilSignal = <A, E, R>(program: Effect.Effect<A, E, R>): Effect.Effect<void, E | ForcedShutdown, R | Shutdown> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const shutdown = yield* Shutdown
     yield* Effect.raceFirst(Effect.asVoid(program), shutdown.requested)
     const forced = yield* shutdown.forcedReason

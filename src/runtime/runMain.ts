@@ -1,8 +1,8 @@
 import * as Cause from "effect/Cause"
+import * as CliError from "effect/cli/CliError"
 import type * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Runtime from "effect/Runtime"
-import * as CliError from "effect/cli/CliError"
 import { pluginName } from "../version.ts"
 
 // The process around the program: run it, say once why it failed, exit.

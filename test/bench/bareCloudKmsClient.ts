@@ -51,7 +51,9 @@ const main = async (): Promise<ClientFloorResult> => {
   const key = values.key
   const op = values.op
   if (endpoint === undefined || key === undefined || (op !== "encrypt" && op !== "decrypt")) {
-    throw new Error("usage: bareCloudKmsClient.ts --endpoint host:port --key KEY --op encrypt|decrypt [--concurrency n] [--duration-ms n] [--warmup-ms n]")
+    throw new Error(
+      "usage: bareCloudKmsClient.ts --endpoint host:port --key KEY --op encrypt|decrypt [--concurrency n] [--duration-ms n] [--warmup-ms n]"
+    )
   }
   const concurrency = Number(values.concurrency)
   const durationMillis = Number(values["duration-ms"])
@@ -72,36 +74,41 @@ const main = async (): Promise<ClientFloorResult> => {
   const decryptRequests: Array<{ name: string; ciphertext: Uint8Array; ciphertextCrc32c: { value: number } }> = []
   if (op === "decrypt") {
     // Made before the window, `concurrency` at a time, with time to spare on a loaded machine.
-    await Promise.all(Array.from({ length: concurrency }, async () => {
-      while (decryptRequests.length < decryptPoolSize) {
-        const [answer] = await client.encrypt(encryptRequest, { ...attemptOptions, timeout: 30_000 })
-        const ciphertext = answer.ciphertext
-        if (!(ciphertext instanceof Uint8Array)) throw new Error("Encrypt answered no ciphertext")
-        decryptRequests.push({ name: key, ciphertext, ciphertextCrc32c: { value: crc32c(ciphertext) } })
-      }
-    }))
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (decryptRequests.length < decryptPoolSize) {
+          const [answer] = await client.encrypt(encryptRequest, { ...attemptOptions, timeout: 30_000 })
+          const ciphertext = answer.ciphertext
+          if (!(ciphertext instanceof Uint8Array)) throw new Error("Encrypt answered no ciphertext")
+          decryptRequests.push({ name: key, ciphertext, ciphertextCrc32c: { value: crc32c(ciphertext) } })
+        }
+      })
+    )
   }
   let next = 0
-  const call = op === "encrypt"
-    ? async () => {
-      const [answer] = await client.encrypt(encryptRequest, attemptOptions)
-      if (!(answer.ciphertext instanceof Uint8Array) || answer.ciphertext.length === 0) throw new Error("empty ciphertext")
-    }
-    : async () => {
-      const request = decryptRequests[next++ % decryptRequests.length]
-      if (request === undefined) throw new Error("no ciphertexts")
-      const [answer] = await client.decrypt(request, attemptOptions)
-      const plain = answer.plaintext
-      if (!(plain instanceof Uint8Array) || plain.length !== plaintext.length || !timingSafeEqual(plain, plaintext)) {
-        throw new Error("decrypt returned a different plaintext")
-      }
-    }
+  const call =
+    op === "encrypt"
+      ? async () => {
+          const [answer] = await client.encrypt(encryptRequest, attemptOptions)
+          if (!(answer.ciphertext instanceof Uint8Array) || answer.ciphertext.length === 0) throw new Error("empty ciphertext")
+        }
+      : async () => {
+          const request = decryptRequests[next++ % decryptRequests.length]
+          if (request === undefined) throw new Error("no ciphertexts")
+          const [answer] = await client.decrypt(request, attemptOptions)
+          const plain = answer.plaintext
+          if (!(plain instanceof Uint8Array) || plain.length !== plaintext.length || !timingSafeEqual(plain, plaintext)) {
+            throw new Error("decrypt returned a different plaintext")
+          }
+        }
 
   // Calls before the timed warm-up, so a slow machine's JIT is warm (as for the servers).
   let warmed = 0
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (warmed++ < warmupCalls) await call()
-  }))
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (warmed++ < warmupCalls) await call()
+    })
+  )
 
   let calls = 0
   let errors = 0
@@ -162,11 +169,11 @@ setTimeout(() => {
 
 main().then(
   (result) => {
-    process.stdout.write(JSON.stringify(result) + "\n")
+    process.stdout.write(`${JSON.stringify(result)}\n`)
     process.exit(0)
   },
   (error: unknown) => {
-    process.stderr.write(`bare Cloud KMS client failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`)
+    process.stderr.write(`bare Cloud KMS client failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
     process.exit(1)
   }
 )

@@ -5,7 +5,7 @@ import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import type * as LogLevel from "effect/LogLevel"
 import * as References from "effect/References"
-import { type CallOutcome, CallObserver, logCall } from "../../src/grpc/CallObserver.ts"
+import { CallObserver, type CallOutcome, logCall } from "../../src/grpc/CallObserver.ts"
 
 // `node test/bench/callObserverCost.ts`: what observing one successful call
 // costs, per log level. The per-call debug record (--log-level debug) must
@@ -23,10 +23,15 @@ const sets = Number(process.env["BENCH_SETS"] ?? 7)
 const callsPerSet = Number(process.env["BENCH_CALLS"] ?? 200_000)
 
 const contextAt = (level: LogLevel.LogLevel) =>
-  Effect.runSync(Effect.scoped(Layer.build(Layer.mergeAll(
-    CallObserver.layer,
-    Logger.layer([writesNothing])
-  ).pipe(Layer.provideMerge(Layer.succeed(References.MinimumLogLevel, level))))))
+  Effect.runSync(
+    Effect.scoped(
+      Layer.build(
+        Layer.mergeAll(CallObserver.layer, Logger.layer([writesNothing])).pipe(
+          Layer.provideMerge(Layer.succeed(References.MinimumLogLevel, level))
+        )
+      )
+    )
+  )
 
 type Observe = (outcome: CallOutcome) => Effect.Effect<void>
 
@@ -46,7 +51,7 @@ type Variant = keyof typeof variants
 const measure = (name: Variant): number => {
   const { context, observe } = variants[name]
   const run = Effect.runSyncWith(context)
-  const loop = Effect.gen(function*() {
+  const loop = Effect.gen(function* () {
     for (let i = 0; i < callsPerSet; i++) yield* observe(outcome)
   })
   const start = performance.now()
@@ -73,5 +78,7 @@ process.stdout.write("| variant | ns/call | / info |\n| --- | --- | --- |\n")
 for (const name of names) {
   const values = results.get(name) ?? []
   const m = median(values)
-  process.stdout.write(`| ${name} | ${m.toFixed(0)} (${Math.min(...values).toFixed(0)}-${Math.max(...values).toFixed(0)}) | ${(m / info).toFixed(2)}x |\n`)
+  process.stdout.write(
+    `| ${name} | ${m.toFixed(0)} (${Math.min(...values).toFixed(0)}-${Math.max(...values).toFixed(0)}) | ${(m / info).toFixed(2)}x |\n`
+  )
 }

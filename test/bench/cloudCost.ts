@@ -1,14 +1,15 @@
 import { spawn } from "node:child_process"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import { projectRoot } from "../support/projectRoot.ts"
 import type { ClientFloorResult } from "./bareCloudKmsClient.ts"
 import { trackChild } from "./cleanup.ts"
 import type { LoadResult } from "./loadResult.ts"
-import { projectRoot } from "../support/projectRoot.ts"
 import type { BenchServices } from "./protos.ts"
+import { cell } from "./report.ts"
 import { runLoadGenerator } from "./runLoad.ts"
-import type { RunningServer } from "./serverProcess.ts"
 import type { OperationKind } from "./scenarios.ts"
+import type { RunningServer } from "./serverProcess.ts"
 import { type Spread, spreadOf } from "./stats.ts"
 
 // The Cloud KMS cost set: what one Cloud KMS call costs the plugin, against
@@ -123,20 +124,33 @@ export interface CostTiming {
 /** The bare client in its own process against the fake. */
 const runClientFloor = (fakeAddress: string, keyUri: string, op: CostOp, timing: CostTiming): Promise<ClientFloorResult> =>
   new Promise((resolve) => {
-    const child = trackChild(spawn(process.execPath, [
-      path.join(here, "bareCloudKmsClient.ts"),
-      "--endpoint", fakeAddress,
-      "--key", keyUri,
-      "--op", op,
-      "--concurrency", String(concurrency),
-      "--duration-ms", String(timing.durationMillis),
-      "--warmup-ms", String(timing.warmupMillis),
-      "--warmup-calls", String(timing.warmupCalls)
-    ], {
-      cwd: projectRoot,
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, GCE_METADATA_HOST: "127.0.0.1:9", METADATA_SERVER_DETECTION: "none" }
-    }))
+    const child = trackChild(
+      spawn(
+        process.execPath,
+        [
+          path.join(here, "bareCloudKmsClient.ts"),
+          "--endpoint",
+          fakeAddress,
+          "--key",
+          keyUri,
+          "--op",
+          op,
+          "--concurrency",
+          String(concurrency),
+          "--duration-ms",
+          String(timing.durationMillis),
+          "--warmup-ms",
+          String(timing.warmupMillis),
+          "--warmup-calls",
+          String(timing.warmupCalls)
+        ],
+        {
+          cwd: projectRoot,
+          stdio: ["ignore", "pipe", "pipe"],
+          env: { ...process.env, GCE_METADATA_HOST: "127.0.0.1:9", METADATA_SERVER_DETECTION: "none" }
+        }
+      )
+    )
     let stdout = ""
     let stderr = ""
     child.stdout?.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
@@ -248,16 +262,15 @@ export const runCloudCost = async (
       }
     }
   }
-  return { concurrency, heldMillis: setUp.heldMillis, sets, summary: { encrypt: summaryOf("encrypt"), decrypt: summaryOf("decrypt") }, problems }
+  return {
+    concurrency,
+    heldMillis: setUp.heldMillis,
+    sets,
+    summary: { encrypt: summaryOf("encrypt"), decrypt: summaryOf("decrypt") },
+    problems
+  }
 }
 
-const num = (value: number): string => {
-  if (!Number.isFinite(value)) return "–"
-  if (Math.abs(value) >= 100) return Math.round(value).toString()
-  return Number(value.toPrecision(3)).toString()
-}
-
-const cell = (spread: Spread, sets: number): string => sets > 1 ? `${num(spread.median)} (${num(spread.min)}–${num(spread.max)})` : num(spread.median)
 const times = (spread: Spread, sets: number): string =>
   sets > 1 ? `**${spread.median.toFixed(2)}×** (${spread.min.toFixed(2)}–${spread.max.toFixed(2)})` : `**${spread.median.toFixed(2)}×**`
 
@@ -266,10 +279,10 @@ export const cloudCostMarkdown = (results: CloudCostResults, latencyMillis: numb
   const held = `${results.heldMillis} ms`
   const lines = [
     `### Cloud KMS cost per call (fake Cloud KMS, ${latencyMillis} ms per call, c=${results.concurrency}; ` +
-    `${sets > 1 ? `median (min–max) of ${sets} sets` : "1 set"})`,
+      `${sets > 1 ? `median (min–max) of ${sets} sets` : "1 set"})`,
     "",
     `| call | client floor CPU µs/call | client floor calls/s | server floor CPU µs/call, answering at once / after ${held} | ` +
-    `plugin CPU µs/call | plugin calls/s | plugin ÷ (client + server floor after ${held}) | plugin ÷ (client + server floor at once) |`,
+      `plugin CPU µs/call | plugin calls/s | plugin ÷ (client + server floor after ${held}) | plugin ÷ (client + server floor at once) |`,
     "|---|---:|---:|---:|---:|---:|---:|---:|"
   ]
   for (const op of ops) {
@@ -280,5 +293,5 @@ export const cloudCostMarkdown = (results: CloudCostResults, latencyMillis: numb
         `${cell(s.pluginCallsPerSecond, sets)} | ${times(s.ratio, sets)} | ${times(s.ratioToInstantFloor, sets)} |`
     )
   }
-  return lines.join("\n") + "\n"
+  return `${lines.join("\n")}\n`
 }

@@ -2,13 +2,13 @@ import { randomBytes } from "node:crypto"
 import { EventEmitter } from "node:events"
 import { parseArgs } from "node:util"
 import type * as grpc from "@grpc/grpc-js"
-import { IamProtos } from "google-gax"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
+import { IamProtos } from "google-gax"
 import { PluginConfig } from "../../src/config/PluginConfig.ts"
 import { CallObserver } from "../../src/grpc/CallObserver.ts"
 import type { V2 } from "../../src/grpc/messages.ts"
@@ -58,7 +58,7 @@ const standIn = (): GaxKmsClient => {
     close: () => Promise.resolve(),
     encrypt: (request: EncryptRequest, options?: GaxCallOptions) => {
       // A ciphertext the size of Cloud KMS's for a 32-byte seed.
-      const ciphertext = Buffer.alloc(110, request.plaintext instanceof Uint8Array ? request.plaintext[0] ?? 0 : 0)
+      const ciphertext = Buffer.alloc(110, request.plaintext instanceof Uint8Array ? (request.plaintext[0] ?? 0) : 0)
       const response: EncryptResponse = {
         name: version,
         ciphertext,
@@ -86,9 +86,11 @@ interface Measured {
 const measure = async (calls: number, concurrency: number, one: (i: number) => Promise<void>): Promise<Measured> => {
   const run = async () => {
     let next = 0
-    await Promise.all(Array.from({ length: concurrency }, async () => {
-      for (let i = next++; i < calls; i = next++) await one(i)
-    }))
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        for (let i = next++; i < calls; i = next++) await one(i)
+      })
+    )
   }
   await run()
   const cpu = process.cpuUsage()
@@ -117,9 +119,10 @@ const main = async () => {
   const rounds = Number(values.rounds)
   const config = configFrom({ keyUri: Option.some(keyUri), kmsEndpoint: Option.some("127.0.0.1:1"), kmsInsecure: true })
 
-  const setUp = Effect.gen(function*() {
+  const setUp = Effect.gen(function* () {
     const api = yield* makeCloudKmsApiOn(standIn, (resource, permissions) =>
-      IamProtos.google.iam.v1.TestIamPermissionsRequest.create({ resource, permissions: [...permissions] }))
+      IamProtos.google.iam.v1.TestIamPermissionsRequest.create({ resource, permissions: [...permissions] })
+    )
     const kms = yield* CloudKms.make(api)
     const observer = yield* CallObserver
     const run: CallRunner = Effect.runCallbackWith(yield* Effect.context<never>())
@@ -133,8 +136,20 @@ const main = async () => {
     )
   )
   const v2 = makeV2Handlers(kms, config)
-  const encrypt = unaryCall<V2.EncryptRequest, V2.EncryptResponse>(run, { api: "v2", name: "Encrypt" }, v2.Encrypt, (r) => r.uid, observer.observe)
-  const decrypt = unaryCall<V2.DecryptRequest, V2.DecryptResponse>(run, { api: "v2", name: "Decrypt" }, v2.Decrypt, (r) => r.uid, observer.observe)
+  const encrypt = unaryCall<V2.EncryptRequest, V2.EncryptResponse>(
+    run,
+    { api: "v2", name: "Encrypt" },
+    v2.Encrypt,
+    (r) => r.uid,
+    observer.observe
+  )
+  const decrypt = unaryCall<V2.DecryptRequest, V2.DecryptResponse>(
+    run,
+    { api: "v2", name: "Decrypt" },
+    v2.Decrypt,
+    (r) => r.uid,
+    observer.observe
+  )
   const bare = standIn()
 
   const plaintext = randomBytes(32)
@@ -173,7 +188,8 @@ const main = async () => {
     const m = median(xs)
     process.stdout.write(
       `${name.padEnd(8)} CPU µs/call median ${m.toFixed(1)} (${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)})` +
-        (name === "bare" ? "" : `, above bare ${(m - bareMedian).toFixed(1)}`) + "\n"
+        (name === "bare" ? "" : `, above bare ${(m - bareMedian).toFixed(1)}`) +
+        "\n"
     )
   }
   await Effect.runPromise(Scope.close(scope, Exit.void))
@@ -182,7 +198,7 @@ const main = async () => {
 main().then(
   () => process.exit(0),
   (error: unknown) => {
-    process.stderr.write(`${error instanceof Error ? error.stack ?? error.message : String(error)}\n`)
+    process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
     process.exit(1)
   }
 )

@@ -1,10 +1,10 @@
 import { spawn } from "node:child_process"
-import { status as grpcStatus } from "@grpc/grpc-js"
 import { randomBytes, timingSafeEqual } from "node:crypto"
 import * as path from "node:path"
+import { status as grpcStatus } from "@grpc/grpc-js"
 import { projectRoot } from "../support/projectRoot.ts"
 import { trackChild } from "./cleanup.ts"
-import { cloudCostMarkdown, type CloudCostResults, type CostTiming, runCloudCost } from "./cloudCost.ts"
+import { type CloudCostResults, type CostTiming, cloudCostMarkdown, runCloudCost } from "./cloudCost.ts"
 import { type KmsClient, makeKmsClient } from "./kmsClient.ts"
 import type { BenchServices } from "./protos.ts"
 import { runLoadGenerator } from "./runLoad.ts"
@@ -80,11 +80,14 @@ const runRateLimited = async (
   const fake = await startFakeCloudKms(["--quota", String(rateLimitQuota)])
   try {
     const plugin = await startCloudPlugin(pluginCommand, fake.address, services, [
-      "--kms-qps-limit", String(rateLimitQps), "--kms-burst", String(rateLimitBurst)
+      "--kms-qps-limit",
+      String(rateLimitQps),
+      "--kms-burst",
+      String(rateLimitBurst)
     ])
     try {
       const result = await runLoadGenerator(plugin, { ...timing, kind: "v2-encrypt", concurrency: stormConcurrency, sampleRss: false })
-      const refusedByCloudKms = await metric(plugin, "kms_plugin_cloudkms_calls_total", "outcome=\"RESOURCE_EXHAUSTED\"")
+      const refusedByCloudKms = await metric(plugin, "kms_plugin_cloudkms_calls_total", 'outcome="RESOURCE_EXHAUSTED"')
       log(
         `cloud rate limit: --kms-qps-limit ${rateLimitQps} --kms-burst ${rateLimitBurst} against a ${rateLimitQuota}/s quota: ${result.opsPerSecond.toFixed(0)} calls/s, ` +
           `p50 ${result.p50Millis.toFixed(0)} ms, ${result.errors} errors, ${refusedByCloudKms} refused by Cloud KMS`
@@ -108,10 +111,22 @@ const runRateLimited = async (
 
 export const startFakeCloudKms = (extraArgs: ReadonlyArray<string> = []): Promise<{ address: string; stop: () => void }> =>
   new Promise((resolve, reject) => {
-    const child = trackChild(spawn(process.execPath, [
-      path.join(projectRoot, "test/fakes/runFakeCloudKms.ts"), "--port", "0", "--key", keyUri, "--latency", `${cloudLatencyMillis}ms`,
-      ...extraArgs
-    ], { cwd: projectRoot, stdio: ["ignore", "pipe", "pipe"] }))
+    const child = trackChild(
+      spawn(
+        process.execPath,
+        [
+          path.join(projectRoot, "test/fakes/runFakeCloudKms.ts"),
+          "--port",
+          "0",
+          "--key",
+          keyUri,
+          "--latency",
+          `${cloudLatencyMillis}ms`,
+          ...extraArgs
+        ],
+        { cwd: projectRoot, stdio: ["ignore", "pipe", "pipe"] }
+      )
+    )
     let out = ""
     child.stdout?.on("data", (chunk: Buffer) => {
       out += chunk.toString()
@@ -121,18 +136,41 @@ export const startFakeCloudKms = (extraArgs: ReadonlyArray<string> = []): Promis
     child.once("exit", (code) => reject(new Error(`fake Cloud KMS exited (${code}) before listening`)))
   })
 
-export const startCloudPlugin = (pluginCommand: ReadonlyArray<string>, address: string, services: BenchServices, extraArgs: ReadonlyArray<string> = []) =>
-  startServer({
-    command: pluginCommand,
-    argsFor: (socket) => [
-      ...extraArgs,
-      "--kms-backend", "cloud", "--key-uri", keyUri, "--kms-endpoint", address, "--kms-insecure",
-      "--path-to-unix-socket", socket, "--healthz-port", "0", "--log-level", "info", "--log-format", "text"
-    ]
-  }, services, { cwd: projectRoot, readyAttempts: 1000, retryMillis: 10 }, {
-    GCE_METADATA_HOST: "127.0.0.1:9",
-    METADATA_SERVER_DETECTION: "none"
-  })
+export const startCloudPlugin = (
+  pluginCommand: ReadonlyArray<string>,
+  address: string,
+  services: BenchServices,
+  extraArgs: ReadonlyArray<string> = []
+) =>
+  startServer(
+    {
+      command: pluginCommand,
+      argsFor: (socket) => [
+        ...extraArgs,
+        "--kms-backend",
+        "cloud",
+        "--key-uri",
+        keyUri,
+        "--kms-endpoint",
+        address,
+        "--kms-insecure",
+        "--path-to-unix-socket",
+        socket,
+        "--healthz-port",
+        "0",
+        "--log-level",
+        "info",
+        "--log-format",
+        "text"
+      ]
+    },
+    services,
+    { cwd: projectRoot, readyAttempts: 1000, retryMillis: 10 },
+    {
+      GCE_METADATA_HOST: "127.0.0.1:9",
+      METADATA_SERVER_DETECTION: "none"
+    }
+  )
 
 /** A counter from the plugin's /metrics (summed over the series that match); the health server's URL is in its log. */
 const metric = async (server: RunningServer, name: string, labels: string): Promise<number> => {
@@ -140,7 +178,8 @@ const metric = async (server: RunningServer, name: string, labels: string): Prom
     const url = /health server on (http:\/\/\S+)/.exec(server.stderr())?.[1]
     if (url !== undefined) {
       const text = await (await fetch(`${url}/metrics`)).text()
-      return text.split("\n")
+      return text
+        .split("\n")
         .filter((l) => (l.startsWith(`${name}{`) || l.startsWith(`${name} `)) && l.includes(labels))
         .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(" ") + 1)), 0)
     }
@@ -167,9 +206,12 @@ export const makeStormCase = async (
   try {
     const makerClient = makeKmsClient(maker.target, services, { channels: 4, deadlineMillis: 30_000 })
     let next = 0
-    await Promise.all(Array.from({ length: stormConcurrency }, async () => {
-      for (let i = next++; i < plaintexts.length; i = next++) ciphertexts[i] = await makerClient.v1Encrypt(plaintexts[i] ?? new Uint8Array())
-    }))
+    await Promise.all(
+      Array.from({ length: stormConcurrency }, async () => {
+        for (let i = next++; i < plaintexts.length; i = next++)
+          ciphertexts[i] = await makerClient.v1Encrypt(plaintexts[i] ?? new Uint8Array())
+      })
+    )
     makerClient.close()
   } finally {
     await maker.stop()
@@ -199,23 +241,25 @@ export const runStorm = async (client: KmsClient, storm: StormCase, concurrency:
   const errorKinds: Record<string, number> = {}
   let next = 0
   const started = performance.now()
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    for (let i = next++; i < storm.ciphertexts.length; i = next++) {
-      const callStarted = performance.now()
-      try {
-        const plain = await client.v1Decrypt(storm.ciphertexts[i] ?? new Uint8Array())
-        const expected = storm.plaintexts[i] ?? new Uint8Array()
-        if (plain.length !== expected.length || !timingSafeEqual(plain, expected)) wrong++
-        if (performance.now() - callStarted > deadlineMillis) late++
-      } catch (error) {
-        errors++
-        if (isDeadlineExceeded(error)) late++
-        const message = error instanceof Error ? error.message : String(error)
-        errorKinds[message] = (errorKinds[message] ?? 0) + 1
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      for (let i = next++; i < storm.ciphertexts.length; i = next++) {
+        const callStarted = performance.now()
+        try {
+          const plain = await client.v1Decrypt(storm.ciphertexts[i] ?? new Uint8Array())
+          const expected = storm.plaintexts[i] ?? new Uint8Array()
+          if (plain.length !== expected.length || !timingSafeEqual(plain, expected)) wrong++
+          if (performance.now() - callStarted > deadlineMillis) late++
+        } catch (error) {
+          errors++
+          if (isDeadlineExceeded(error)) late++
+          const message = error instanceof Error ? error.message : String(error)
+          errorKinds[message] = (errorKinds[message] ?? 0) + 1
+        }
+        slowest = Math.max(slowest, performance.now() - callStarted)
       }
-      slowest = Math.max(slowest, performance.now() - callStarted)
-    }
-  }))
+    })
+  )
   return { wallMillis: performance.now() - started, errors, wrongPlaintexts: wrong, lateCalls: late, slowestMillis: slowest, errorKinds }
 }
 
@@ -237,14 +281,18 @@ export const runCloudScenarios = async (
 ): Promise<CloudResults> => {
   const fake = await startFakeCloudKms()
   try {
-    const cost = await runCloudCost({
-      fakeAddress: fake.address,
-      keyUri,
-      services,
-      startPlugin: () => startCloudPlugin(pluginCommand, fake.address, services),
-      startFloor: (delayMillis) => startFloor(services, delayMillis),
-      heldMillis: cloudLatencyMillis
-    }, sizes, log)
+    const cost = await runCloudCost(
+      {
+        fakeAddress: fake.address,
+        keyUri,
+        services,
+        startPlugin: () => startCloudPlugin(pluginCommand, fake.address, services),
+        startFloor: (delayMillis) => startFloor(services, delayMillis),
+        heldMillis: cloudLatencyMillis
+      },
+      sizes,
+      log
+    )
 
     // Ciphertexts to decrypt, made through a first plugin.
     const stormCase = await makeStormCase(pluginCommand, fake.address, services, sizes.stormDecrypts)
@@ -265,18 +313,20 @@ export const runCloudScenarios = async (
       // The burst: one v2 ciphertext, decrypted by many callers at once.
       const seed = randomBytes(32)
       const encrypted = await client.v2Encrypt(seed, "burst")
-      const label = "operation=\"decrypt\",outcome=\"OK\""
+      const label = 'operation="decrypt",outcome="OK"'
       const before = await metric(plugin, "kms_plugin_cloudkms_calls_total", label)
       const joinedBefore = await metric(plugin, "kms_plugin_decrypt_coalesced_total", "")
       let burstErrors = 0
-      await Promise.all(Array.from({ length: sizes.burstDecrypts }, async (_, i) => {
-        try {
-          const plain = await client.v2Decrypt(encrypted, `burst-${i}`)
-          if (!timingSafeEqual(plain, seed)) burstErrors++
-        } catch {
-          burstErrors++
-        }
-      }))
+      await Promise.all(
+        Array.from({ length: sizes.burstDecrypts }, async (_, i) => {
+          try {
+            const plain = await client.v2Decrypt(encrypted, `burst-${i}`)
+            if (!timingSafeEqual(plain, seed)) burstErrors++
+          } catch {
+            burstErrors++
+          }
+        })
+      )
       const cloudKmsCalls = (await metric(plugin, "kms_plugin_cloudkms_calls_total", label)) - before
       const coalesced = (await metric(plugin, "kms_plugin_decrypt_coalesced_total", "")) - joinedBefore
       log(`cloud burst: ${sizes.burstDecrypts} identical v2 decrypts cost ${cloudKmsCalls} Cloud KMS call(s)`)
@@ -314,16 +364,16 @@ export const cloudMarkdown = (results: CloudResults): string =>
     "| scenario | result | target |",
     "|---|---:|---|",
     `| cold-start storm: ${results.storm.decrypts} distinct v1beta1 Decrypts, c=${results.storm.concurrency} | ` +
-    `${results.storm.wallMillis.toFixed(0)} ms = **${results.storm.ratioToFloor.toFixed(2)}×** its floor ` +
-    `(${Math.max(results.storm.idealMillis, results.storm.floorCpuMillis).toFixed(0)} ms: the larger of ${results.storm.idealMillis.toFixed(0)} ms ` +
-    `latency-bound and ${results.storm.floorCpuMillis.toFixed(0)} ms of the floors' CPU); ` +
-    `${results.storm.errors} errors, ${results.storm.wrongPlaintexts} wrong | ≤ 1.15× |`,
+      `${results.storm.wallMillis.toFixed(0)} ms = **${results.storm.ratioToFloor.toFixed(2)}×** its floor ` +
+      `(${Math.max(results.storm.idealMillis, results.storm.floorCpuMillis).toFixed(0)} ms: the larger of ${results.storm.idealMillis.toFixed(0)} ms ` +
+      `latency-bound and ${results.storm.floorCpuMillis.toFixed(0)} ms of the floors' CPU); ` +
+      `${results.storm.errors} errors, ${results.storm.wrongPlaintexts} wrong | ≤ 1.15× |`,
     `| burst: ${results.burst.decrypts} identical v2 Decrypts at once | **${results.burst.cloudKmsCalls}** Cloud KMS call(s), ` +
-    `${results.burst.coalesced} joined; ${results.burst.errors} errors | 1 call |`,
+      `${results.burst.coalesced} joined; ${results.burst.errors} errors | 1 call |`,
     `| rate limit: v2 Encrypt c=${stormConcurrency}, \`--kms-qps-limit ${results.rateLimit.qpsLimit} --kms-burst ${results.rateLimit.burst}\`, ` +
-    `fake quota ${results.rateLimit.quotaPerSecond} calls in any second | ` +
-    `**${results.rateLimit.callsPerSecond.toFixed(0)}** calls/s (p50 ${results.rateLimit.p50Millis.toFixed(0)} ms); ` +
-    `${results.rateLimit.refusedByCloudKms} refused by Cloud KMS, ${results.rateLimit.errors} errors | ≤ ${results.rateLimit.qpsLimit}/s, 0 refused |`,
+      `fake quota ${results.rateLimit.quotaPerSecond} calls in any second | ` +
+      `**${results.rateLimit.callsPerSecond.toFixed(0)}** calls/s (p50 ${results.rateLimit.p50Millis.toFixed(0)} ms); ` +
+      `${results.rateLimit.refusedByCloudKms} refused by Cloud KMS, ${results.rateLimit.errors} errors | ≤ ${results.rateLimit.qpsLimit}/s, 0 refused |`,
     ""
   ].join("\n")
 

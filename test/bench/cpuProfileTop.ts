@@ -116,4 +116,4 @@ const table = (title: string, entries: Map<string, number>, limit: number) => {
 
 table("Self time by origin", byOrigin, 20)
 table(`Top ${top} functions by self time`, byFunction, top)
-process.stdout.write(out.join("\n") + "\n")
+process.stdout.write(`${out.join("\n")}\n`)

@@ -70,12 +70,14 @@ const answer = (send: () => void): void => {
   else send()
 }
 
-const encryptWith = (field: string, reply: (ciphertext: Buffer) => object): Handler => (call, callback) => {
-  const plaintext = bytesField(call.request, field)
-  if (plaintext === undefined || plaintext.length === 0) return callback(invalid("empty plaintext"))
-  const sealed = seal(plaintext)
-  answer(() => callback(null, reply(sealed)))
-}
+const encryptWith =
+  (field: string, reply: (ciphertext: Buffer) => object): Handler =>
+  (call, callback) => {
+    const plaintext = bytesField(call.request, field)
+    if (plaintext === undefined || plaintext.length === 0) return callback(invalid("empty plaintext"))
+    const sealed = seal(plaintext)
+    answer(() => callback(null, reply(sealed)))
+  }
 
 const v2Handlers: grpc.UntypedServiceImplementation = {
   Status: (_call: grpc.ServerUnaryCall<unknown, object>, callback: grpc.sendUnaryData<object>) =>

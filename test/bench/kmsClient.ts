@@ -52,11 +52,14 @@ export const makeKmsClient = (
 ): KmsClient => {
   // A local subchannel pool per client (plus a distinct option value) keeps
   // grpc-js from sharing one connection among them.
-  const clients = Array.from({ length: options.channels }, (_, index) =>
-    new grpc.Client(target, grpc.credentials.createInsecure(), {
-      "grpc.use_local_subchannel_pool": 1,
-      "bench.channel": index
-    }))
+  const clients = Array.from(
+    { length: options.channels },
+    (_, index) =>
+      new grpc.Client(target, grpc.credentials.createInsecure(), {
+        "grpc.use_local_subchannel_pool": 1,
+        "bench.channel": index
+      })
+  )
   let next = 0
 
   const call = <A>(method: Method, request: object, decode: (answer: object) => A): Promise<A> =>
@@ -96,8 +99,7 @@ export const makeKmsClient = (
         keyId: text(a, "keyId"),
         annotations: bytesMap(a, "annotations")
       })),
-    v2Decrypt: (encrypted, uid) =>
-      call(v2.decrypt, { ...encrypted, uid }, (a) => bytes(a, "plaintext")),
+    v2Decrypt: (encrypted, uid) => call(v2.decrypt, { ...encrypted, uid }, (a) => bytes(a, "plaintext")),
     v1Encrypt: (plain) => call(v1.encrypt, { version: "v1beta1", plain }, (a) => bytes(a, "cipher")),
     v1Decrypt: (cipher) => call(v1.decrypt, { version: "v1beta1", cipher }, (a) => bytes(a, "plain")),
     close: () => {

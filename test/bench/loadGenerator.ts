@@ -1,9 +1,9 @@
 import * as crypto from "node:crypto"
 import { parseArgs } from "node:util"
 import { status as grpcStatus } from "@grpc/grpc-js"
+import { cpuMicros, sampleRss } from "../support/procStats.ts"
 import { type KmsClient, makeKmsClient, type V2Encrypted } from "./kmsClient.ts"
 import type { LoadResult } from "./loadResult.ts"
-import { cpuMicros, sampleRss } from "../support/procStats.ts"
 import { loadServices } from "./protos.ts"
 import { isOperationKind, type OperationKind } from "./scenarios.ts"
 import { LatencyRecorder, percentile } from "./stats.ts"
@@ -70,12 +70,14 @@ const operationOf = async (kind: OperationKind, client: KmsClient, plaintextByte
       // Distinct ciphertexts in turn, more than the calls in flight: none is
       // decrypted twice at once, so no call joins another's (a cold cache).
       const pool: Array<{ readonly encrypted: V2Encrypted; readonly plaintext: Uint8Array }> = []
-      await Promise.all(Array.from({ length: 64 }, async () => {
-        while (pool.length < distinctPoolSize) {
-          const seed = crypto.randomBytes(32)
-          pool.push({ encrypted: await client.v2Encrypt(seed, nextUid()), plaintext: seed })
-        }
-      }))
+      await Promise.all(
+        Array.from({ length: 64 }, async () => {
+          while (pool.length < distinctPoolSize) {
+            const seed = crypto.randomBytes(32)
+            pool.push({ encrypted: await client.v2Encrypt(seed, nextUid()), plaintext: seed })
+          }
+        })
+      )
       let next = 0
       return async () => {
         const item = pool[next++ % pool.length]
@@ -130,9 +132,11 @@ const main = async (): Promise<LoadResult> => {
   // Calls before the timed warm-up, so a slow (loaded) machine's JIT has
   // compiled the whole path before anything is measured.
   let warmed = 0
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (warmed++ < warmupCalls) await operation()
-  }))
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (warmed++ < warmupCalls) await operation()
+    })
+  )
   const rss = serverPid !== undefined && values["sample-rss"] ? sampleRss(serverPid, 50) : undefined
 
   const latencies = new LatencyRecorder()
@@ -152,10 +156,13 @@ const main = async (): Promise<LoadResult> => {
   const stopAt = performance.now() + warmupMillis + durationMillis
 
   // A hung server must not hang the bench: give up well after the planned end.
-  setTimeout(() => {
-    process.stderr.write("load generator: no result in time, giving up\n")
-    process.exit(1)
-  }, warmupMillis + durationMillis + 60_000).unref()
+  setTimeout(
+    () => {
+      process.stderr.write("load generator: no result in time, giving up\n")
+      process.exit(1)
+    },
+    warmupMillis + durationMillis + 60_000
+  ).unref()
 
   const openWindow = () => {
     windowStart = performance.now()
@@ -229,11 +236,11 @@ const main = async (): Promise<LoadResult> => {
 
 main().then(
   (result) => {
-    process.stdout.write(JSON.stringify(result) + "\n")
+    process.stdout.write(`${JSON.stringify(result)}\n`)
     process.exit(0)
   },
   (error: unknown) => {
-    process.stderr.write(`load generator failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`)
+    process.stderr.write(`load generator failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
     process.exit(1)
   }
 )

@@ -82,7 +82,10 @@ export const parseOptions = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv
   })
   if (values.help) return "help"
   const smoke = values.smoke || env["BENCH_SMOKE"] === "1"
-  const wanted = (values.scenarios ?? env["BENCH_SCENARIOS"] ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "")
+  const wanted = (values.scenarios ?? env["BENCH_SCENARIOS"] ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "")
   const unknown = wanted.filter((id) => !scenarios.some((s) => s.id === id))
   if (unknown.length > 0) throw new Error(`unknown scenario(s): ${unknown.join(", ")}`)
   // By default the bundle as the image runs it: with the runtime stage's NODE_OPTIONS.

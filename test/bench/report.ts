@@ -99,10 +99,13 @@ const peakRssPerSetOf = (runs: ReadonlyArray<ServerRun>, chosen: ReadonlyArray<S
   if (!chosen.some((s) => s.id === peakRssScenarioId)) return undefined
   const peakOf = (run: ServerRun | undefined) => run?.scenarios[peakRssScenarioId]?.serverPeakRssMib ?? Number.NaN
   const sets = [...new Set(runs.map((r) => r.set))].sort((a, b) => a - b)
-  const pairs = sets.map((set) => [
-    peakOf(runs.find((r) => r.set === set && r.server === "plugin")),
-    peakOf(runs.find((r) => r.set === set && r.server === "floor"))
-  ] as const)
+  const pairs = sets.map(
+    (set) =>
+      [
+        peakOf(runs.find((r) => r.set === set && r.server === "plugin")),
+        peakOf(runs.find((r) => r.set === set && r.server === "floor"))
+      ] as const
+  )
   const ratios = pairs.map(([plugin, floor]) => plugin / floor)
   return {
     scenarioId: peakRssScenarioId,
@@ -114,26 +117,44 @@ const peakRssPerSetOf = (runs: ReadonlyArray<ServerRun>, chosen: ReadonlyArray<S
 }
 
 export const summarize = (runs: ReadonlyArray<ServerRun>, chosen: ReadonlyArray<Scenario>): Summary => {
-  const plugin = summarizeServer(runs.filter((r) => r.server === "plugin"), chosen)
-  const floor = summarizeServer(runs.filter((r) => r.server === "floor"), chosen)
-  const scenarioRatios: Summary["ratios"]["scenarios"] = Object.fromEntries(chosen.flatMap((scenario) => {
-    const p = plugin.scenarios[scenario.id]
-    const f = floor.scenarios[scenario.id]
-    if (p === undefined || f === undefined) return []
-    return [[scenario.id, {
-      throughput: ratio(p.opsPerSecond, f.opsPerSecond),
-      p50: ratio(p.p50Millis, f.p50Millis),
-      p99: ratio(p.p99Millis, f.p99Millis),
-      cpuPerOp: ratio(p.cpuMicrosPerOp, f.cpuMicrosPerOp)
-    }]]
-  }))
+  const plugin = summarizeServer(
+    runs.filter((r) => r.server === "plugin"),
+    chosen
+  )
+  const floor = summarizeServer(
+    runs.filter((r) => r.server === "floor"),
+    chosen
+  )
+  const scenarioRatios: Summary["ratios"]["scenarios"] = Object.fromEntries(
+    chosen.flatMap((scenario) => {
+      const p = plugin.scenarios[scenario.id]
+      const f = floor.scenarios[scenario.id]
+      if (p === undefined || f === undefined) return []
+      return [
+        [
+          scenario.id,
+          {
+            throughput: ratio(p.opsPerSecond, f.opsPerSecond),
+            p50: ratio(p.p50Millis, f.p50Millis),
+            p99: ratio(p.p99Millis, f.p99Millis),
+            cpuPerOp: ratio(p.cpuMicrosPerOp, f.cpuMicrosPerOp)
+          }
+        ]
+      ]
+    })
+  )
   const problems: Array<string> = []
-  for (const [name, summary] of [["plugin", plugin], ["floor", floor]] as const) {
+  for (const [name, summary] of [
+    ["plugin", plugin],
+    ["floor", floor]
+  ] as const) {
     for (const scenario of chosen) {
       const s = summary.scenarios[scenario.id]
       if (s === undefined) continue
       if (s.errors > 0) {
-        const kinds = Object.entries(s.errorKinds).map(([message, count]) => `${count}x ${message}`).join("; ")
+        const kinds = Object.entries(s.errorKinds)
+          .map(([message, count]) => `${count}x ${message}`)
+          .join("; ")
         problems.push(`${name} ${scenario.label}: ${s.errors} error(s): ${kinds}`)
       }
       if (s.zeroOpRuns > 0) problems.push(`${name} ${scenario.label}: ${s.zeroOpRuns} run(s) with zero ops`)
@@ -154,13 +175,14 @@ export const summarize = (runs: ReadonlyArray<ServerRun>, chosen: ReadonlyArray<
 }
 
 // Three significant digits at most, no exponent: readable across 0.05 ms to 50k ops/s.
-const num = (value: number): string => {
+export const num = (value: number): string => {
   if (!Number.isFinite(value)) return "–"
   if (Math.abs(value) >= 100) return Math.round(value).toString()
   return Number(value.toPrecision(3)).toString()
 }
 
-const cell = (spread: Spread, sets: number): string =>
+/** A median, with its range when there was more than one set. */
+export const cell = (spread: Spread, sets: number): string =>
   sets > 1 ? `${num(spread.median)} (${num(spread.min)}–${num(spread.max)})` : num(spread.median)
 
 const times = (value: number): string => (Number.isFinite(value) ? `${value.toFixed(2)}×` : "–")
@@ -193,8 +215,12 @@ export const markdown = (summary: Summary, chosen: ReadonlyArray<Scenario>, sets
   lines.push("", `### Per server process (${spreadNote})`, "")
   lines.push(`| metric | plugin | ${floorLabel} | plugin/${floorLabel} |`)
   lines.push("|---|---:|---:|---:|")
-  lines.push(`| spawn → first Status, ms | ${cell(summary.plugin.startMillis, sets)} | ${cell(summary.floor.startMillis, sets)} | ${times(summary.ratios.startMillis)} |`)
-  lines.push(`| idle RSS, MiB | ${cell(summary.plugin.idleRssMib, sets)} | ${cell(summary.floor.idleRssMib, sets)} | ${times(summary.ratios.idleRss)} |`)
+  lines.push(
+    `| spawn → first Status, ms | ${cell(summary.plugin.startMillis, sets)} | ${cell(summary.floor.startMillis, sets)} | ${times(summary.ratios.startMillis)} |`
+  )
+  lines.push(
+    `| idle RSS, MiB | ${cell(summary.plugin.idleRssMib, sets)} | ${cell(summary.floor.idleRssMib, sets)} | ${times(summary.ratios.idleRss)} |`
+  )
   lines.push(
     `| peak RSS under c=64, MiB | ${cell(summary.plugin.peakRssUnderLoadMib, sets)} | ${cell(summary.floor.peakRssUnderLoadMib, sets)} | ${times(summary.ratios.peakRss)} |`
   )
@@ -209,5 +235,5 @@ export const markdown = (summary: Summary, chosen: ReadonlyArray<Scenario>, sets
   if (summary.problems.length > 0) {
     lines.push("", "### Problems", "", ...summary.problems.map((p) => `- ${p}`))
   }
-  return lines.join("\n") + "\n"
+  return `${lines.join("\n")}\n`
 }

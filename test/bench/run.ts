@@ -5,14 +5,14 @@ import { fileURLToPath } from "node:url"
 import { peakRssMib, rssMib } from "../support/procStats.ts"
 import { projectRoot } from "../support/projectRoot.ts"
 import { installCleanup } from "./cleanup.ts"
+import { cloudMarkdown, cloudProblems, runCloudScenarios } from "./cloudScenarios.ts"
 import { gitDescription } from "./gitDescription.ts"
 import type { LoadResult } from "./loadResult.ts"
 import { type BenchOptions, parseOptions, usage } from "./options.ts"
 import { type BenchServices, loadServices } from "./protos.ts"
 import { markdown, type ServerName, type ServerRun, summarize } from "./report.ts"
-import { type Scenario, scenarios } from "./scenarios.ts"
-import { cloudMarkdown, cloudProblems, runCloudScenarios } from "./cloudScenarios.ts"
 import { runLoadGenerator } from "./runLoad.ts"
+import { type Scenario, scenarios } from "./scenarios.ts"
 import { type RunningServer, type ServerCommand, startServer } from "./serverProcess.ts"
 
 // `npm run bench`: the plugin against the floor server, in alternating sets,
@@ -22,13 +22,23 @@ import { type RunningServer, type ServerCommand, startServer } from "./serverPro
 const here = path.dirname(fileURLToPath(import.meta.url))
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`)
 
-const pluginArgsFor = (socket: string) => ["--kms-backend", "fake", "--path-to-unix-socket", socket, "--healthz-port", "0", "--log-level", "warn"]
+const pluginArgsFor = (socket: string) => [
+  "--kms-backend",
+  "fake",
+  "--path-to-unix-socket",
+  socket,
+  "--healthz-port",
+  "0",
+  "--log-level",
+  "warn"
+]
 
 const serverCommands = (options: BenchOptions): Record<ServerName, ServerCommand> => ({
   plugin: { command: options.pluginCommand, argsFor: pluginArgsFor },
-  floor: options.baselineCommand === undefined
-    ? { command: [process.execPath, path.join(here, "floorServer.ts")], argsFor: (socket) => ["--socket", socket] }
-    : { command: options.baselineCommand, argsFor: pluginArgsFor }
+  floor:
+    options.baselineCommand === undefined
+      ? { command: [process.execPath, path.join(here, "floorServer.ts")], argsFor: (socket) => ["--socket", socket] }
+      : { command: options.baselineCommand, argsFor: pluginArgsFor }
 })
 
 const runLoad = (server: RunningServer, scenario: Scenario, options: BenchOptions): Promise<LoadResult> =>
@@ -62,7 +72,9 @@ const runServer = async (
       const result = await runLoad(server, scenario, options)
       results[scenario.id] = result
       if (scenario.samplePeakRss && Number.isFinite(result.serverPeakRssMib)) {
-        peakRssUnderLoadMib = Number.isFinite(peakRssUnderLoadMib) ? Math.max(peakRssUnderLoadMib, result.serverPeakRssMib) : result.serverPeakRssMib
+        peakRssUnderLoadMib = Number.isFinite(peakRssUnderLoadMib)
+          ? Math.max(peakRssUnderLoadMib, result.serverPeakRssMib)
+          : result.serverPeakRssMib
       }
       log(
         `set ${set} ${name}: ${scenario.label.padEnd(24)} ${fmt(result.opsPerSecond, 0).padStart(6)} ops/s  ` +
@@ -95,7 +107,7 @@ const main = async (): Promise<number> => {
   installCleanup()
   const options = parseOptions(process.argv.slice(2), process.env)
   if (options === "help") {
-    process.stdout.write(usage + "\n")
+    process.stdout.write(`${usage}\n`)
     return 0
   }
   const startedAt = performance.now()
@@ -115,42 +127,48 @@ const main = async (): Promise<number> => {
     for (const name of order) runs.push(await runServer(name, set, chosen, options, services))
   }
 
-  const cloud = options.cloud === "off"
-    ? undefined
-    : await runCloudScenarios(options.pluginCommand, services, options, log)
+  const cloud = options.cloud === "off" ? undefined : await runCloudScenarios(options.pluginCommand, services, options, log)
   const summary = summarize(runs, chosen)
   const floorLabel = options.baselineCommand === undefined ? "floor" : "baseline"
   if (options.baselineCommand !== undefined) log(`baseline in the floor's seat: ${options.baselineCommand.join(" ")}`)
-  const table = (runs.length > 0 ? markdown(summary, chosen, options.sets, floorLabel) : "") + (cloud === undefined ? "" : `\n${cloudMarkdown(cloud)}`)
+  const table =
+    (runs.length > 0 ? markdown(summary, chosen, options.sets, floorLabel) : "") + (cloud === undefined ? "" : `\n${cloudMarkdown(cloud)}`)
   const totalSeconds = (performance.now() - startedAt) / 1000
   process.stdout.write(table)
   process.stdout.write(`\n${options.smoke ? "smoke run" : "run"} took ${totalSeconds.toFixed(1)} s\n`)
 
   fs.mkdirSync(path.dirname(options.outFile), { recursive: true })
-  fs.writeFileSync(options.outFile, JSON.stringify({
-    meta: {
-      date: new Date().toISOString(),
-      node: process.version,
-      cpus: os.cpus().length,
-      cpuModel: os.cpus()[0]?.model ?? "unknown",
-      loadAverageBefore: loadBefore,
-      loadAverageAfter: os.loadavg(),
-      git: gitDescription(),
-      pluginCommand: portable(options.pluginCommand),
-      totalSeconds
-    },
-    options: {
-      ...options,
-      scenarioIds: [...options.scenarioIds],
-      pluginCommand: portable(options.pluginCommand),
-      baselineCommand: options.baselineCommand === undefined ? undefined : portable(options.baselineCommand),
-      outFile: portable([options.outFile])[0]
-    },
-    scenarios: chosen,
-    summary,
-    runs,
-    cloud
-  }, null, 2) + "\n")
+  fs.writeFileSync(
+    options.outFile,
+    `${JSON.stringify(
+      {
+        meta: {
+          date: new Date().toISOString(),
+          node: process.version,
+          cpus: os.cpus().length,
+          cpuModel: os.cpus()[0]?.model ?? "unknown",
+          loadAverageBefore: loadBefore,
+          loadAverageAfter: os.loadavg(),
+          git: gitDescription(),
+          pluginCommand: portable(options.pluginCommand),
+          totalSeconds
+        },
+        options: {
+          ...options,
+          scenarioIds: [...options.scenarioIds],
+          pluginCommand: portable(options.pluginCommand),
+          baselineCommand: options.baselineCommand === undefined ? undefined : portable(options.baselineCommand),
+          outFile: portable([options.outFile])[0]
+        },
+        scenarios: chosen,
+        summary,
+        runs,
+        cloud
+      },
+      null,
+      2
+    )}\n`
+  )
   log(`wrote ${path.relative(process.cwd(), options.outFile)}`)
 
   const problems = [...summary.problems, ...(cloud === undefined ? [] : cloudProblems(cloud))]

@@ -29,20 +29,33 @@ export interface LoadRun {
 
 export const runLoadGenerator = (server: { readonly target: string; readonly pid: number }, run: LoadRun): Promise<LoadResult> =>
   new Promise((resolve) => {
-    const child = trackChild(spawn(process.execPath, [
-      path.join(here, "loadGenerator.ts"),
-      "--target", server.target,
-      "--kind", run.kind,
-      "--concurrency", String(run.concurrency),
-      "--duration-ms", String(run.durationMillis),
-      "--warmup-ms", String(run.warmupMillis),
-      "--channels", String(run.channels),
-      "--server-pid", String(server.pid),
-      ...(run.sampleRss ? ["--sample-rss"] : []),
-      ...(run.plaintextBytes === undefined ? [] : ["--plaintext-bytes", String(run.plaintextBytes)]),
-      ...(run.deadlineMillis === undefined ? [] : ["--deadline-ms", String(run.deadlineMillis)]),
-      ...(run.warmupCalls === undefined ? [] : ["--warmup-calls", String(run.warmupCalls)])
-    ], { cwd: projectRoot, stdio: ["ignore", "pipe", "pipe"] }))
+    const child = trackChild(
+      spawn(
+        process.execPath,
+        [
+          path.join(here, "loadGenerator.ts"),
+          "--target",
+          server.target,
+          "--kind",
+          run.kind,
+          "--concurrency",
+          String(run.concurrency),
+          "--duration-ms",
+          String(run.durationMillis),
+          "--warmup-ms",
+          String(run.warmupMillis),
+          "--channels",
+          String(run.channels),
+          "--server-pid",
+          String(server.pid),
+          ...(run.sampleRss ? ["--sample-rss"] : []),
+          ...(run.plaintextBytes === undefined ? [] : ["--plaintext-bytes", String(run.plaintextBytes)]),
+          ...(run.deadlineMillis === undefined ? [] : ["--deadline-ms", String(run.deadlineMillis)]),
+          ...(run.warmupCalls === undefined ? [] : ["--warmup-calls", String(run.warmupCalls)])
+        ],
+        { cwd: projectRoot, stdio: ["ignore", "pipe", "pipe"] }
+      )
+    )
     let stdout = ""
     let stderr = ""
     child.stdout?.on("data", (chunk: Buffer) => (stdout += chunk.toString()))

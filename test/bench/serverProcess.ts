@@ -38,11 +38,13 @@ export const startServer = async (
   const [command, ...leading] = server.command
   if (command === undefined) throw new Error("empty server command")
   const spawnedAt = performance.now()
-  const child = trackChild(spawn(command, [...leading, ...server.argsFor(socketPath)], {
-    cwd: options.cwd,
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "ignore", "pipe"]
-  }))
+  const child = trackChild(
+    spawn(command, [...leading, ...server.argsFor(socketPath)], {
+      cwd: options.cwd,
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "ignore", "pipe"]
+    })
+  )
   let stderr = ""
   child.stderr?.on("data", (chunk: Buffer) => {
     // Keep the tail only: enough to explain a failure.

@@ -126,7 +126,9 @@ const main = async (): Promise<number> => {
     for (const way of order) {
       const sample = await measure(way, services)
       samples.get(way.id)?.push(sample)
-      log(`round ${round + 1} ${way.id}: first Status ${fmt(sample.firstStatusMillis, 0)} ms, CPU ${fmt(sample.cpuMillis, 0)} ms, serving RSS ${fmt(sample.servingRssMib, 1)} MiB, launcher RSS ${fmt(sample.launcherRssMib, 1)} MiB, ${sample.processes} process(es)`)
+      log(
+        `round ${round + 1} ${way.id}: first Status ${fmt(sample.firstStatusMillis, 0)} ms, CPU ${fmt(sample.cpuMillis, 0)} ms, serving RSS ${fmt(sample.servingRssMib, 1)} MiB, launcher RSS ${fmt(sample.launcherRssMib, 1)} MiB, ${sample.processes} process(es)`
+      )
     }
   }
 
@@ -146,29 +148,37 @@ const main = async (): Promise<number> => {
   const table = [
     `| way of starting | processes | first Status, ms | ×image | CPU until then, ms | ×image | idle RSS of the server, MiB | ×image | launcher RSS, MiB |`,
     `|---|---:|---:|---:|---:|---:|---:|---:|---:|`,
-    ...rows.map((r) =>
-      `| ${r.label} | ${r.processes} | ${shown(r.firstStatusMillis, 0)} | ${fmt(r.firstStatusMillis.median / baseStart, 2)}× | ` +
-      `${shown(r.cpuMillis, 0)} | ${fmt(r.cpuMillis.median / baseCpu, 2)}× | ` +
-      `${shown(r.servingRssMib, 1)} | ${fmt(r.servingRssMib.median / baseRss, 2)}× | ${r.launcherRssMib.max === 0 ? "–" : shown(r.launcherRssMib, 1)} |`
+    ...rows.map(
+      (r) =>
+        `| ${r.label} | ${r.processes} | ${shown(r.firstStatusMillis, 0)} | ${fmt(r.firstStatusMillis.median / baseStart, 2)}× | ` +
+        `${shown(r.cpuMillis, 0)} | ${fmt(r.cpuMillis.median / baseCpu, 2)}× | ` +
+        `${shown(r.servingRssMib, 1)} | ${fmt(r.servingRssMib.median / baseRss, 2)}× | ${r.launcherRssMib.max === 0 ? "–" : shown(r.launcherRssMib, 1)} |`
     )
   ].join("\n")
   process.stdout.write(`${table}\n\nmedian (min–max) of ${runs} round(s)\n`)
 
   fs.mkdirSync(path.dirname(outFile), { recursive: true })
-  fs.writeFileSync(outFile, JSON.stringify({
-    meta: {
-      date: new Date().toISOString(),
-      bundleNode: process.version,
-      machineNodeMajor: machine?.major,
-      cpus: os.cpus().length,
-      loadAverageBefore: loadBefore,
-      loadAverageAfter: os.loadavg(),
-      git: gitDescription(),
-      runs
-    },
-    ways: rows,
-    samples: Object.fromEntries(samples)
-  }, null, 2) + "\n")
+  fs.writeFileSync(
+    outFile,
+    `${JSON.stringify(
+      {
+        meta: {
+          date: new Date().toISOString(),
+          bundleNode: process.version,
+          machineNodeMajor: machine?.major,
+          cpus: os.cpus().length,
+          loadAverageBefore: loadBefore,
+          loadAverageAfter: os.loadavg(),
+          git: gitDescription(),
+          runs
+        },
+        ways: rows,
+        samples: Object.fromEntries(samples)
+      },
+      null,
+      2
+    )}\n`
+  )
   log(`wrote ${path.relative(process.cwd(), outFile)}`)
   return 0
 }

@@ -74,7 +74,11 @@ describe("ensureBundle", () => {
 
   it("without the dev dependencies and without a bundle: an error that says how to build it", () => {
     const root = checkout({ modules: "production" })
-    assert.throws(() => ensureBundle(root), BundleError, /is not built.*rolldown, a dev dependency, is not installed.*npm ci && npm run build/s)
+    assert.throws(
+      () => ensureBundle(root),
+      BundleError,
+      /is not built.*rolldown, a dev dependency, is not installed.*npm ci && npm run build/s
+    )
   })
 
   it("with them: builds a missing bundle, then a stale one, and leaves a fresh one alone", () => {
@@ -90,7 +94,11 @@ describe("ensureBundle", () => {
     assert.strictEqual(bundleState(root), "stale")
     assert.strictEqual(ensureBundle(root), "built")
     assert.strictEqual(bundleState(root), "fresh")
-    assert.deepStrictEqual(fs.readdirSync(root).filter((name) => name.startsWith(".dist-")), [], "no staging folder left")
+    assert.deepStrictEqual(
+      fs.readdirSync(root).filter((name) => name.startsWith(".dist-")),
+      [],
+      "no staging folder left"
+    )
   })
 
   it("as npm's prepare step it never fails an install: it says why it did not build and exits 0", async () => {

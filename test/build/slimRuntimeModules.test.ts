@@ -15,7 +15,11 @@ afterAll(() => {
   for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true })
 })
 
-type Entry = { readonly dependencies?: Record<string, string>; readonly optionalDependencies?: Record<string, string>; readonly peerDependencies?: Record<string, string> }
+type Entry = {
+  readonly dependencies?: Record<string, string>
+  readonly optionalDependencies?: Record<string, string>
+  readonly peerDependencies?: Record<string, string>
+}
 
 const tree = (packages: Record<string, Entry>) => new Map(Object.entries(packages))
 
@@ -44,8 +48,14 @@ describe("resolving a dependency as Node does", () => {
       "node_modules/peer": {},
       "node_modules/inlined": { dependencies: { shared: "1" } }
     })
-    assert.sameMembers([...runtimeClosure(installedTree, ["ext"])], ["node_modules/ext", "node_modules/shared", "node_modules/deep", "node_modules/peer"])
-    assert.throws(() => runtimeClosure(tree({ "node_modules/ext": { dependencies: { absent: "1" } } }), ["ext"]), /absent \(needed by node_modules\/ext\) is not installed/)
+    assert.sameMembers(
+      [...runtimeClosure(installedTree, ["ext"])],
+      ["node_modules/ext", "node_modules/shared", "node_modules/deep", "node_modules/peer"]
+    )
+    assert.throws(
+      () => runtimeClosure(tree({ "node_modules/ext": { dependencies: { absent: "1" } } }), ["ext"]),
+      /absent \(needed by node_modules\/ext\) is not installed/
+    )
   })
 })
 
@@ -68,7 +78,8 @@ describe("slimRuntimeModules", () => {
     packages["node_modules/effect"] = {}
     for (const file of ["package.json", "LICENSE", "README.md", "dist/index.js", "src/index.ts"]) write(`node_modules/effect/${file}`)
     packages["node_modules/effect/node_modules/nested"] = {}
-    for (const file of ["package.json", "LICENSE.md", "NOTICE", "COPYING.txt", "index.js", "licenses.js"]) write(`node_modules/effect/node_modules/nested/${file}`)
+    for (const file of ["package.json", "LICENSE.md", "NOTICE", "COPYING.txt", "index.js", "licenses.js"])
+      write(`node_modules/effect/node_modules/nested/${file}`)
     write("node_modules/.bin/tool")
     fs.symlinkSync("../effect/dist/cli.js", path.join(dir, "node_modules/.bin/effect-cli"))
     fs.symlinkSync("../needed-at-run-time/index.js", path.join(dir, "node_modules/.bin/kept-cli"))
@@ -78,7 +89,12 @@ describe("slimRuntimeModules", () => {
     for (const name of bundleExternals) assert.isTrue(fs.existsSync(path.join(dir, `node_modules/${name}/build/index.js`)), name)
     assert.isTrue(fs.existsSync(path.join(dir, "node_modules/needed-at-run-time/index.js")))
     assert.sameMembers(fs.readdirSync(path.join(dir, "node_modules/effect")), ["package.json", "LICENSE", "node_modules"])
-    assert.sameMembers(fs.readdirSync(path.join(dir, "node_modules/effect/node_modules/nested")), ["package.json", "LICENSE.md", "NOTICE", "COPYING.txt"])
+    assert.sameMembers(fs.readdirSync(path.join(dir, "node_modules/effect/node_modules/nested")), [
+      "package.json",
+      "LICENSE.md",
+      "NOTICE",
+      "COPYING.txt"
+    ])
     assert.sameMembers(fs.readdirSync(path.join(dir, "node_modules/.bin")), ["tool", "kept-cli"])
   })
 })

@@ -14,7 +14,7 @@ const flagNames = Object.values(pluginFlags)
 
 describe("command line", () => {
   it.live("--help lists every plugin flag with its env var, and the probe sub-command; exit 0", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const help = yield* run(["--help"])
       assert.strictEqual(help.code, 0)
       for (const name of flagNames) {
@@ -25,14 +25,16 @@ describe("command line", () => {
       assert.include(help.stdout, "--log-level")
       assert.include(help.stdout, "probe")
       assert.notInclude(help.stdout, "--wizard")
-    }))
+    })
+  )
 
   it.live("--version prints the version; exit 0", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const version = yield* run(["--version"])
       assert.strictEqual(version.code, 0)
       assert.match(version.stdout, /k8s-cloudkms-plugin v\d+\.\d+\.\d+/)
-    }))
+    })
+  )
 
   const badFlags: ReadonlyArray<[ReadonlyArray<string>, string]> = [
     [["--kms-backend", "fake", "--healthz-port", "abc"], "--healthz-port"],
@@ -47,56 +49,71 @@ describe("command line", () => {
   ]
   for (const [args, flag] of badFlags) {
     it.live(`${args.join(" ") || "(no flags)"} → exit 2 naming ${flag}, no socket`, () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const socket = path.join(yield* tempDir, "kms.sock")
         const result = yield* run([...args, "--path-to-unix-socket", socket])
         assert.strictEqual(result.code, 2, result.stderr)
         assert.include(result.stderr, flag)
         assert.isAtMost(result.stderr.trim().split("\n").length, 4, "one short message, not a help dump")
         assert.isFalse(fs.existsSync(socket))
-      }))
+      })
+    )
   }
 
   it.live("the Go plugin's --logtostderr and --v are accepted (and ignored), so its manifests run unchanged", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const dir = yield* tempDir
-      const plugin = yield* spawnPlugin(["--path-to-unix-socket", path.join(dir, "kms.sock"), "--logtostderr", "--v=2", "--log-format", "text"])
+      const plugin = yield* spawnPlugin([
+        "--path-to-unix-socket",
+        path.join(dir, "kms.sock"),
+        "--logtostderr",
+        "--v=2",
+        "--log-format",
+        "text"
+      ])
       assert.include(plugin.stderr(), "ignoring the Go plugin's glog flags")
       const help = yield* run(["--help"])
       for (const name of goFlags) assert.notInclude(help.stdout, `--${name} `)
-    }))
+    })
+  )
 
   it.live("env vars are read as flags (KMS_PLUGIN_<FLAG>), and a bad one is named by the variable", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const result = yield* run(["--kms-backend", "fake"], { KMS_PLUGIN_HEALTHZ_TIMEOUT: "soon" })
       assert.strictEqual(result.code, 2)
       assert.include(result.stderr, "KMS_PLUGIN_HEALTHZ_TIMEOUT: ")
       const level = yield* run(["--kms-backend", "fake"], { KMS_PLUGIN_LOG_LEVEL: "chatty" })
       assert.strictEqual(level.code, 2)
       assert.include(level.stderr, "KMS_PLUGIN_LOG_LEVEL: ")
-    }))
+    })
+  )
 
   it.live("a flag on the command line wins over its env var", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const dir = yield* tempDir
-      const plugin = yield* spawnPlugin(
-        ["--path-to-unix-socket", path.join(dir, "flag.sock"), "--log-level", "INFO"],
-        { KMS_PLUGIN_PATH_TO_UNIX_SOCKET: path.join(dir, "env.sock") }
-      )
+      const plugin = yield* spawnPlugin(["--path-to-unix-socket", path.join(dir, "flag.sock"), "--log-level", "INFO"], {
+        KMS_PLUGIN_PATH_TO_UNIX_SOCKET: path.join(dir, "env.sock")
+      })
       assert.include(plugin.stderr(), "flag.sock")
       assert.notInclude(plugin.stderr(), "env.sock")
-    }))
+    })
+  )
 
   it.live("log level is case-insensitive from the env var, and JSON lines are the default format", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const dir = yield* tempDir
       const plugin = yield* spawnPlugin(["--path-to-unix-socket", path.join(dir, "kms.sock")], { KMS_PLUGIN_LOG_LEVEL: "DEBUG" })
-      const lines = plugin.stderr().trim().split("\n").map((line) => JSON.parse(line) as { level: string; msg: string })
+      const lines = plugin
+        .stderr()
+        .trim()
+        .split("\n")
+        .map((line) => JSON.parse(line) as { level: string; msg: string })
       assert.isTrue(lines.some((l) => l.msg.startsWith("serving KMS") && l.level === "info"))
-    }))
+    })
+  )
 
   it.live("probe passes against a running plugin (both APIs) and fails (exit 1) against a missing socket", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const dir = yield* tempDir
       const socket = path.join(dir, "kms.sock")
       yield* spawnPlugin(["--path-to-unix-socket", socket])
@@ -106,5 +123,6 @@ describe("command line", () => {
       const missing = yield* run(["probe", "--path-to-unix-socket", path.join(dir, "none.sock"), "--timeout", "1s"])
       assert.strictEqual(missing.code, 1)
       assert.include(missing.stdout, "FAIL")
-    }))
+    })
+  )
 })

@@ -6,8 +6,8 @@ import { pluginRevision, pluginVersion } from "../../src/version.ts"
 import { kill } from "../support/childProcess.ts"
 import { logRecords } from "../support/logRecords.ts"
 import { spawnCli } from "../support/spawnPlugin.ts"
-import { tempDir } from "../support/tempDir.ts"
 import { makeStaleSocket } from "../support/staleSocket.ts"
+import { tempDir } from "../support/tempDir.ts"
 
 // The real entrypoint, run as the Go plugin's manifests and habits run it:
 // single-dash flags, repeated flags, glog's -v, env vars with mistakes in
@@ -38,10 +38,9 @@ const serving = (args: ReadonlyArray<string>) =>
 
 const startLine = (stderr: string) => logRecords(stderr).find((r) => r.msg === "starting")
 
-
 describe("the Go plugin's command-line habits (real entrypoint)", () => {
   it.live("single-dash flags in every Go spelling; the start line carries version and revision", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const socket = path.join(yield* tempDir, "kms.sock")
       const plugin = yield* serving([
         `-key-uri=${keyUri}`,
@@ -56,16 +55,19 @@ describe("the Go plugin's command-line habits (real entrypoint)", () => {
       const start = startLine(plugin.stderr())
       assert.include(start, { keyUri, backend: "fake", socket, kms: "v2", version: pluginVersion, revision: pluginRevision })
       assert.isTrue(fs.lstatSync(socket).isSocket())
-    }))
+    })
+  )
 
   it.live("a repeated flag takes its last value, with one warning naming it (no values)", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const dir = yield* tempDir
       const plugin = yield* serving([
         "--kms-backend=fake",
         "--healthz-port=0",
-        "--path-to-unix-socket", path.join(dir, "first.sock"),
-        "-path-to-unix-socket", path.join(dir, "last.sock"),
+        "--path-to-unix-socket",
+        path.join(dir, "first.sock"),
+        "-path-to-unix-socket",
+        path.join(dir, "last.sock"),
         "--kms=v1",
         "-kms=both"
       ])
@@ -76,51 +78,62 @@ describe("the Go plugin's command-line habits (real entrypoint)", () => {
       assert.strictEqual(warnings[0]?.level, "warn")
       assert.strictEqual(warnings[0]?.msg, "flags given more than once, the last value is used: --path-to-unix-socket, --kms")
       assert.isFalse(fs.existsSync(path.join(dir, "first.sock")))
-    }))
+    })
+  )
 
-  it.live("-v, --v, -version and --version print the version and exit 0", () =>
-    Effect.gen(function*() {
-      const spellings = [["-v"], ["--v"], ["-version"], ["--version"]]
-      const results = yield* Effect.forEach(spellings, (args) => run(args), { concurrency: "unbounded" })
-      results.forEach((result, i) => {
-        const args = spellings[i]?.join(" ")
-        assert.strictEqual(result.code, 0, `${args}: ${result.stderr}`)
-        assert.strictEqual(result.stdout.trim(), `k8s-cloudkms-plugin v${pluginVersion}`, args)
-        assert.strictEqual(result.stderr, "", args)
-      })
-    }), slow)
+  it.live(
+    "-v, --v, -version and --version print the version and exit 0",
+    () =>
+      Effect.gen(function* () {
+        const spellings = [["-v"], ["--v"], ["-version"], ["--version"]]
+        const results = yield* Effect.forEach(spellings, (args) => run(args), { concurrency: "unbounded" })
+        results.forEach((result, i) => {
+          const args = spellings[i]?.join(" ")
+          assert.strictEqual(result.code, 0, `${args}: ${result.stderr}`)
+          assert.strictEqual(result.stdout.trim(), `k8s-cloudkms-plugin v${pluginVersion}`, args)
+          assert.strictEqual(result.stderr, "", args)
+        })
+      }),
+    slow
+  )
 
-  it.live("glog's verbosity (--v=2, -v 4) is accepted, ignored and said once; a verbosity that is no number exits 2", () =>
-    Effect.gen(function*() {
-      const dir = yield* tempDir
-      const spellings = [["--v=2"], ["-v", "4"]]
-      const plugins = yield* Effect.forEach(
-        spellings,
-        (verbosity, i) => serving(["--kms-backend=fake", "--healthz-port=0", `--path-to-unix-socket=${path.join(dir, `${i}.sock`)}`, ...verbosity]),
-        { concurrency: "unbounded" }
-      )
-      plugins.forEach((plugin, i) => {
-        const ignored = logRecords(plugin.stderr()).filter((r) => r.msg.startsWith("ignoring the Go plugin's glog flags"))
-        assert.lengthOf(ignored, 1, spellings[i]?.join(" "))
-      })
-      const bad = yield* run(["--kms-backend=fake", "-v=loud"])
-      assert.strictEqual(bad.code, 2)
-      assert.include(bad.stderr, "--v: expected glog's verbosity level, a whole number (it is ignored), got \"loud\"")
-    }), slow)
+  it.live(
+    "glog's verbosity (--v=2, -v 4) is accepted, ignored and said once; a verbosity that is no number exits 2",
+    () =>
+      Effect.gen(function* () {
+        const dir = yield* tempDir
+        const spellings = [["--v=2"], ["-v", "4"]]
+        const plugins = yield* Effect.forEach(
+          spellings,
+          (verbosity, i) =>
+            serving(["--kms-backend=fake", "--healthz-port=0", `--path-to-unix-socket=${path.join(dir, `${i}.sock`)}`, ...verbosity]),
+          { concurrency: "unbounded" }
+        )
+        plugins.forEach((plugin, i) => {
+          const ignored = logRecords(plugin.stderr()).filter((r) => r.msg.startsWith("ignoring the Go plugin's glog flags"))
+          assert.lengthOf(ignored, 1, spellings[i]?.join(" "))
+        })
+        const bad = yield* run(["--kms-backend=fake", "-v=loud"])
+        assert.strictEqual(bad.code, 2)
+        assert.include(bad.stderr, '--v: expected glog\'s verbosity level, a whole number (it is ignored), got "loud"')
+      }),
+    slow
+  )
 
   it.live("a bad env var value exits 2 with one line naming the variable", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const socket = path.join(yield* tempDir, "kms.sock")
       const result = yield* run(["--kms-backend=fake", `--path-to-unix-socket=${socket}`], { KMS_PLUGIN_KMS_INSECURE: "maybe" })
       assert.strictEqual(result.code, 2)
       const naming = result.stderr.split("\n").filter((line) => line.includes("KMS_PLUGIN_KMS_INSECURE"))
-      assert.deepStrictEqual(naming, ["  KMS_PLUGIN_KMS_INSECURE: expected true or false, got \"maybe\""])
+      assert.deepStrictEqual(naming, ['  KMS_PLUGIN_KMS_INSECURE: expected true or false, got "maybe"'])
       assert.notInclude(result.stderr, "SchemaError")
       assert.isFalse(fs.existsSync(socket))
-    }))
+    })
+  )
 
   it.live("an unknown single-dash flag is named as typed (not as -k -e -y …), exit 2", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const result = yield* run(["--kms-backend=fake", `-key-urri=${keyUri}`])
       assert.strictEqual(result.code, 2)
       assert.deepStrictEqual(result.stderr.trim().split("\n"), [
@@ -130,10 +143,11 @@ describe("the Go plugin's command-line habits (real entrypoint)", () => {
       const probe = yield* run(["probe", "-sockett=/x"])
       assert.strictEqual(probe.code, 2)
       assert.include(probe.stderr, "Unrecognized flag: -sockett in command k8s-cloudkms-plugin probe")
-    }))
+    })
+  )
 
   it.live("probe (single-dash flags) on a missing or refused socket: one plain line per check, exit 1", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const dir = yield* tempDir
       const missing = path.join(dir, "none.sock")
       const gone = yield* run(["probe", `-path-to-unix-socket=${missing}`, "-timeout", "2s"])
@@ -160,5 +174,6 @@ describe("the Go plugin's command-line habits (real entrypoint)", () => {
         assert.notInclude(output.stdout + output.stderr, "Resolution note")
         assert.strictEqual(output.stderr, "")
       }
-    }))
+    })
+  )
 })

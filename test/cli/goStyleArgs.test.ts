@@ -1,11 +1,11 @@
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import { assert, describe, it } from "@effect/vitest"
-import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import * as CliConfig from "effect/cli/CliConfig"
 import * as CliOutput from "effect/cli/CliOutput"
 import * as Command from "effect/cli/Command"
 import * as GlobalFlag from "effect/cli/GlobalFlag"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as fc from "fast-check"
 import { type CommandSpec, commandSpec } from "../../src/cli/flagSpecs.ts"
 import { goStyleArgs } from "../../src/cli/goStyleArgs.ts"
@@ -46,11 +46,13 @@ const parse = (args: ReadonlyArray<string>): Promise<Parsed | string> => {
     Command.runWith(cli, { version: "test" })(args).pipe(
       Effect.map(() => parsed ?? "no command ran"),
       Effect.catch((error) => Effect.succeed(`refused: ${String(error)}`)),
-      Effect.provide(Layer.mergeAll(
-        NodeServices.layer,
-        CliConfig.layer({ builtIns: [GlobalFlag.Help, GlobalFlag.Version] }),
-        CliOutput.layerPresenter(silent)
-      ))
+      Effect.provide(
+        Layer.mergeAll(
+          NodeServices.layer,
+          CliConfig.layer({ builtIns: [GlobalFlag.Help, GlobalFlag.Version] }),
+          CliOutput.layerPresenter(silent)
+        )
+      )
     )
   )
 }
@@ -93,26 +95,28 @@ const booleanFlag = (name: string): fc.Arbitrary<Given> =>
   )
 
 /** glog's verbosity: `-v N`, `--v N`, `-v=N`, `--v=N`. */
-const verbosityFlag: fc.Arbitrary<Given> = fc.tuple(dashes, fc.integer({ min: 0, max: 10 }).map(String), fc.boolean()).map((
-  [d, n, inline]
-) => ({ name: "v", value: n, words: inline ? [`${d}v=${n}`] : [`${d}v`, n] }))
+const verbosityFlag: fc.Arbitrary<Given> = fc
+  .tuple(dashes, fc.integer({ min: 0, max: 10 }).map(String), fc.boolean())
+  .map(([d, n, inline]) => ({ name: "v", value: n, words: inline ? [`${d}v=${n}`] : [`${d}v`, n] }))
 
 /** probe's --kms is the one flag whose values effect/cli itself restricts. */
 const probeApis = fc.constantFrom("v1", "v2", "both")
 
 const givenFlag = (spec: CommandSpec): fc.Arbitrary<Given> =>
-  fc.constantFrom(...spec.flags.values()).chain((flag) =>
-    !flag.takesValue
-      ? booleanFlag(flag.name)
-      : flag.name === "v"
-      ? verbosityFlag
-      : spec === root.subcommands.get("probe") && flag.name === "kms"
-      ? valueFlag("kms", probeApis, probeApis)
-      : valueFlag(flag.name)
-  )
+  fc
+    .constantFrom(...spec.flags.values())
+    .chain((flag) =>
+      !flag.takesValue
+        ? booleanFlag(flag.name)
+        : flag.name === "v"
+          ? verbosityFlag
+          : spec === root.subcommands.get("probe") && flag.name === "kms"
+            ? valueFlag("kms", probeApis, probeApis)
+            : valueFlag(flag.name)
+    )
 
 const commandLine = fc.constantFrom("", "probe", "selftest").chain((command) => {
-  const spec = command === "" ? root : root.subcommands.get(command) ?? root
+  const spec = command === "" ? root : (root.subcommands.get(command) ?? root)
   return fc.array(givenFlag(spec), { maxLength: 8 }).map((given) => ({ command, spec, given }))
 })
 
@@ -127,7 +131,10 @@ const canonical = (command: string, spec: CommandSpec, given: ReadonlyArray<Give
 const repeatedOf = (spec: CommandSpec, given: ReadonlyArray<Given>): ReadonlyArray<string> => {
   const counts = new Map<string, number>()
   for (const g of given) counts.set(g.name, (counts.get(g.name) ?? 0) + 1)
-  return [...counts].filter(([name, n]) => n > 1 && spec.flags.get(name)?.repeatable === false).map(([name]) => `--${name}`).sort()
+  return [...counts]
+    .filter(([name, n]) => n > 1 && spec.flags.get(name)?.repeatable === false)
+    .map(([name]) => `--${name}`)
+    .sort()
 }
 
 describe("Go-style command line", () => {
@@ -155,7 +162,8 @@ describe("Go-style command line", () => {
         }),
         { numRuns: 150 }
       )
-    ))
+    )
+  )
 
   it("examples: the Go plugin's manifests, glog's -v, help and version", () => {
     const args = (typed: ReadonlyArray<string>) => goStyleArgs(typed, root).args
@@ -188,35 +196,52 @@ describe("Go-style command line", () => {
   })
 
   /** Words the rewrite does not know: unknown flags of either spelling, positional words, negative numbers. */
-  const stranger = fc.oneof(
-    fc.stringMatching(/^-[a-z][a-z0-9-]{1,10}(=[a-z0-9]{0,4})?$/),
-    fc.stringMatching(/^--[a-z][a-z0-9-]{1,10}(=[a-z0-9]{0,4})?$/),
-    fc.stringMatching(/^[a-z0-9][a-z0-9./]{0,8}$/),
-    fc.integer({ min: -99, max: -1 }).map(String)
-  ).filter((word) => {
-    const name = /^--?([^=]+)/.exec(word)?.[1]
-    return (name === undefined || !root.flags.has(name)) && !["v", "h", "help", "version"].includes(name ?? "") &&
-      !root.subcommands.has(word)
-  })
+  const stranger = fc
+    .oneof(
+      fc.stringMatching(/^-[a-z][a-z0-9-]{1,10}(=[a-z0-9]{0,4})?$/),
+      fc.stringMatching(/^--[a-z][a-z0-9-]{1,10}(=[a-z0-9]{0,4})?$/),
+      fc.stringMatching(/^[a-z0-9][a-z0-9./]{0,8}$/),
+      fc.integer({ min: -99, max: -1 }).map(String)
+    )
+    .filter((word) => {
+      const name = /^--?([^=]+)/.exec(word)?.[1]
+      return (
+        (name === undefined || !root.flags.has(name)) && !["v", "h", "help", "version"].includes(name ?? "") && !root.subcommands.has(word)
+      )
+    })
   /** Known flags, given with '=' so that no following word is taken as their value. */
-  const known = fc.constantFrom(...[...root.flags.values()].filter((f) => f.takesValue && f.repeatable)).chain((flag) =>
-    fc.tuple(dashes, plainValue).map(([d, v]) => `${d}${flag.name}=${v}`)
-  )
+  const known = fc
+    .constantFrom(...[...root.flags.values()].filter((f) => f.takesValue && f.repeatable))
+    .chain((flag) => fc.tuple(dashes, plainValue).map(([d, v]) => `${d}${flag.name}=${v}`))
 
   it("unknown flags, positional words and values starting with '-' are left as they are, in order; unknown single-dash flags are reported", () => {
-    fc.assert(fc.property(fc.array(fc.oneof(stranger, known), { maxLength: 10 }), (typed) => {
-      const rewritten = goStyleArgs(typed, root)
-      const strangers = typed.filter((word) => !isKnown(word))
-      assert.deepStrictEqual(rewritten.args.filter((word) => !isKnown(word)), strangers)
-      assert.deepStrictEqual(rewritten.unknown, strangers.filter((word) => /^-[a-z]/.test(word)))
-    }))
+    fc.assert(
+      fc.property(fc.array(fc.oneof(stranger, known), { maxLength: 10 }), (typed) => {
+        const rewritten = goStyleArgs(typed, root)
+        const strangers = typed.filter((word) => !isKnown(word))
+        assert.deepStrictEqual(
+          rewritten.args.filter((word) => !isKnown(word)),
+          strangers
+        )
+        assert.deepStrictEqual(
+          rewritten.unknown,
+          strangers.filter((word) => /^-[a-z]/.test(word))
+        )
+      })
+    )
   })
 
   it("'--' ends the flags: everything after it is left as it is", () => {
-    fc.assert(fc.property(fc.array(known, { maxLength: 4 }), fc.array(fc.oneof(stranger, known, fc.constant("-v")), { maxLength: 6 }), (before, after) => {
-      const rewritten = goStyleArgs([...before, "--", ...after], root)
-      assert.deepStrictEqual(rewritten.args.slice(before.length), ["--", ...after])
-    }))
+    fc.assert(
+      fc.property(
+        fc.array(known, { maxLength: 4 }),
+        fc.array(fc.oneof(stranger, known, fc.constant("-v")), { maxLength: 6 }),
+        (before, after) => {
+          const rewritten = goStyleArgs([...before, "--", ...after], root)
+          assert.deepStrictEqual(rewritten.args.slice(before.length), ["--", ...after])
+        }
+      )
+    )
   })
 })
 

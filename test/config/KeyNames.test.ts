@@ -20,7 +20,8 @@ describe("Cloud KMS resource names", () => {
       `${key}/`,
       `x${key}`,
       `${key}/cryptoKeyVersions/1`
-    ]) assert.isFalse(isCryptoKeyName(bad), bad)
+    ])
+      assert.isFalse(isCryptoKeyName(bad), bad)
   })
 
   it("version names: positive integers without leading zeros, up to 18 digits", () => {

@@ -31,10 +31,22 @@ interface DurationFlag {
 
 const durationFlags: ReadonlyArray<DurationFlag> = [
   { key: "kmsAttemptTimeout", flag: "kms-attempt-timeout", read: (c) => c.retry.attemptTimeoutMillis, defaultMillis: 2_000, minMillis: 1 },
-  { key: "kmsRetryInitialBackoff", flag: "kms-retry-initial-backoff", read: (c) => c.retry.initialBackoffMillis, defaultMillis: 50, minMillis: 1 },
+  {
+    key: "kmsRetryInitialBackoff",
+    flag: "kms-retry-initial-backoff",
+    read: (c) => c.retry.initialBackoffMillis,
+    defaultMillis: 50,
+    minMillis: 1
+  },
   { key: "kmsRetryMaxBackoff", flag: "kms-retry-max-backoff", read: (c) => c.retry.maxBackoffMillis, defaultMillis: 1_000, minMillis: 1 },
   { key: "kmsCallTimeout", flag: "kms-call-timeout", read: (c) => c.retry.callTimeoutMillis, defaultMillis: 10_000, minMillis: 1 },
-  { key: "keyRefreshInterval", flag: "key-refresh-interval", read: (c) => c.keyRefreshIntervalMillis, defaultMillis: 60_000, minMillis: 100 },
+  {
+    key: "keyRefreshInterval",
+    flag: "key-refresh-interval",
+    read: (c) => c.keyRefreshIntervalMillis,
+    defaultMillis: 60_000,
+    minMillis: 100
+  },
   { key: "shutdownGracePeriod", flag: "shutdown-grace-period", read: (c) => c.shutdownGraceMillis, defaultMillis: 10_000, minMillis: 0 },
   { key: "healthzTimeout", flag: "healthz-timeout", read: (c) => c.healthzTimeoutMillis, defaultMillis: 5_000, minMillis: 1 },
   { key: "healthzKmsCache", flag: "healthz-kms-cache", read: (c) => c.healthzKmsCacheMillis, defaultMillis: 5_000, minMillis: 0 },
@@ -46,8 +58,8 @@ const given = (d: DurationFlag, raw: string): Partial<PluginFlags> =>
   d.key === "kmsRetryInitialBackoff"
     ? { kmsRetryInitialBackoff: Option.some(raw), kmsRetryMaxBackoff: Option.some("10h") }
     : d.key === "kmsRetryMaxBackoff"
-    ? { kmsRetryMaxBackoff: Option.some(raw), kmsRetryInitialBackoff: Option.some("1ms") }
-    : { [d.key]: Option.some(raw) }
+      ? { kmsRetryMaxBackoff: Option.some(raw), kmsRetryInitialBackoff: Option.some("1ms") }
+      : { [d.key]: Option.some(raw) }
 
 describe("duration flags", () => {
   for (const d of durationFlags) {
@@ -106,19 +118,23 @@ describe("Go-style durations", () => {
 
   it("any sum of parts is the sum of each part", () => {
     const unit = fc.constantFrom(["h", 3_600_000], ["m", 60_000], ["s", 1_000], ["ms", 1], ["us", 0.001], ["µs", 0.001], ["ns", 0.000001])
-    fc.assert(fc.property(fc.array(fc.tuple(fc.nat({ max: 1000 }), unit), { minLength: 1, maxLength: 5 }), (parts) => {
-      const text = parts.map(([n, [u]]) => `${n}${u}`).join("")
-      const expected = parts.reduce((sum, [n, [, ms]]) => sum + n * ms, 0)
-      assert.closeTo(parseDurationMillis(text) ?? Number.NaN, expected, 1e-6, text)
-    }))
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat({ max: 1000 }), unit), { minLength: 1, maxLength: 5 }), (parts) => {
+        const text = parts.map(([n, [u]]) => `${n}${u}`).join("")
+        const expected = parts.reduce((sum, [n, [, ms]]) => sum + n * ms, 0)
+        assert.closeTo(parseDurationMillis(text) ?? Number.NaN, expected, 1e-6, text)
+      })
+    )
   })
 
   it("formats with the largest unit that divides it exactly", () => {
-    fc.assert(fc.property(fc.integer({ min: 1, max: 1000 }), (n) => {
-      assert.strictEqual(formatDurationMillis(n * 3_600_000), `${n}h`)
-      assert.strictEqual(formatDurationMillis(n * 3_600_000 + 60_000), `${n * 60 + 1}m`)
-      assert.strictEqual(formatDurationMillis(n * 60_000 + 1_000), `${n * 60 + 1}s`)
-      assert.strictEqual(formatDurationMillis(n * 1_000 + 1), `${n * 1_000 + 1}ms`)
-    }))
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 1000 }), (n) => {
+        assert.strictEqual(formatDurationMillis(n * 3_600_000), `${n}h`)
+        assert.strictEqual(formatDurationMillis(n * 3_600_000 + 60_000), `${n * 60 + 1}m`)
+        assert.strictEqual(formatDurationMillis(n * 60_000 + 1_000), `${n * 60 + 1}s`)
+        assert.strictEqual(formatDurationMillis(n * 1_000 + 1), `${n * 1_000 + 1}ms`)
+      })
+    )
   })
 })

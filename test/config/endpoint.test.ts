@@ -14,10 +14,27 @@ const messageOf = (raw: string): string => messageOfFlags({ kmsEndpoint: Option.
 describe("--kms-endpoint", () => {
   it("ports 1 and 65535 are the bounds", () => {
     assert.deepStrictEqual(endpointOf("kms.example.com:1"), { _tag: "Custom", host: "kms.example.com", port: 1, insecure: false })
-    assert.deepStrictEqual(endpointOf("kms.example.com:65535", true), { _tag: "Custom", host: "kms.example.com", port: 65535, insecure: true })
+    assert.deepStrictEqual(endpointOf("kms.example.com:65535", true), {
+      _tag: "Custom",
+      host: "kms.example.com",
+      port: 65535,
+      insecure: true
+    })
   })
 
-  for (const raw of ["host:65536", "host:99999", "host:0", "8080", "443", "host: 443", "host:443 ", "host:443x", "host:+443", "host:4e2", "host:"]) {
+  for (const raw of [
+    "host:65536",
+    "host:99999",
+    "host:0",
+    "8080",
+    "443",
+    "host: 443",
+    "host:443 ",
+    "host:443x",
+    "host:+443",
+    "host:4e2",
+    "host:"
+  ]) {
     it(`refuses ${JSON.stringify(raw)}`, () => {
       assert.strictEqual(messageOf(raw), `--kms-endpoint: expected host:port, got ${JSON.stringify(raw)}`)
     })
@@ -25,15 +42,17 @@ describe("--kms-endpoint", () => {
 
   it("the port is what follows the last colon; an IPv6 host is in brackets and kept without them", () => {
     assert.deepStrictEqual(endpointOf("[2001:db8::1]:8443"), { _tag: "Custom", host: "2001:db8::1", port: 8443, insecure: false })
-    assert.strictEqual(messageOf("2001:db8::1:8443"), "--kms-endpoint: expected host:port, got \"2001:db8::1:8443\"")
+    assert.strictEqual(messageOf("2001:db8::1:8443"), '--kms-endpoint: expected host:port, got "2001:db8::1:8443"')
   })
 
   it("any DNS-style host and any port 1-65535 is taken as written", () => {
     const label = fc.stringMatching(/^[a-z0-9](?:[a-z0-9-]{0,10}[a-z0-9])?$/)
     const host = fc.array(label, { minLength: 1, maxLength: 4 }).map((labels) => labels.join("."))
-    fc.assert(fc.property(host, fc.integer({ min: 1, max: 65535 }), fc.boolean(), (h, port, insecure) => {
-      assert.deepStrictEqual(endpointOf(`${h}:${port}`, insecure), { _tag: "Custom", host: h, port, insecure })
-    }))
+    fc.assert(
+      fc.property(host, fc.integer({ min: 1, max: 65535 }), fc.boolean(), (h, port, insecure) => {
+        assert.deepStrictEqual(endpointOf(`${h}:${port}`, insecure), { _tag: "Custom", host: h, port, insecure })
+      })
+    )
   })
 
   it("--integration-test wins over --kms-endpoint", () => {

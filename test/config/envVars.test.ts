@@ -28,7 +28,8 @@ const duration = (minMillis: number) => fc.integer({ min: Math.max(minMillis, 1)
 const badDuration = fc.constantFrom("soon", "5 seconds", "1h2x", "-3s", "")
 const ip = fc.oneof(fc.ipV4(), fc.constantFrom("::", "::1", "0.0.0.0"))
 const badIp = fc.constantFrom("localhost", "256.0.0.1", "10.0.0", "")
-const anyCase = (words: ReadonlyArray<string>) => fc.tuple(fc.constantFrom(...words), fc.boolean()).map(([w, up]) => up ? w.toUpperCase() : w)
+const anyCase = (words: ReadonlyArray<string>) =>
+  fc.tuple(fc.constantFrom(...words), fc.boolean()).map(([w, up]) => (up ? w.toUpperCase() : w))
 const suffix = fc.stringMatching(/^[A-Za-z0-9._-]{1,64}$/)
 const badSuffix = fc.constantFrom("has space", "a:b", "x".repeat(65), "ü")
 const keyName = fc.stringMatching(/^[a-z][a-z0-9-]{0,20}$/).map((k) => `projects/p/locations/global/keyRings/r/cryptoKeys/${k}`)
@@ -43,7 +44,11 @@ const cases: Readonly<Record<string, FlagCase>> = {
   "decrypt-key-suffix": { kind: "list", good: suffix, bad: badSuffix },
   kms: { kind: "text", good: anyCase(["v1", "v2", "both"]), bad: fc.constantFrom("v3", "all", "") },
   "kms-backend": { kind: "text", good: anyCase(["cloud", "fake"]), bad: fc.constantFrom("aws", "") },
-  "kms-endpoint": { kind: "text", good: port.filter((p) => p !== "0").map((p) => `kms.example.com:${p}`), bad: fc.constantFrom("host", ":443", "host:0") },
+  "kms-endpoint": {
+    kind: "text",
+    good: port.filter((p) => p !== "0").map((p) => `kms.example.com:${p}`),
+    bad: fc.constantFrom("host", ":443", "host:0")
+  },
   "kms-insecure": { kind: "toggle", good: toggleWord, bad: fc.constantFrom("maybe", "2", "") },
   "kms-max-attempts": { kind: "text", good: fc.integer({ min: 1, max: 100 }).map(String), bad: fc.constantFrom("0", "101", "x") },
   "kms-attempt-timeout": { kind: "text", good: duration(1), bad: badDuration },
@@ -54,7 +59,11 @@ const cases: Readonly<Record<string, FlagCase>> = {
   "kms-burst": { kind: "text", good: fc.integer({ min: 1, max: 999_999 }).map(String), bad: fc.constantFrom("0", "1.5", "many", "") },
   "key-refresh-interval": { kind: "text", good: duration(100), bad: badDuration },
   "path-to-unix-socket": { kind: "text", good: fc.stringMatching(/^\/tmp\/[a-z]{1,20}\.sock$/), bad: fc.constantFrom("", "@") },
-  "socket-mode": { kind: "text", good: fc.constantFrom("0600", "0640", "0660", "0777", "600"), bad: fc.constantFrom("0400", "01777", "rw") },
+  "socket-mode": {
+    kind: "text",
+    good: fc.constantFrom("0600", "0640", "0660", "0777", "600"),
+    bad: fc.constantFrom("0400", "01777", "rw")
+  },
   "shutdown-grace-period": { kind: "text", good: duration(0), bad: badDuration },
   "healthz-bind-address": { kind: "text", good: ip, bad: badIp },
   "healthz-port": { kind: "text", good: port, bad: badPort },
@@ -109,61 +118,83 @@ const flagNames = Object.keys(cases)
 describe("env vars", () => {
   it("the table covers every plugin flag that has an env var", () => {
     const hidden = ["logtostderr", "alsologtostderr", "v"]
-    assert.sameMembers(flagNames.map(keyOf), Object.keys(noFlags).filter((k) => !hidden.includes(k)))
+    assert.sameMembers(
+      flagNames.map(keyOf),
+      Object.keys(noFlags).filter((k) => !hidden.includes(k))
+    )
   })
 
   it("a good value in the env var gives the same config as the flag", () => {
-    const good = fc.constantFrom(...flagNames).chain((flag) => cases[flag]?.good.map((value) => ({ flag, value })) ?? fc.constant(undefined))
-    fc.assert(fc.property(good, (given) => {
-      if (given === undefined) return
-      const { flag, value } = given
-      const kind = cases[flag]?.kind ?? "text"
-      const fromEnv = outcome(baseFlags(flag), { [envVarOf(flag)]: value })
-      assert.property(fromEnv, "config", `${envVarOf(flag)}=${JSON.stringify(value)}: ${JSON.stringify(fromEnv)}`)
-      assert.deepStrictEqual(fromEnv, outcome(onCommandLine(flag, kind, value), {}))
-    }), { numRuns: 500 })
+    const good = fc
+      .constantFrom(...flagNames)
+      .chain((flag) => cases[flag]?.good.map((value) => ({ flag, value })) ?? fc.constant(undefined))
+    fc.assert(
+      fc.property(good, (given) => {
+        if (given === undefined) return
+        const { flag, value } = given
+        const kind = cases[flag]?.kind ?? "text"
+        const fromEnv = outcome(baseFlags(flag), { [envVarOf(flag)]: value })
+        assert.property(fromEnv, "config", `${envVarOf(flag)}=${JSON.stringify(value)}: ${JSON.stringify(fromEnv)}`)
+        assert.deepStrictEqual(fromEnv, outcome(onCommandLine(flag, kind, value), {}))
+      }),
+      { numRuns: 500 }
+    )
   })
 
   it("a bad value in the env var is named by the variable, with the flag's own message", () => {
-    const bad = fc.constantFrom(...flagNames.filter((flag) => cases[flag]?.bad !== undefined)).chain((flag) =>
-      (cases[flag]?.bad ?? fc.constant("")).map((value) => ({ flag, value }))
+    const bad = fc
+      .constantFrom(...flagNames.filter((flag) => cases[flag]?.bad !== undefined))
+      .chain((flag) => (cases[flag]?.bad ?? fc.constant("")).map((value) => ({ flag, value })))
+    fc.assert(
+      fc.property(bad, ({ flag, value }) => {
+        const variable = envVarOf(flag)
+        const fromEnv = outcome(baseFlags(flag), { [variable]: value })
+        assert.property(fromEnv, "message", `${variable}=${JSON.stringify(value)} was accepted`)
+        const message = "message" in fromEnv ? fromEnv.message : ""
+        assert.match(message, new RegExp(`^${variable}: `), message)
+        assert.notInclude(message, `--${flag}:`)
+        assert.notInclude(message, "SchemaError")
+        // The same words as for the flag (toggles: effect/cli refuses a bad --flag=value before parseConfig).
+        if (cases[flag]?.kind !== "toggle") {
+          const fromFlag = outcome(onCommandLine(flag, cases[flag]?.kind ?? "text", value), {})
+          assert.strictEqual(message, "message" in fromFlag ? fromFlag.message.replace(`--${flag}:`, `${variable}:`) : "accepted")
+        }
+      }),
+      { numRuns: 500 }
     )
-    fc.assert(fc.property(bad, ({ flag, value }) => {
-      const variable = envVarOf(flag)
-      const fromEnv = outcome(baseFlags(flag), { [variable]: value })
-      assert.property(fromEnv, "message", `${variable}=${JSON.stringify(value)} was accepted`)
-      const message = "message" in fromEnv ? fromEnv.message : ""
-      assert.match(message, new RegExp(`^${variable}: `), message)
-      assert.notInclude(message, `--${flag}:`)
-      assert.notInclude(message, "SchemaError")
-      // The same words as for the flag (toggles: effect/cli refuses a bad --flag=value before parseConfig).
-      if (cases[flag]?.kind !== "toggle") {
-        const fromFlag = outcome(onCommandLine(flag, cases[flag]?.kind ?? "text", value), {})
-        assert.strictEqual(message, "message" in fromFlag ? fromFlag.message.replace(`--${flag}:`, `${variable}:`) : "accepted")
-      }
-    }), { numRuns: 500 })
   })
 
   it("the flag on the command line wins over its env var, even a bad one", () => {
-    fc.assert(fc.property(fc.constantFrom(...flagNames), (flag) => {
-      const { bad, good, kind } = cases[flag] ?? { kind: "text", good: fc.constant("") }
-      if (bad === undefined) return
-      const value = fc.sample(good, { numRuns: 1, seed: 1 })[0] ?? ""
-      const badValue = fc.sample(bad, { numRuns: 1, seed: 1 })[0] ?? ""
-      assert.deepStrictEqual(outcome(onCommandLine(flag, kind, value), { [envVarOf(flag)]: badValue }), outcome(onCommandLine(flag, kind, value), {}))
-    }))
+    fc.assert(
+      fc.property(fc.constantFrom(...flagNames), (flag) => {
+        const { bad, good, kind } = cases[flag] ?? { kind: "text", good: fc.constant("") }
+        if (bad === undefined) return
+        const value = fc.sample(good, { numRuns: 1, seed: 1 })[0] ?? ""
+        const badValue = fc.sample(bad, { numRuns: 1, seed: 1 })[0] ?? ""
+        assert.deepStrictEqual(
+          outcome(onCommandLine(flag, kind, value), { [envVarOf(flag)]: badValue }),
+          outcome(onCommandLine(flag, kind, value), {})
+        )
+      })
+    )
   })
 
   it("examples", () => {
     assert.deepStrictEqual(outcome(baseFlags("kms-insecure"), { KMS_PLUGIN_KMS_INSECURE: "maybe" }), {
-      message: "KMS_PLUGIN_KMS_INSECURE: expected true or false, got \"maybe\""
+      message: 'KMS_PLUGIN_KMS_INSECURE: expected true or false, got "maybe"'
     })
     assert.deepStrictEqual(outcome({ ...noFlags }, { KMS_PLUGIN_KMS_INSECURE: "yes" }), {
-      message: "--key-uri: required with --kms-backend cloud, e.g. --key-uri projects/my-project/locations/us-east1/keyRings/my-ring/cryptoKeys/my-key\n" +
+      message:
+        "--key-uri: required with --kms-backend cloud, e.g. --key-uri projects/my-project/locations/us-east1/keyRings/my-ring/cryptoKeys/my-key\n" +
         "KMS_PLUGIN_KMS_INSECURE: needs --kms-endpoint (plaintext is never used with Google's endpoint)"
     })
     // A toggle's env var only stands in when the command line is silent: --kms-insecure=false wins over "true".
     const off = outcome({ ...baseFlags("kms-insecure"), kmsInsecure: false }, { KMS_PLUGIN_KMS_INSECURE: "true" })
-    assert.deepStrictEqual("config" in off ? off.config.cloudEndpoint : off, { _tag: "Custom", host: "127.0.0.1", port: 9000, insecure: false })
+    assert.deepStrictEqual("config" in off ? off.config.cloudEndpoint : off, {
+      _tag: "Custom",
+      host: "127.0.0.1",
+      port: 9000,
+      insecure: false
+    })
   })
 })

@@ -13,10 +13,15 @@ const older = keyUri.replace("my-key", "older")
 
 describe("decrypt-only keys and suffixes from the environment", () => {
   it("empty items and spaces around commas are dropped (trailing commas in templates are harmless)", () => {
-    const config = Result.getOrThrow(parse({}, {
-      KMS_PLUGIN_DECRYPT_KEY_URI: ` ${old} ,, ${older},`,
-      KMS_PLUGIN_DECRYPT_KEY_SUFFIX: ",v1, ,v2 ,"
-    }))
+    const config = Result.getOrThrow(
+      parse(
+        {},
+        {
+          KMS_PLUGIN_DECRYPT_KEY_URI: ` ${old} ,, ${older},`,
+          KMS_PLUGIN_DECRYPT_KEY_SUFFIX: ",v1, ,v2 ,"
+        }
+      )
+    )
     assert.deepStrictEqual(config.decryptKeyUris, [old, older])
     assert.deepStrictEqual(config.decryptKeySuffixes, ["v1", "v2"])
   })
@@ -41,10 +46,12 @@ describe("decrypt-only keys and suffixes from the environment", () => {
 
   it("any list of valid suffixes comes back once each, in first-seen order", () => {
     const suffix = fc.stringMatching(/^[A-Za-z0-9._-]{1,64}$/)
-    fc.assert(fc.property(fc.array(suffix, { maxLength: 8 }), (suffixes) => {
-      const config = Result.getOrThrow(parse({}, { KMS_PLUGIN_DECRYPT_KEY_SUFFIX: suffixes.join(",") }))
-      assert.deepStrictEqual(config.decryptKeySuffixes, [...new Set(suffixes)])
-    }))
+    fc.assert(
+      fc.property(fc.array(suffix, { maxLength: 8 }), (suffixes) => {
+        const config = Result.getOrThrow(parse({}, { KMS_PLUGIN_DECRYPT_KEY_SUFFIX: suffixes.join(",") }))
+        assert.deepStrictEqual(config.decryptKeySuffixes, [...new Set(suffixes)])
+      })
+    )
   })
 })
 
@@ -70,7 +77,7 @@ describe("--key-uri with the fake backend", () => {
     assert.strictEqual(Result.getOrThrow(parse({ kmsBackend: Option.some("fake") })).keyUri, keyUri)
     assert.strictEqual(
       messageOf({ kmsBackend: Option.some("fake"), keyUri: Option.some("my-key") }),
-      "--key-uri: expected a crypto key name such as projects/my-project/locations/us-east1/keyRings/my-ring/cryptoKeys/my-key, got \"my-key\""
+      '--key-uri: expected a crypto key name such as projects/my-project/locations/us-east1/keyRings/my-ring/cryptoKeys/my-key, got "my-key"'
     )
   })
 })

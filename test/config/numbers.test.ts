@@ -15,12 +15,15 @@ describe("ports", () => {
   it("the bounds 0 and 65535 are ports; 65536 is not", () => {
     assert.strictEqual(Result.getOrThrow(parse({ healthzPort: Option.some("0") })).healthzPort, 0)
     assert.strictEqual(Result.getOrThrow(parse({ healthzPort: Option.some("65535") })).healthzPort, 65535)
-    assert.strictEqual(messageOf({ healthzPort: Option.some("65536") }), "--healthz-port: expected a port number 0-65535, got \"65536\"")
+    assert.strictEqual(messageOf({ healthzPort: Option.some("65536") }), '--healthz-port: expected a port number 0-65535, got "65536"')
   })
 
   for (const raw of notPlainDigits) {
     it(`refuses ${JSON.stringify(raw)}: digits only`, () => {
-      assert.strictEqual(messageOf({ healthzPort: Option.some(raw) }), `--healthz-port: expected a port number 0-65535, got ${JSON.stringify(raw)}`)
+      assert.strictEqual(
+        messageOf({ healthzPort: Option.some(raw) }),
+        `--healthz-port: expected a port number 0-65535, got ${JSON.stringify(raw)}`
+      )
     })
   }
 
@@ -47,16 +50,21 @@ describe("--kms-max-attempts", () => {
   })
 
   it("takes any whole number from 1 to 100, inclusive", () => {
-    fc.assert(fc.property(fc.integer({ min: 1, max: 100 }), (n) => {
-      assert.strictEqual(Result.getOrThrow(parse({ kmsMaxAttempts: Option.some(String(n)) })).retry.maxAttempts, n)
-    }))
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 100 }), (n) => {
+        assert.strictEqual(Result.getOrThrow(parse({ kmsMaxAttempts: Option.some(String(n)) })).retry.maxAttempts, n)
+      })
+    )
     assert.strictEqual(Result.getOrThrow(parse({ kmsMaxAttempts: Option.some("1") })).retry.maxAttempts, 1)
     assert.strictEqual(Result.getOrThrow(parse({ kmsMaxAttempts: Option.some("100") })).retry.maxAttempts, 100)
   })
 
   for (const raw of [...notPlainDigits.map((s) => s.replace("80", "8")), "5 ", " 5", "1e1", "00001", "-1"]) {
     it(`refuses ${JSON.stringify(raw)}`, () => {
-      assert.strictEqual(messageOf({ kmsMaxAttempts: Option.some(raw) }), `--kms-max-attempts: expected a whole number 1-100, got ${JSON.stringify(raw)}`)
+      assert.strictEqual(
+        messageOf({ kmsMaxAttempts: Option.some(raw) }),
+        `--kms-max-attempts: expected a whole number 1-100, got ${JSON.stringify(raw)}`
+      )
     })
   }
 })

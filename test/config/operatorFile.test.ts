@@ -22,7 +22,7 @@ const fifoIn = (dir: string) => {
 
 describe("reading an operator's file", () => {
   it.effect("a regular file: its text; a symlink to one: its text unless the file is private", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const dir = yield* tempDir
       const file = path.join(dir, "gce.conf")
       fs.writeFileSync(file, "[global]\n", { mode: 0o600 })
@@ -32,17 +32,22 @@ describe("reading an operator's file", () => {
       assert.strictEqual(yield* readOperatorFile(file, { private: true }), "[global]\n")
       const refused = yield* Effect.flip(readOperatorFile(path.join(dir, "link"), { private: true }))
       assert.strictEqual(refused.message, `${path.join(dir, "link")} is a symbolic link; give the path of the file itself`)
-    }))
+    })
+  )
 
   it.effect("a missing file says so (missing: true)", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const missing = path.join(yield* tempDir, "none")
       const error = yield* Effect.flip(readOperatorFile(missing, { private: false }))
-      assert.deepStrictEqual([error.message, error.missing], [`cannot read ${missing}: ENOENT: no such file or directory, open '${missing}'`, true])
-    }))
+      assert.deepStrictEqual(
+        [error.message, error.missing],
+        [`cannot read ${missing}: ENOENT: no such file or directory, open '${missing}'`, true]
+      )
+    })
+  )
 
   it.effect("a FIFO, with or without a writer, is refused at once: the open does not wait for a writer, nothing is read", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const fifo = fifoIn(yield* tempDir)
       const refusal = `${fifo} is a FIFO (named pipe), not a regular file`
       assert.strictEqual((yield* Effect.flip(readOperatorFile(fifo, { private: false }))).message, refusal)
@@ -53,10 +58,11 @@ describe("reading an operator's file", () => {
       )
       assert.isDefined(writer)
       assert.strictEqual((yield* Effect.flip(readOperatorFile(fifo, { private: true }))).message, refusal)
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped)
+  )
 
   it.live("a read that blocks in the kernel can still be interrupted: the fiber stops at once", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const fifo = fifoIn(yield* tempDir)
       // Reader and writer at once (O_RDWR), so the open returns and the read waits for data that never comes.
       const handle = yield* Effect.promise(() => fsp.open(fifo, fs.constants.O_RDWR))
@@ -72,5 +78,6 @@ describe("reading an operator's file", () => {
         await unblock.close()
         await handle.close()
       })
-    }))
+    })
+  )
 })

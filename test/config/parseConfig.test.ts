@@ -2,8 +2,8 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import * as fc from "fast-check"
-import { fakeDefaultKeyUri, parseConfig } from "../../src/config/parseConfig.ts"
 import { formatDurationMillis, parseDurationMillis } from "../../src/config/Duration.ts"
+import { fakeDefaultKeyUri, parseConfig } from "../../src/config/parseConfig.ts"
 import { flags, keyUri, noFlags, problemsOf } from "../support/config.ts"
 
 describe("parseConfig", () => {
@@ -42,37 +42,56 @@ describe("parseConfig", () => {
       keySuffix: Option.some("has space")
     })
     assert.sameMembers(problemsOf(bad), [
-      "key-uri", "healthz-port", "socket-mode", "healthz-timeout", "kms", "kms-endpoint", "healthz-bind-address", "key-suffix"
+      "key-uri",
+      "healthz-port",
+      "socket-mode",
+      "healthz-timeout",
+      "kms",
+      "kms-endpoint",
+      "healthz-bind-address",
+      "key-suffix"
     ])
   })
 
   it("accepts any well-formed port and refuses anything else", () => {
-    fc.assert(fc.property(fc.integer({ min: 0, max: 65535 }), (port) => {
-      const config = Result.getOrThrow(parseConfig(flags({ healthzPort: Option.some(String(port)) })))
-      assert.strictEqual(config.healthzPort, port)
-    }))
-    fc.assert(fc.property(
-      fc.oneof(fc.integer({ min: 65536 }).map(String), fc.integer({ max: -1 }).map(String), fc.string().filter((s) => !/^\d{1,5}$/.test(s))),
-      (raw) => assert.deepStrictEqual(problemsOf(flags({ healthzPort: Option.some(raw) })), ["healthz-port"])
-    ))
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 65535 }), (port) => {
+        const config = Result.getOrThrow(parseConfig(flags({ healthzPort: Option.some(String(port)) })))
+        assert.strictEqual(config.healthzPort, port)
+      })
+    )
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.integer({ min: 65536 }).map(String),
+          fc.integer({ max: -1 }).map(String),
+          fc.string().filter((s) => !/^\d{1,5}$/.test(s))
+        ),
+        (raw) => assert.deepStrictEqual(problemsOf(flags({ healthzPort: Option.some(raw) })), ["healthz-port"])
+      )
+    )
   })
 
   it("socket modes: octal 0600..0777 with owner read+write, else refused", () => {
-    fc.assert(fc.property(fc.integer({ min: 0, max: 0o7777 }), (mode) => {
-      const text = `0${mode.toString(8)}`
-      const result = parseConfig(flags({ socketMode: Option.some(text) }))
-      const valid = mode <= 0o777 && (mode & 0o600) === 0o600
-      assert.strictEqual(Result.isSuccess(result), valid, text)
-      if (Result.isSuccess(result)) assert.strictEqual(result.success.socketMode, mode)
-    }))
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 0o7777 }), (mode) => {
+        const text = `0${mode.toString(8)}`
+        const result = parseConfig(flags({ socketMode: Option.some(text) }))
+        const valid = mode <= 0o777 && (mode & 0o600) === 0o600
+        assert.strictEqual(Result.isSuccess(result), valid, text)
+        if (Result.isSuccess(result)) assert.strictEqual(result.success.socketMode, mode)
+      })
+    )
   })
 
   it("durations: any Go-style duration round-trips; garbage is refused", () => {
-    fc.assert(fc.property(fc.integer({ min: 1, max: 10 * 3_600_000 }), (millis) => {
-      assert.strictEqual(parseDurationMillis(formatDurationMillis(millis)), millis)
-      const config = Result.getOrThrow(parseConfig(flags({ healthzTimeout: Option.some(formatDurationMillis(millis)) })))
-      assert.strictEqual(config.healthzTimeoutMillis, millis)
-    }))
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 10 * 3_600_000 }), (millis) => {
+        assert.strictEqual(parseDurationMillis(formatDurationMillis(millis)), millis)
+        const config = Result.getOrThrow(parseConfig(flags({ healthzTimeout: Option.some(formatDurationMillis(millis)) })))
+        assert.strictEqual(config.healthzTimeoutMillis, millis)
+      })
+    )
     assert.strictEqual(parseDurationMillis("1m30s"), 90_000)
     assert.strictEqual(parseDurationMillis("1.5s"), 1_500)
     for (const bad of ["", "5", "s", "5 s", "-1s", "1d", "1e3ms", "five"]) {
@@ -84,12 +103,14 @@ describe("parseConfig", () => {
     const id = fc.stringMatching(/^[A-Za-z0-9_-]{1,63}$/)
     const project = fc.stringMatching(/^[a-z0-9][a-z0-9-]{5,29}$/)
     const location = fc.stringMatching(/^[a-z0-9][a-z0-9-]{0,20}$/)
-    fc.assert(fc.property(project, location, id, id, (p, l, r, k) => {
-      const uri = `projects/${p}/locations/${l}/keyRings/${r}/cryptoKeys/${k}`
-      assert.strictEqual(Result.getOrThrow(parseConfig(flags({ keyUri: Option.some(uri) }))).keyUri, uri)
-      assert.deepStrictEqual(problemsOf(flags({ keyUri: Option.some(`${uri}/cryptoKeyVersions/1`) })), ["key-uri"])
-      assert.deepStrictEqual(problemsOf(flags({ keyUri: Option.some(`${uri}/`) })), ["key-uri"])
-    }))
+    fc.assert(
+      fc.property(project, location, id, id, (p, l, r, k) => {
+        const uri = `projects/${p}/locations/${l}/keyRings/${r}/cryptoKeys/${k}`
+        assert.strictEqual(Result.getOrThrow(parseConfig(flags({ keyUri: Option.some(uri) }))).keyUri, uri)
+        assert.deepStrictEqual(problemsOf(flags({ keyUri: Option.some(`${uri}/cryptoKeyVersions/1`) })), ["key-uri"])
+        assert.deepStrictEqual(problemsOf(flags({ keyUri: Option.some(`${uri}/`) })), ["key-uri"])
+      })
+    )
   })
 
   it("repeatable flags fall back to a comma-separated env var; the command line wins", () => {

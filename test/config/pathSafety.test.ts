@@ -6,8 +6,8 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import type { PluginFlags } from "../../src/config/flags.ts"
-import { parseConfig } from "../../src/config/parseConfig.ts"
 import { PluginConfig } from "../../src/config/PluginConfig.ts"
+import { parseConfig } from "../../src/config/parseConfig.ts"
 import { noFlags } from "../support/config.ts"
 import { nobody } from "../support/otherUser.ts"
 import { tempDir } from "../support/tempDir.ts"
@@ -46,8 +46,14 @@ describe("--path-to-unix-socket names a file", () => {
     })
 
   it("a path ending in '/', '.' or '..' names a directory: refused, naming the flag", () => {
-    assert.strictEqual(parsed("/var/run/kmsplugin/"), "--path-to-unix-socket: must name the socket file, not a directory: \"/var/run/kmsplugin/\" ends in '/'")
-    assert.strictEqual(parsed("run/kms.sock/"), "--path-to-unix-socket: must name the socket file, not a directory: \"run/kms.sock/\" ends in '/'")
+    assert.strictEqual(
+      parsed("/var/run/kmsplugin/"),
+      "--path-to-unix-socket: must name the socket file, not a directory: \"/var/run/kmsplugin/\" ends in '/'"
+    )
+    assert.strictEqual(
+      parsed("run/kms.sock/"),
+      "--path-to-unix-socket: must name the socket file, not a directory: \"run/kms.sock/\" ends in '/'"
+    )
     assert.strictEqual(parsed("/"), "--path-to-unix-socket: must name the socket file, not a directory: \"/\" ends in '/'")
     assert.strictEqual(parsed("."), "--path-to-unix-socket: must name the socket file, not a directory: \".\" ends in '.'")
     assert.strictEqual(parsed("run/.."), "--path-to-unix-socket: must name the socket file, not a directory: \"run/..\" ends in '..'")
@@ -60,37 +66,41 @@ describe("--path-to-unix-socket names a file", () => {
   })
 
   it.effect("a path naming an existing directory: refused, saying what to give instead", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const dir = yield* tempDir
       fs.mkdirSync(path.join(dir, "sockets"))
       assert.strictEqual(
         yield* loadMessage(dir, { pathToUnixSocket: Option.some(path.join(dir, "sockets")) }),
         `--path-to-unix-socket: ${path.join(dir, "sockets")} is a directory; name the socket file in it, e.g. ${path.join(dir, "sockets", "kms.sock")}`
       )
-    }))
+    })
+  )
 })
 
 describe("the socket's directory: nobody else may replace the socket", () => {
-  const socketIn = (dir: string) => loadMessage(dir, { kmsBackend: Option.some("fake"), pathToUnixSocket: Option.some(path.join(dir, "kms.sock")) })
+  const socketIn = (dir: string) =>
+    loadMessage(dir, { kmsBackend: Option.some("fake"), pathToUnixSocket: Option.some(path.join(dir, "kms.sock")) })
 
   it.effect("writable by every user without the sticky bit (0777): refused, saying how to fix it", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const dir = yield* dirWith(0o777)
       assert.strictEqual(
         yield* socketIn(dir),
         `--path-to-unix-socket: ${dir} can be written by every user and has no sticky bit, so any of them could replace the socket in it; chmod o-w ${dir} (or chmod +t ${dir}, as on /tmp)`
       )
-    }))
+    })
+  )
 
   it.effect("sticky like /tmp (01777), private (0755, 0700) or writable by its group (0775): accepted", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       for (const mode of [0o1777, 0o755, 0o700, 0o775, 0o1770]) {
         assert.strictEqual(yield* socketIn(yield* dirWith(mode)), "valid", mode.toString(8))
       }
-    }))
+    })
+  )
 
   it.effect("owned by another non-root user, even with the sticky bit: refused (the owner can remove any entry)", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       for (const mode of [0o755, 0o1777]) {
         const dir = yield* dirWith(mode, nobody)
         assert.strictEqual(
@@ -98,27 +108,30 @@ describe("the socket's directory: nobody else may replace the socket", () => {
           `--path-to-unix-socket: ${dir} belongs to uid ${nobody}, who could replace the socket in it; use a directory owned by root or by this process's uid (0)`
         )
       }
-    }))
+    })
+  )
 
   it.effect("an abstract socket has no directory to check", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       assert.strictEqual(yield* loadMessage(yield* tempDir, { pathToUnixSocket: Option.some("@kmsp-path-safety") }), "valid")
-    }))
+    })
+  )
 })
 
 describe("--fake-key-file (with --kms-backend fake)", () => {
   const keyFile = (dir: string, file: string) => loadMessage(dir, { kmsBackend: Option.some("fake"), fakeKeyFile: Option.some(file) })
 
   it.effect("a file that does not exist yet, or a regular 0600 file of ours: accepted", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const dir = yield* tempDir
       assert.strictEqual(yield* keyFile(dir, path.join(dir, "keys.json")), "valid")
       fs.writeFileSync(path.join(dir, "keys.json"), "{}", { mode: 0o600 })
       assert.strictEqual(yield* keyFile(dir, path.join(dir, "keys.json")), "valid")
-    }))
+    })
+  )
 
   it.effect("a FIFO, a directory or a symlink: refused, naming the flag", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const dir = yield* tempDir
       const fifo = path.join(dir, "fifo")
       mkfifo(fifo)
@@ -128,28 +141,36 @@ describe("--fake-key-file (with --kms-backend fake)", () => {
       fs.writeFileSync(path.join(dir, "keys.json"), "{}", { mode: 0o600 })
       fs.symlinkSync(path.join(dir, "keys.json"), link)
       assert.strictEqual(yield* keyFile(dir, link), `--fake-key-file: ${link} is a symbolic link; give the path of the file itself`)
-    }))
+    })
+  )
 
   it.effect("a file others can write, or of another uid: refused", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const dir = yield* tempDir
       const file = path.join(dir, "keys.json")
       fs.writeFileSync(file, "{}", { mode: 0o600 })
       fs.chmodSync(file, 0o666)
-      assert.strictEqual(yield* keyFile(dir, file), `--fake-key-file: ${file} can be written by other users (mode 0666); chmod go-w ${file}`)
+      assert.strictEqual(
+        yield* keyFile(dir, file),
+        `--fake-key-file: ${file} can be written by other users (mode 0666); chmod go-w ${file}`
+      )
       fs.chmodSync(file, 0o600)
       fs.chownSync(file, nobody, nobody)
       assert.strictEqual(
         yield* keyFile(dir, file),
         `--fake-key-file: ${file} belongs to uid ${nobody}, not to this process's uid (0); it holds keys: only its owner may have it`
       )
-    }))
+    })
+  )
 
   it.effect("its directory: missing, writable by all without the sticky bit, or another user's: refused", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const socketDir = yield* tempDir
       const missing = path.join(socketDir, "missing")
-      assert.strictEqual(yield* keyFile(socketDir, path.join(missing, "keys.json")), `--fake-key-file: directory ${missing} does not exist; create it`)
+      assert.strictEqual(
+        yield* keyFile(socketDir, path.join(missing, "keys.json")),
+        `--fake-key-file: directory ${missing} does not exist; create it`
+      )
       const open = yield* dirWith(0o777)
       assert.strictEqual(
         yield* keyFile(socketDir, path.join(open, "keys.json")),
@@ -161,21 +182,23 @@ describe("--fake-key-file (with --kms-backend fake)", () => {
         `--fake-key-file: ${theirs} belongs to uid ${nobody}, who could replace the key file in it; use a directory owned by root or by this process's uid (0)`
       )
       assert.strictEqual(yield* keyFile(socketDir, path.join(yield* dirWith(0o1777), "keys.json")), "valid")
-    }))
+    })
+  )
 
   it.effect("with the cloud backend it is never read, so not checked", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const dir = yield* tempDir
       mkfifo(path.join(dir, "fifo"))
       assert.strictEqual(yield* loadMessage(dir, { fakeKeyFile: Option.some(path.join(dir, "fifo")) }), "valid")
-    }))
+    })
+  )
 })
 
 describe("--gce-config (with the cloud backend)", () => {
   const gce = (dir: string, file: string) => loadMessage(dir, { gceConfig: Option.some(file) })
 
   it.effect("a FIFO or a directory: refused, naming the flag; a regular file or a symlink to one (a ConfigMap mount): accepted", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const dir = yield* tempDir
       const fifo = path.join(dir, "gce.conf")
       mkfifo(fifo)
@@ -188,14 +211,19 @@ describe("--gce-config (with the cloud backend)", () => {
       assert.strictEqual(yield* gce(dir, path.join(dir, "link.conf")), "valid")
       // Missing: reported when it is read, with the reason.
       assert.strictEqual(yield* gce(dir, path.join(dir, "missing.conf")), "valid")
-    }))
+    })
+  )
 
   it.effect("every path problem is reported at once", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const dir = yield* dirWith(0o777)
       const fifo = path.join(dir, "gce.conf")
       mkfifo(fifo)
       const message = yield* gce(dir, fifo)
-      assert.deepStrictEqual(message.split("\n").map((line) => line.split(":")[0]), ["--path-to-unix-socket", "--gce-config"])
-    }))
+      assert.deepStrictEqual(
+        message.split("\n").map((line) => line.split(":")[0]),
+        ["--path-to-unix-socket", "--gce-config"]
+      )
+    })
+  )
 })

@@ -22,10 +22,12 @@ describe("path flags", () => {
 
   it("any path of unreserved segments, after any number of slashes, is served as the segments", () => {
     const segment = fc.stringMatching(/^[A-Za-z0-9._~-]{1,12}$/)
-    fc.assert(fc.property(fc.array(segment, { minLength: 1, maxLength: 4 }), fc.nat({ max: 3 }), (segments, slashes) => {
-      const path = segments.join("/")
-      assert.strictEqual(parse({ metricsPath: Option.some(`${"/".repeat(slashes)}${path}`) }).metricsPath, path)
-    }))
+    fc.assert(
+      fc.property(fc.array(segment, { minLength: 1, maxLength: 4 }), fc.nat({ max: 3 }), (segments, slashes) => {
+        const path = segments.join("/")
+        assert.strictEqual(parse({ metricsPath: Option.some(`${"/".repeat(slashes)}${path}`) }).metricsPath, path)
+      })
+    )
   })
 
   it("an empty path or an empty segment is refused", () => {

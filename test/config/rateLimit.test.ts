@@ -29,10 +29,12 @@ describe("--kms-qps-limit and --kms-burst", () => {
   })
 
   it("property: any decimal above 0 and up to the maximum is a limit", () => {
-    fc.assert(fc.property(fc.integer({ min: 1, max: maxQpsLimit * 100 }), (hundredths) => {
-      const text = (hundredths / 100).toFixed(2)
-      assert.strictEqual(limitOf({ kmsQpsLimit: Option.some(text) })?.qps, Number(text))
-    }))
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: maxQpsLimit * 100 }), (hundredths) => {
+        const text = (hundredths / 100).toFixed(2)
+        assert.strictEqual(limitOf({ kmsQpsLimit: Option.some(text) })?.qps, Number(text))
+      })
+    )
   })
 
   it("refuses 0, negatives, non-numbers and more than the maximum, naming the flag", () => {

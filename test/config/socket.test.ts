@@ -55,12 +55,13 @@ describe("--path-to-unix-socket", () => {
   })
 
   it.live("those limits are the kernel's: a 107-byte abstract name binds, a 108-byte one does not", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       // Names unique to this process, so parallel runs cannot collide.
       const name = (bytes: number) => `\u0000${`kmsp-${process.pid}-`.padEnd(bytes, "x")}`
       assert.strictEqual(yield* listenError(name(107)), undefined)
       assert.strictEqual(yield* listenError(name(108)), "EINVAL")
-    }))
+    })
+  )
 })
 
 describe("--socket-mode", () => {

@@ -6,8 +6,8 @@ import { projectRoot } from "../support/projectRoot.ts"
 import {
   contextKeeps,
   execForm,
-  inWorkdir,
   instructionsOf,
+  inWorkdir,
   labelsOf,
   lastOf,
   parseCopy,
@@ -40,23 +40,32 @@ const copiesOf = (stage: Stage) => instructionsOf(stage, "COPY").map((i) => pars
 
 /** Every file under a repository directory, relative to the root. */
 const filesUnder = (dir: string): Array<string> =>
-  fs.readdirSync(path.join(projectRoot, dir), { recursive: true, withFileTypes: true })
+  fs
+    .readdirSync(path.join(projectRoot, dir), { recursive: true, withFileTypes: true })
     .filter((entry) => entry.isFile())
     .map((entry) => path.relative(projectRoot, path.join(entry.parentPath, entry.name)))
 
 describe("docker/Dockerfile", () => {
   it("the parser reads continuations, comments, ARG defaults and stages", () => {
-    const parsed = parseDockerfile([
-      "# syntax=docker/dockerfile:1",
-      "ARG BASE=node:24",
-      "FROM ${BASE} AS one",
-      "RUN a \\",
-      "  # dropped",
-      "    b",
-      "FROM scratch",
-      "ENTRYPOINT [\"/x\", \"y\"]"
-    ].join("\n"))
-    assert.deepStrictEqual(parsed.stages.map((s) => [s.image, s.name]), [["node:24", "one"], ["scratch", undefined]])
+    const parsed = parseDockerfile(
+      [
+        "# syntax=docker/dockerfile:1",
+        "ARG BASE=node:24",
+        "FROM ${BASE} AS one",
+        "RUN a \\",
+        "  # dropped",
+        "    b",
+        "FROM scratch",
+        'ENTRYPOINT ["/x", "y"]'
+      ].join("\n")
+    )
+    assert.deepStrictEqual(
+      parsed.stages.map((s) => [s.image, s.name]),
+      [
+        ["node:24", "one"],
+        ["scratch", undefined]
+      ]
+    )
     assert.strictEqual(parsed.stages[0]?.instructions[0]?.args, "a b")
     assert.deepStrictEqual(execForm(parsed.stages[1]?.instructions[0]?.args ?? ""), ["/x", "y"])
   })
@@ -71,7 +80,9 @@ describe("docker/Dockerfile", () => {
 
   it("installs only from the lock file: npm ci after copying package-lock.json, never npm install", () => {
     for (const stage of dockerfile.stages) {
-      const lockCopiedAt = stage.instructions.findIndex((i) => i.keyword === "COPY" && parseCopy(i.args).sources.includes("package-lock.json"))
+      const lockCopiedAt = stage.instructions.findIndex(
+        (i) => i.keyword === "COPY" && parseCopy(i.args).sources.includes("package-lock.json")
+      )
       stage.instructions.forEach((instruction, index) => {
         if (instruction.keyword !== "RUN") return
         assert.notMatch(instruction.args, /\bnpm\s+(install|i|add|update)\b/, `line ${instruction.line}`)
@@ -94,7 +105,9 @@ describe("docker/Dockerfile", () => {
     assert.match(buildRuns[ci] ?? "", /--ignore-scripts/)
     assert.isAbove(runBuild, ci)
     assert.strictEqual(packageJson.scripts["build"], "npm run -s check-node && node scripts/build.ts")
-    const fromContext = copiesOf(build).filter((c) => c.from === undefined).flatMap((c) => c.sources)
+    const fromContext = copiesOf(build)
+      .filter((c) => c.from === undefined)
+      .flatMap((c) => c.sources)
     assert.includeMembers(fromContext, ["package.json", "package-lock.json", "tsconfig.json", "scripts", "src"])
     const buildAt = build.instructions.findIndex((i) => i.keyword === "RUN" && /\bnpm run build\b/.test(i.args))
     const lastCopy = build.instructions.findLastIndex((i) => i.keyword === "COPY")
@@ -110,8 +123,9 @@ describe("docker/Dockerfile", () => {
     assert.isAbove(slim, ci)
     const copied = copiesOf(prodDeps).flatMap((c) => c.sources)
     // The script and its own imports must be in the stage.
-    const imports = [...fs.readFileSync(path.join(projectRoot, "scripts/slimRuntimeModules.ts"), "utf8").matchAll(/from "\.\/([^"]+)"/g)]
-      .map((m) => `scripts/${m[1] ?? ""}`)
+    const imports = [
+      ...fs.readFileSync(path.join(projectRoot, "scripts/slimRuntimeModules.ts"), "utf8").matchAll(/from "\.\/([^"]+)"/g)
+    ].map((m) => `scripts/${m[1] ?? ""}`)
     assert.includeMembers(copied, ["scripts/slimRuntimeModules.ts", ...imports])
   })
 
@@ -119,10 +133,16 @@ describe("docker/Dockerfile", () => {
     const lock = JSON.parse(fs.readFileSync(path.join(projectRoot, "package-lock.json"), "utf8")) as {
       readonly packages: Readonly<Record<string, { readonly dev?: boolean; readonly optional?: boolean }>>
     }
-    const prodOptional = Object.entries(lock.packages).filter(([, p]) => p.optional === true && p.dev !== true).map(([folder]) => folder)
+    const prodOptional = Object.entries(lock.packages)
+      .filter(([, p]) => p.optional === true && p.dev !== true)
+      .map(([folder]) => folder)
     assert.isNotEmpty(prodOptional)
     for (const folder of prodOptional) {
-      assert.match(folder, /^node_modules\/node-(linux|darwin|win)-[a-z0-9]+$/, `${folder}: a production optional dependency the image would lose`)
+      assert.match(
+        folder,
+        /^node_modules\/node-(linux|darwin|win)-[a-z0-9]+$/,
+        `${folder}: a production optional dependency the image would lose`
+      )
     }
   })
 
@@ -176,15 +196,27 @@ describe("docker/Dockerfile", () => {
     assert.strictEqual(labels.get("org.opencontainers.image.version"), "${VERSION}")
     assert.strictEqual(labels.get("org.opencontainers.image.revision"), "${SOURCE_REVISION}")
     for (const stage of [finalStage, stageNamed("build")]) {
-      assert.includeMembers(instructionsOf(stage, "ARG").map((a) => a.args), ["VERSION", "SOURCE_REVISION"], "declared with no default")
+      assert.includeMembers(
+        instructionsOf(stage, "ARG").map((a) => a.args),
+        ["VERSION", "SOURCE_REVISION"],
+        "declared with no default"
+      )
     }
-    assert.includeMembers(instructionsOf(finalStage, "ARG").map((a) => a.args), ["RUNTIME_IMAGE"])
+    assert.includeMembers(
+      instructionsOf(finalStage, "ARG").map((a) => a.args),
+      ["RUNTIME_IMAGE"]
+    )
     const buildRuns = runs(stageNamed("build"))
     assert.isTrue(
-      buildRuns.some((r) => r.includes(`require("./package.json").version`) && r.includes("process.env.VERSION !== v") && r.includes("process.exit(1)")),
+      buildRuns.some(
+        (r) => r.includes(`require("./package.json").version`) && r.includes("process.env.VERSION !== v") && r.includes("process.exit(1)")
+      ),
       "a VERSION that is not package.json's stops the build"
     )
-    assert.isTrue(buildRuns.some((r) => r === `SOURCE_REVISION="\${SOURCE_REVISION}" npm run build`), "the bundle reports the revision the label names")
+    assert.isTrue(
+      buildRuns.some((r) => r === `SOURCE_REVISION="\${SOURCE_REVISION}" npm run build`),
+      "the bundle reports the revision the label names"
+    )
   })
 
   it("the README's docker build passes VERSION from package.json and SOURCE_REVISION from git", () => {
@@ -201,7 +233,11 @@ describe("docker/Dockerfile", () => {
     assert.isFalse(contextKeeps(["*"], ".git/HEAD"), "* matches dot files, as in Docker")
     assert.isFalse(contextKeeps(["**/*.log"], "a/b/c.log"))
     assert.isTrue(contextKeeps(["**/*.log"], "a/b/c.txt"))
-    const fromContext = dockerfile.stages.flatMap((stage) => copiesOf(stage).filter((c) => c.from === undefined).flatMap((c) => c.sources))
+    const fromContext = dockerfile.stages.flatMap((stage) =>
+      copiesOf(stage)
+        .filter((c) => c.from === undefined)
+        .flatMap((c) => c.sources)
+    )
     assert.includeMembers(fromContext, ["package.json", "package-lock.json", "scripts", "src", "proto"])
     for (const source of fromContext) {
       assert.isTrue(fs.existsSync(path.join(projectRoot, source)), `${source} is not in the repository`)
@@ -209,7 +245,19 @@ describe("docker/Dockerfile", () => {
       assert.isNotEmpty(files)
       for (const file of files) assert.isTrue(contextKeeps(patterns, file), `${file} is copied but ignored`)
     }
-    for (const file of ["node_modules/effect/package.json", "dist/main.mjs", "run/kms.sock", ".git/HEAD", "test/docker/dockerfile.test.ts", "scratch/x", ".ci/run", "README.md", "docker/Dockerfile", "bin/k8s-cloudkms-plugin.js", ".dist-1.tmp/main.mjs"]) {
+    for (const file of [
+      "node_modules/effect/package.json",
+      "dist/main.mjs",
+      "run/kms.sock",
+      ".git/HEAD",
+      "test/docker/dockerfile.test.ts",
+      "scratch/x",
+      ".ci/run",
+      "README.md",
+      "docker/Dockerfile",
+      "bin/k8s-cloudkms-plugin.js",
+      ".dist-1.tmp/main.mjs"
+    ]) {
       assert.isFalse(contextKeeps(patterns, file), `${file} would be sent to the builder`)
     }
   })

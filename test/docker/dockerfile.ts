@@ -46,12 +46,22 @@ const logicalLines = (text: string): Array<{ text: string; line: number }> => {
 }
 
 export const substitute = (text: string, vars: ReadonlyMap<string, string>): string =>
-  text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (whole, braced: string | undefined, bare: string | undefined) =>
-    vars.get(braced ?? bare ?? "") ?? whole)
+  text.replace(
+    /\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/g,
+    (whole, braced: string | undefined, bare: string | undefined) => vars.get(braced ?? bare ?? "") ?? whole
+  )
 
 const argDefault = (args: string): readonly [string, string | undefined] => {
   const eq = args.indexOf("=")
-  return eq === -1 ? [args.trim(), undefined] : [args.slice(0, eq).trim(), args.slice(eq + 1).trim().replace(/^"(.*)"$/, "$1")]
+  return eq === -1
+    ? [args.trim(), undefined]
+    : [
+        args.slice(0, eq).trim(),
+        args
+          .slice(eq + 1)
+          .trim()
+          .replace(/^"(.*)"$/, "$1")
+      ]
 }
 
 export const parseDockerfile = (text: string): Dockerfile => {
@@ -98,7 +108,7 @@ export const labelsOf = (args: string): ReadonlyMap<string, string> => {
   const labels = new Map<string, string>()
   for (const match of args.matchAll(/([A-Za-z0-9._-]+)=("(?:[^"\\]|\\.)*"|\S+)/g)) {
     const raw = match[2] ?? ""
-    labels.set(match[1] ?? "", raw.startsWith("\"") ? raw.slice(1, -1).replace(/\\(.)/g, "$1") : raw)
+    labels.set(match[1] ?? "", raw.startsWith('"') ? raw.slice(1, -1).replace(/\\(.)/g, "$1") : raw)
   }
   return labels
 }
@@ -165,4 +175,8 @@ const globToRegExp = (pattern: string): RegExp => {
 }
 
 export const readIgnorePatterns = (file: string): ReadonlyArray<string> =>
-  fs.readFileSync(file, "utf8").split("\n").map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("#"))
+  fs
+    .readFileSync(file, "utf8")
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "" && !l.startsWith("#"))

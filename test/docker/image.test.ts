@@ -8,7 +8,7 @@ import { startFakeCloudKms } from "../fakes/FakeCloudKms.ts"
 import { kill, run, runToEnd } from "../support/childProcess.ts"
 import { get } from "../support/http.ts"
 import { projectRoot } from "../support/projectRoot.ts"
-import { execForm, inWorkdir, instructionsOf, lastOf, parseCopy, readDockerfile, type Stage } from "./dockerfile.ts"
+import { execForm, instructionsOf, inWorkdir, lastOf, parseCopy, readDockerfile, type Stage } from "./dockerfile.ts"
 import { imageNodeOptions } from "./imageRuntime.ts"
 
 // The image without a Docker engine, stage by stage: `npm run build` (what
@@ -22,8 +22,8 @@ import { imageNodeOptions } from "./imageRuntime.ts"
 
 const dockerfile = readDockerfile(path.join(projectRoot, "docker/Dockerfile"))
 const finalStage = dockerfile.stages.at(-1)
-const entrypoint = execForm(finalStage === undefined ? "[]" : lastOf(finalStage, "ENTRYPOINT")?.args ?? "[]") ?? []
-const workdir = finalStage === undefined ? "/" : lastOf(finalStage, "WORKDIR")?.args ?? "/"
+const entrypoint = execForm(finalStage === undefined ? "[]" : (lastOf(finalStage, "ENTRYPOINT")?.args ?? "[]")) ?? []
+const workdir = finalStage === undefined ? "/" : (lastOf(finalStage, "WORKDIR")?.args ?? "/")
 const [nodeBinary = "", script = ""] = entrypoint
 /** e.g. /app: where dist/, proto/ and node_modules/ sit in the image. */
 const appRoot = path.posix.dirname(path.posix.dirname(script))
@@ -108,13 +108,16 @@ describe("the image's start command, on the built bundle", () => {
     const packages = new Set<string>()
     for (const file of files) {
       const code = fs.readFileSync(path.join(inImage(`${appRoot}/dist`), file), "utf8")
-      for (const match of code.matchAll(/\bfrom\s*["'`]([^"'`]+)["'`]|\bimport\s*\(\s*["'`]([^"'`]+)["'`]\s*\)|\brequire\(\s*["'`]([^"'`]+)["'`]\s*\)/g)) {
+      for (const match of code.matchAll(
+        /\bfrom\s*["'`]([^"'`]+)["'`]|\bimport\s*\(\s*["'`]([^"'`]+)["'`]\s*\)|\brequire\(\s*["'`]([^"'`]+)["'`]\s*\)/g
+      )) {
         const specifier = match[1] ?? match[2] ?? match[3] ?? ""
         if (!specifier.startsWith(".") && !specifier.startsWith("node:") && !builtinModules.includes(specifier)) packages.add(specifier)
       }
     }
     assert.includeMembers([...packages], [...bundleExternals])
-    for (const specifier of packages) assert.isTrue(isBundleExternal(specifier), `${specifier} is imported by the bundle but not kept external`)
+    for (const specifier of packages)
+      assert.isTrue(isBundleExternal(specifier), `${specifier} is imported by the bundle but not kept external`)
   })
 
   it("node_modules holds the external libraries whole, the inlined ones as package.json and licence only, and no Node toolchain", () => {
@@ -126,16 +129,23 @@ describe("the image's start command, on the built bundle", () => {
     const effect = path.join(modules, "effect")
     assert.strictEqual(packageJsonOf(effect).name, "effect")
     assert.sameMembers(fs.readdirSync(effect), ["LICENSE", "package.json"])
-    assert.deepStrictEqual(fs.readdirSync(modules).filter((name) => /^node-(linux|darwin|win)-/.test(name)), [])
+    assert.deepStrictEqual(
+      fs.readdirSync(modules).filter((name) => /^node-(linux|darwin|win)-/.test(name)),
+      []
+    )
   })
 
   it("serves, answers probe and the health endpoints, and on SIGTERM exits 0 and removes its socket", async () => {
     const socket = path.join(root, "kms.sock")
-    const plugin = run(process.execPath, [inImage(script), "--kms-backend", "fake", "--healthz-port", "0", "--path-to-unix-socket", socket], {
-      cwd: inImage(workdir),
-      // The runtime stage's Node options: node refuses to start on one it does not allow there.
-      env: { NODE_OPTIONS: imageNodeOptions().join(" ") }
-    })
+    const plugin = run(
+      process.execPath,
+      [inImage(script), "--kms-backend", "fake", "--healthz-port", "0", "--path-to-unix-socket", socket],
+      {
+        cwd: inImage(workdir),
+        // The runtime stage's Node options: node refuses to start on one it does not allow there.
+        env: { NODE_OPTIONS: imageNodeOptions().join(" ") }
+      }
+    )
     try {
       await plugin.waitForLine(/serving KMS v2 and v1beta1/)
       const healthLine = await plugin.waitForLine(/health server on http:\/\/127\.0\.0\.1:\d+/)
@@ -168,7 +178,20 @@ describe("the image's start command, on the built bundle", () => {
     const socket = path.join(root, "cloud.sock")
     const plugin = run(
       process.execPath,
-      [inImage(script), "--kms-backend", "cloud", "--key-uri", keyUri, "--kms-endpoint", fake.address, "--kms-insecure", "--healthz-port", "0", "--path-to-unix-socket", socket],
+      [
+        inImage(script),
+        "--kms-backend",
+        "cloud",
+        "--key-uri",
+        keyUri,
+        "--kms-endpoint",
+        fake.address,
+        "--kms-insecure",
+        "--healthz-port",
+        "0",
+        "--path-to-unix-socket",
+        socket
+      ],
       // No metadata server may be probed, whatever a library tries.
       { cwd: inImage(workdir), env: { METADATA_SERVER_DETECTION: "none", GCE_METADATA_HOST: "127.0.0.1:9" } }
     )

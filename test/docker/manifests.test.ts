@@ -4,8 +4,8 @@ import * as path from "node:path"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { parse } from "yaml"
 import { parseDurationMillis } from "../../src/config/Duration.ts"
-import { defaultSocketPath } from "../../src/config/parseConfig.ts"
 import { isCryptoKeyName } from "../../src/config/KeyNames.ts"
+import { defaultSocketPath } from "../../src/config/parseConfig.ts"
 import { type HelpText, parseArgs, readHelp } from "../docs/cliHelp.ts"
 import { readLimitsResult } from "../limits/results.ts"
 import { kill, run } from "../support/childProcess.ts"
@@ -18,7 +18,10 @@ import { imageNodeOptions } from "./imageRuntime.ts"
 // EncryptionConfiguration rules (docs: kms-contract.md §4).
 
 const dockerDir = path.join(projectRoot, "docker")
-const yamlFiles = fs.readdirSync(dockerDir).filter((f) => /\.ya?ml$/.test(f)).sort()
+const yamlFiles = fs
+  .readdirSync(dockerDir)
+  .filter((f) => /\.ya?ml$/.test(f))
+  .sort()
 const load = (file: string): unknown => parse(fs.readFileSync(path.join(dockerDir, file), "utf8"))
 
 // Loose views of the documents: the tests assert every field they use.
@@ -49,7 +52,11 @@ const argPairs = parseArgs(args)
 const argValue = (name: string): string | undefined => argPairs.find(([flag]) => flag === name)?.[1]
 /** The manifest's placeholders replaced the way the README asks. */
 const filledIn = (text: string): string =>
-  text.replace("PROJECT_ID", "my-project").replace("LOCATION", "us-east1").replace("KEY_RING", "my-ring").replace(/\bKEY$/, "my-key")
+  text
+    .replace("PROJECT_ID", "my-project")
+    .replace("LOCATION", "us-east1")
+    .replace("KEY_RING", "my-ring")
+    .replace(/\bKEY$/, "my-key")
 
 let help: HelpText | undefined
 const helpDefault = (flag: string): string => {
@@ -89,7 +96,9 @@ interface KmsProvider {
   readonly timeout: unknown
 }
 
-const providersOf = (file: string): ReadonlyArray<{ readonly resources: ReadonlyArray<string>; readonly providers: ReadonlyArray<Obj> }> => {
+const providersOf = (
+  file: string
+): ReadonlyArray<{ readonly resources: ReadonlyArray<string>; readonly providers: ReadonlyArray<Obj> }> => {
   const doc = obj(load(file), file)
   return list(doc["resources"], `${file} resources`).map((entry, i) => {
     const e = obj(entry, `${file} resources[${i}]`)
@@ -158,7 +167,9 @@ describe("docker/static-pod.yaml", () => {
     const mounts = list(container["volumeMounts"], "volumeMounts").map((m) => obj(m, "volumeMount"))
     const mount = mounts.find((m) => m["mountPath"] === socketDir)
     assert.isDefined(mount, `nothing mounted at ${socketDir}`)
-    const volume = list(spec["volumes"], "volumes").map((v) => obj(v, "volume")).find((v) => v["name"] === mount?.["name"])
+    const volume = list(spec["volumes"], "volumes")
+      .map((v) => obj(v, "volume"))
+      .find((v) => v["name"] === mount?.["name"])
     const hostPath = obj(volume?.["hostPath"], "hostPath")
     assert.strictEqual(hostPath["path"], socketDir, "the apiserver mounts the host's directory at the same path")
     assert.strictEqual(hostPath["type"], "DirectoryOrCreate")
@@ -195,7 +206,11 @@ describe("docker/static-pod.yaml", () => {
     for (const kind of ["startupProbe", "livenessProbe", "readinessProbe"]) {
       const timeoutSeconds = obj(container[kind], kind)["timeoutSeconds"]
       assert.isNumber(timeoutSeconds, `${kind}.timeoutSeconds: set it (the kubelet's default is 1s)`)
-      assert.isAbove(Number(timeoutSeconds) * 1000, callsPerCheck * (healthzTimeout ?? Infinity), `${kind}: the kubelet must not time out before the plugin answers`)
+      assert.isAbove(
+        Number(timeoutSeconds) * 1000,
+        callsPerCheck * (healthzTimeout ?? Infinity),
+        `${kind}: the kubelet must not time out before the plugin answers`
+      )
     }
     const apiserverTimeouts = encryptionFiles.flatMap((file) => kmsProviders(file).map((p) => parseDurationMillis(String(p.timeout)) ?? 0))
     assert.isNotEmpty(apiserverTimeouts)
@@ -224,7 +239,8 @@ describe("docker/static-pod.yaml", () => {
   it("the user can create the socket: uid 0 with a DirectoryOrCreate hostPath, or a non-root uid with a pre-created Directory", () => {
     const podSc = obj(spec["securityContext"], "pod securityContext")
     const uid = obj(container["securityContext"], "securityContext")["runAsUser"] ?? podSc["runAsUser"]
-    const socketVolume = list(spec["volumes"], "volumes").map((v) => obj(v, "volume"))
+    const socketVolume = list(spec["volumes"], "volumes")
+      .map((v) => obj(v, "volume"))
       .find((v) => obj(v["hostPath"] ?? {}, "hostPath")["path"] === path.posix.dirname(defaultSocketPath))
     const type = obj(socketVolume?.["hostPath"], "hostPath")["type"]
     // DirectoryOrCreate makes the directory root:root 0755, not writable by uid 65532.
@@ -245,13 +261,20 @@ describe("docker/static-pod.yaml", () => {
     const peakMib = Math.max(...measured.scenarios.map((s) => s.memory.processPeakRssMib))
 
     it("the run measured these limits, the long way, and passed: no OOM kill, no wrong plaintext, no late answer", () => {
-      assert.strictEqual(measured.limits.memoryMib * 2 ** 20, bytesOf(limits["memory"]), "the limit changed: re-measure with npm run soak -- --limits")
+      assert.strictEqual(
+        measured.limits.memoryMib * 2 ** 20,
+        bytesOf(limits["memory"]),
+        "the limit changed: re-measure with npm run soak -- --limits"
+      )
       assert.strictEqual(measured.limits.cpus, cpusOf(limits["cpu"]), "the CPU limit changed: re-measure with npm run soak -- --limits")
       assert.strictEqual(measured.preset, "long")
       // node, the image's NODE_OPTIONS, the bundle: the plugin as the image runs it.
       assert.deepStrictEqual(measured.command.slice(1, -1), [...imageNodeOptions()], "the image's NODE_OPTIONS changed: re-measure")
       assert.match(measured.command.at(-1) ?? "", /dist\/main\.mjs$/)
-      assert.deepStrictEqual(measured.scenarios.map((s) => s.name), ["soak", "storm", "bulk"])
+      assert.deepStrictEqual(
+        measured.scenarios.map((s) => s.name),
+        ["soak", "storm", "bulk"]
+      )
       assert.isTrue(measured.ok)
       for (const s of measured.scenarios) {
         assert.strictEqual(s.cgroup.oomKills, 0, s.name)
@@ -289,8 +312,9 @@ describe("docker/static-pod.yaml", () => {
         arg.startsWith("--path-to-unix-socket=")
           ? `--path-to-unix-socket=${socket}`
           : arg.startsWith("--healthz-port=")
-          ? "--healthz-port=0"
-          : filledIn(arg))
+            ? "--healthz-port=0"
+            : filledIn(arg)
+      )
       const plugin = run(process.execPath, [mainScript, ...local, "--kms-backend=fake"], { cwd: projectRoot })
       try {
         const line = await plugin.waitForLine(/health server on http:\/\/127\.0\.0\.1:\d+/)
@@ -349,10 +373,22 @@ describe("docker/encryption-config-*.yaml", () => {
   }
 
   it("v2 uses only v2, v1 only v1; the migration writes with v2 and still reads v1 under the unchanged names", () => {
-    assert.deepStrictEqual(kmsProviders("encryption-config-v2.yaml").map((p) => p.apiVersion), ["v2"])
-    assert.deepStrictEqual(kmsProviders("encryption-config-v1.yaml").map((p) => p.apiVersion), ["v1"])
+    assert.deepStrictEqual(
+      kmsProviders("encryption-config-v2.yaml").map((p) => p.apiVersion),
+      ["v2"]
+    )
+    assert.deepStrictEqual(
+      kmsProviders("encryption-config-v1.yaml").map((p) => p.apiVersion),
+      ["v1"]
+    )
     const migration = kmsProviders("encryption-config-v1-to-v2.yaml")
-    assert.deepStrictEqual(migration.map((p) => [p.apiVersion, p.name]), [["v2", v2Name], ["v1", v1Name]])
+    assert.deepStrictEqual(
+      migration.map((p) => [p.apiVersion, p.name]),
+      [
+        ["v2", v2Name],
+        ["v1", v1Name]
+      ]
+    )
     assert.notStrictEqual(v1Name, v2Name)
     const v1 = kmsProviders("encryption-config-v1.yaml")[0]
     assert.strictEqual(migration[1]?.cachesize, v1?.cachesize)

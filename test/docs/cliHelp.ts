@@ -29,7 +29,10 @@ const heading = /^[A-Z][A-Z ]+$/
 
 const toFlag = (name: string, aliases: string, description: string): HelpFlag => ({
   name,
-  aliases: aliases.split(",").map((a) => a.trim()).filter((a) => a.length > 0),
+  aliases: aliases
+    .split(",")
+    .map((a) => a.trim())
+    .filter((a) => a.length > 0),
   description,
   envVar: /\[env ([A-Z0-9_]+)\]/.exec(description)?.[1],
   defaultValue: /\bDefault (\S+?)\.(?:\s|$)/.exec(description)?.[1]

@@ -10,7 +10,7 @@ import { projectRoot } from "../support/projectRoot.ts"
 // (its own, defined in Metrics.ts, and the runtime ones), each with its type.
 
 const defined = [
-  ...Object.values(Metrics).flatMap((value) => Metric.isMetric(value) ? [`${value.id} ${value.type.toLowerCase()}`] : []),
+  ...Object.values(Metrics).flatMap((value) => (Metric.isMetric(value) ? [`${value.id} ${value.type.toLowerCase()}`] : [])),
   ...runtimeMetricDefinitions.map((d) => `${d.name} ${d.type}`)
 ].sort()
 

@@ -20,7 +20,11 @@ interface Row {
 
 /** Cells of a markdown table row; `\|` stays inside a cell. */
 const cells = (row: string): Array<string> =>
-  row.trim().replace(/^\||\|$/g, "").split(/(?<!\\)\|/).map((c) => c.trim())
+  row
+    .trim()
+    .replace(/^\||\|$/g, "")
+    .split(/(?<!\\)\|/)
+    .map((c) => c.trim())
 
 const backticked = (cell: string): Array<string> => [...cell.matchAll(/`([^`]+)`/g)].map((m) => m[1] ?? "")
 
@@ -52,7 +56,11 @@ const namesOf = (flags: ReadonlyArray<HelpFlag>) => flags.map((f) => f.name).sor
 
 /** The README rows match the help's flags one to one: names, aliases, env vars, defaults. */
 const assertTableMatches = (rows: ReadonlyArray<Row>, flags: ReadonlyArray<HelpFlag>, what: string) => {
-  assert.deepStrictEqual(rows.map((r) => r.names[0] ?? "").sort(), namesOf(flags), `${what}: the table must list exactly the flags --help lists`)
+  assert.deepStrictEqual(
+    rows.map((r) => r.names[0] ?? "").sort(),
+    namesOf(flags),
+    `${what}: the table must list exactly the flags --help lists`
+  )
   for (const flag of flags) {
     const row = rows.find((r) => r.names[0] === flag.name)
     assert.isDefined(row)
@@ -77,7 +85,12 @@ beforeAll(async () => {
 
 describe("README flag reference", () => {
   it("the table parser reads names, aliases, env vars and escaped pipes", () => {
-    assert.deepStrictEqual(cells("| `--kms` *v1\\|v2* | `KMS_PLUGIN_KMS` | `both` | x |"), ["`--kms` *v1\\|v2*", "`KMS_PLUGIN_KMS`", "`both`", "x"])
+    assert.deepStrictEqual(cells("| `--kms` *v1\\|v2* | `KMS_PLUGIN_KMS` | `both` | x |"), [
+      "`--kms` *v1\\|v2*",
+      "`KMS_PLUGIN_KMS`",
+      "`both`",
+      "x"
+    ])
     assert.deepStrictEqual(backticked("`--help`, `-h`"), ["--help", "-h"])
   })
 
@@ -100,7 +113,11 @@ describe("README flag reference", () => {
       if (rows !== undefined) {
         assertTableMatches(rows, subHelp.flags, sub)
       } else {
-        assert.deepStrictEqual(namesOf(subHelp.flags), namesOf(root.flags), `${sub} has flags of its own: give it a '### \`${sub}\` flags' table`)
+        assert.deepStrictEqual(
+          namesOf(subHelp.flags),
+          namesOf(root.flags),
+          `${sub} has flags of its own: give it a '### \`${sub}\` flags' table`
+        )
         assert.include(readme, `\`${sub}\` takes the same flags as the plugin`)
       }
     }

@@ -58,11 +58,18 @@ const codeBlocks = (): ReadonlyArray<CodeBlock> => {
 }
 
 const yamlDocs = (): ReadonlyArray<Obj> =>
-  codeBlocks().filter((b) => b.language === "yaml").map((b) => parse(b.text)).filter(isObj)
+  codeBlocks()
+    .filter((b) => b.language === "yaml")
+    .map((b) => parse(b.text))
+    .filter(isObj)
 
 /** GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens. */
 const slugOf = (heading: string): string =>
-  heading.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, "").replace(/\s/g, "-")
+  heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\s_-]/gu, "")
+    .replace(/\s/g, "-")
 
 /** The README text from `heading` to the next heading of the same or a higher level. */
 const sectionOf = (heading: string): string => {
@@ -81,7 +88,12 @@ const tableIn = (section: string, firstHeader: string): ReadonlyArray<ReadonlyAr
   const body: Array<ReadonlyArray<string>> = []
   for (const row of rows.slice(header + 2)) {
     if (!row.startsWith("|")) break
-    body.push(row.replace(/^\||\|$/g, "").split("|").map((c) => c.trim()))
+    body.push(
+      row
+        .replace(/^\||\|$/g, "")
+        .split("|")
+        .map((c) => c.trim())
+    )
   }
   return body
 }
@@ -98,7 +110,10 @@ const socketDir = path.posix.dirname(defaultSocketPath)
 describe("README links", () => {
   // Sections other engineers are writing; remove a name once its heading is in.
   it("every #anchor link lands on a heading", () => {
-    assert.strictEqual(slugOf("8. kubeadm: keep the settings in `ClusterConfiguration`"), "8-kubeadm-keep-the-settings-in-clusterconfiguration")
+    assert.strictEqual(
+      slugOf("8. kubeadm: keep the settings in `ClusterConfiguration`"),
+      "8-kubeadm-keep-the-settings-in-clusterconfiguration"
+    )
     assert.strictEqual(slugOf("Per server process (median (min–max) of 3 sets)"), "per-server-process-median-minmax-of-3-sets")
     const anchors = new Set(lines.filter((l) => /^#{1,6} /.test(l)).map((l) => slugOf(l.replace(/^#+ /, ""))))
     const links = [...readme.matchAll(/\]\(#([^)\s]+)\)/g)].map((m) => m[1] ?? "")
@@ -122,7 +137,10 @@ describe("README kube-apiserver settings", () => {
   it("the socket directory is the plugin's, static-pod.yaml's and every encryption-config endpoint's", () => {
     const pod = loadDocker("static-pod.yaml")
     const volumes = list(obj(pod["spec"], "spec")["volumes"], "volumes").map((v) => obj(v, "volume"))
-    assert.isTrue(volumes.some((v) => isObj(v["hostPath"]) && v["hostPath"]["path"] === socketDir), `static-pod.yaml mounts ${socketDir}`)
+    assert.isTrue(
+      volumes.some((v) => isObj(v["hostPath"]) && v["hostPath"]["path"] === socketDir),
+      `static-pod.yaml mounts ${socketDir}`
+    )
     for (const file of ["encryption-config-v1.yaml", "encryption-config-v2.yaml", "encryption-config-v1-to-v2.yaml"]) {
       assert.include(fs.readFileSync(path.join(projectRoot, "docker", file), "utf8"), `endpoint: unix://${defaultSocketPath}`, file)
     }
@@ -161,7 +179,10 @@ describe("README kube-apiserver settings", () => {
       assert.oneOf(volume["pathType"] ?? "", pathTypes)
     }
     for (const dir of [configDir, socketDir]) {
-      assert.isTrue(volumes.some((v) => v["hostPath"] === dir && v["mountPath"] === dir), `${dir} mounted at the same path`)
+      assert.isTrue(
+        volumes.some((v) => v["hostPath"] === dir && v["mountPath"] === dir),
+        `${dir} mounted at the same path`
+      )
     }
     assert.notStrictEqual(volumes.find((v) => v["hostPath"] === socketDir)?.["readOnly"], true)
   })
@@ -169,7 +190,8 @@ describe("README kube-apiserver settings", () => {
   it("turning encryption off: identity first, then the shipped v2 provider unchanged", () => {
     const shipped = loadDocker("encryption-config-v2.yaml")
     const shippedKms = list(obj(list(shipped["resources"], "resources")[0], "entry")["providers"], "providers")
-      .map((p) => obj(p, "provider")).find((p) => p["kms"] !== undefined)
+      .map((p) => obj(p, "provider"))
+      .find((p) => p["kms"] !== undefined)
     const off = yamlDocs().find((d) => {
       const entry = d["kind"] === "EncryptionConfiguration" ? list(d["resources"], "resources")[0] : undefined
       return isObj(entry) && Array.isArray(entry["providers"]) && isObj(entry["providers"][0]) && "identity" in entry["providers"][0]
@@ -192,8 +214,18 @@ describe("README: the Go plugin compared", () => {
 
   /** The flags of cmd/k8s-cloudkms-plugin/main.go in GoogleCloudPlatform/k8s-cloudkms-plugin. */
   const goFlags = [
-    "--healthz-port", "--healthz-path", "--healthz-timeout", "--metrics-port", "--metrics-path", "--gce-config",
-    "--key-uri", "--path-to-unix-socket", "--kms", "--key-suffix", "--integration-test", "--fake-kms-port"
+    "--healthz-port",
+    "--healthz-path",
+    "--healthz-timeout",
+    "--metrics-port",
+    "--metrics-path",
+    "--gce-config",
+    "--key-uri",
+    "--path-to-unix-socket",
+    "--kms",
+    "--key-suffix",
+    "--integration-test",
+    "--fake-kms-port"
   ]
   /** glog's flags that the plugin takes and ignores (hidden from --help; src/config/flags.ts). */
   const ignoredGlogFlags = ["--logtostderr", "--alsologtostderr", "--v"]
@@ -211,12 +243,15 @@ describe("README: the Go plugin compared", () => {
 
   it("the metric table names every metric this plugin exports, and no other", () => {
     const defined = [
-      ...Object.values(Metrics).flatMap((value) => Metric.isMetric(value) ? [value.id] : []),
+      ...Object.values(Metrics).flatMap((value) => (Metric.isMetric(value) ? [value.id] : [])),
       ...runtimeMetricDefinitions.map((definition) => definition.name).filter((name) => name.startsWith("kms_plugin_"))
     ]
     assert.isAbove(defined.length, 5)
     const rows = tableIn(section, "Go plugin")
-    const named = rows.flatMap((cells) => backticked(cells[1] ?? "")).map((n) => n.replace(/\{.*$/, "")).filter((n) => n.startsWith("kms_plugin_"))
+    const named = rows
+      .flatMap((cells) => backticked(cells[1] ?? ""))
+      .map((n) => n.replace(/\{.*$/, ""))
+      .filter((n) => n.startsWith("kms_plugin_"))
     assert.sameMembers([...new Set(named)], defined)
   })
 })

@@ -13,7 +13,8 @@ const packageVersion = (): string => {
   const parsed: unknown = JSON.parse(read("package.json"))
   return typeof parsed === "object" && parsed !== null && "version" in parsed ? String(parsed.version) : ""
 }
-const imageTags = (text: string): ReadonlyArray<string> => [...text.matchAll(/k8s-cloudkms-plugin:(\d+\.\d+\.\d+\S*?)(?=["|\s])/g)].map((m) => m[1] ?? "")
+const imageTags = (text: string): ReadonlyArray<string> =>
+  [...text.matchAll(/k8s-cloudkms-plugin:(\d+\.\d+\.\d+\S*?)(?=["|\s])/g)].map((m) => m[1] ?? "")
 
 describe("the version, in one place", () => {
   it("the code reports package.json's version", () => {
@@ -23,7 +24,10 @@ describe("the version, in one place", () => {
 
   it("the static pod's image and the README's image tags name that version", () => {
     // The upgrade section's example of a newer image is the one tag meant to differ.
-    const readme = read("README.md").split("\n").filter((line) => !line.includes("# the new image")).join("\n")
+    const readme = read("README.md")
+      .split("\n")
+      .filter((line) => !line.includes("# the new image"))
+      .join("\n")
     const tags = [...imageTags(read("docker/static-pod.yaml")), ...imageTags(readme)]
     assert.isAtLeast(tags.length, 2)
     for (const tag of tags) assert.strictEqual(tag, packageVersion())

@@ -1,5 +1,5 @@
-import { describe, expect, it } from "vitest"
 import * as fc from "fast-check"
+import { describe, expect, it } from "vitest"
 import { CallQuota } from "./CallQuota.ts"
 
 // The fake's quota: a sliding one-second window over arrivals.
@@ -18,15 +18,17 @@ describe("fake Cloud KMS quota", () => {
   })
 
   it("property: no one-second window ever holds more than N admitted calls", () => {
-    fc.assert(fc.property(fc.integer({ min: 1, max: 10 }), fc.array(fc.integer({ min: 0, max: 50 }), { maxLength: 200 }), (n, gaps) => {
-      const quota = new CallQuota({ callsPerSecond: n })
-      let now = 0
-      const admitted: Array<number> = []
-      for (const gap of gaps) {
-        now += gap
-        if (quota.admit("Encrypt", now)) admitted.push(now)
-      }
-      return admitted.every((t, i) => admitted.slice(i).filter((u) => u < t + 1000).length <= n)
-    }))
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 10 }), fc.array(fc.integer({ min: 0, max: 50 }), { maxLength: 200 }), (n, gaps) => {
+        const quota = new CallQuota({ callsPerSecond: n })
+        let now = 0
+        const admitted: Array<number> = []
+        for (const gap of gaps) {
+          now += gap
+          if (quota.admit("Encrypt", now)) admitted.push(now)
+        }
+        return admitted.every((t, i) => admitted.slice(i).filter((u) => u < t + 1000).length <= n)
+      })
+    )
   })
 })

@@ -2,7 +2,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { keepAuthOffline } from "./cloudKmsClient.ts"
-import { type FakeCloudKms, fakeCloudKms, type FakeCloudKmsOptions } from "./FakeCloudKms.ts"
+import { type FakeCloudKms, type FakeCloudKmsOptions, fakeCloudKms } from "./FakeCloudKms.ts"
 
 // The fake Cloud KMS as a service of the test's context: the in-process
 // plugin with the cloud backend (test/support/InProcessPlugin.ts) talks to

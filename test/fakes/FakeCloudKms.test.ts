@@ -51,14 +51,24 @@ describe("fake Cloud KMS through the real @google-cloud/kms client", () => {
 
   const encrypt = async (name: string, plaintext: Uint8Array, extra: { aad?: Uint8Array } = {}) => {
     const [response] = await client.encrypt(
-      { name, plaintext, plaintextCrc32c: { value: crc32c(plaintext) }, ...(extra.aad === undefined ? {} : { additionalAuthenticatedData: extra.aad }) },
+      {
+        name,
+        plaintext,
+        plaintextCrc32c: { value: crc32c(plaintext) },
+        ...(extra.aad === undefined ? {} : { additionalAuthenticatedData: extra.aad })
+      },
       noRetry
     )
     return { name: response.name, ciphertext: bytesOf(response.ciphertext), response }
   }
   const decrypt = async (name: string, ciphertext: Uint8Array, extra: { aad?: Uint8Array } = {}) => {
     const [response] = await client.decrypt(
-      { name, ciphertext, ciphertextCrc32c: { value: crcOf(ciphertext) }, ...(extra.aad === undefined ? {} : { additionalAuthenticatedData: extra.aad }) },
+      {
+        name,
+        ciphertext,
+        ciphertextCrc32c: { value: crcOf(ciphertext) },
+        ...(extra.aad === undefined ? {} : { additionalAuthenticatedData: extra.aad })
+      },
       noRetry
     )
     return { plaintext: bytesOf(response.plaintext), response }
@@ -143,7 +153,10 @@ describe("fake Cloud KMS through the real @google-cloud/kms client", () => {
       details: "The checksum in field plaintext_crc32c did not match the data in field plaintext."
     })
     const aadFailure = await failureOf(
-      client.encrypt({ name: keyA, plaintext, additionalAuthenticatedData: Buffer.from("x"), additionalAuthenticatedDataCrc32c: { value: 1 } }, noRetry)
+      client.encrypt(
+        { name: keyA, plaintext, additionalAuthenticatedData: Buffer.from("x"), additionalAuthenticatedDataCrc32c: { value: 1 } },
+        noRetry
+      )
     )
     expect(aadFailure.code).toBe(status.INVALID_ARGUMENT)
     const { ciphertext } = await encrypt(keyA, plaintext)
@@ -244,7 +257,12 @@ describe("fake Cloud KMS through the real @google-cloud/kms client", () => {
 
   it("TestIamPermissions answers the granted subset; denied permissions also fail the calls", async () => {
     const key = freshKey(fake)
-    const asked = ["cloudkms.cryptoKeyVersions.useToEncrypt", "cloudkms.cryptoKeyVersions.useToDecrypt", "cloudkms.cryptoKeys.get", "cloudkms.cryptoKeys.update"]
+    const asked = [
+      "cloudkms.cryptoKeyVersions.useToEncrypt",
+      "cloudkms.cryptoKeyVersions.useToDecrypt",
+      "cloudkms.cryptoKeys.get",
+      "cloudkms.cryptoKeys.update"
+    ]
     const [all] = await client.testIamPermissions(iamRequest(key, asked), noRetry)
     expect(all.permissions).toEqual(asked.slice(0, 3))
     fake.denyPermissions(key, ["cloudkms.cryptoKeyVersions.useToEncrypt"])
@@ -264,7 +282,10 @@ describe("fake Cloud KMS through the real @google-cloud/kms client", () => {
     await encrypt(keyA, Buffer.from("TOP-SECRET-PLAINTEXT"))
     await client.getCryptoKey({ name: keyB }, noRetry)
     expect(fake.calls).toEqual({ Encrypt: 1, Decrypt: 0, GetCryptoKey: 1, TestIamPermissions: 0 })
-    expect(fake.requests).toEqual([{ method: "Encrypt", name: keyA }, { method: "GetCryptoKey", name: keyB }])
+    expect(fake.requests).toEqual([
+      { method: "Encrypt", name: keyA },
+      { method: "GetCryptoKey", name: keyB }
+    ])
     expect(JSON.stringify(fake.requests)).not.toContain("TOP-SECRET")
     fake.resetCounters()
     expect(fake.calls.Encrypt).toBe(0)
@@ -296,7 +317,10 @@ describe("fake Cloud KMS through the real @google-cloud/kms client", () => {
         other.inject({ probability: 0.5, fault: { kind: "fail", code: status.INTERNAL } })
         let outcomes = ""
         for (let i = 0; i < 40; i++) {
-          outcomes += await otherClient.getCryptoKey({ name: keyA }, noRetry).then(() => "o", () => "x")
+          outcomes += await otherClient.getCryptoKey({ name: keyA }, noRetry).then(
+            () => "o",
+            () => "x"
+          )
         }
         await otherClient.close()
         await other.stop()
@@ -380,10 +404,17 @@ describe("fake Cloud KMS through the real @google-cloud/kms client", () => {
 
     it("a quota answers RESOURCE_EXHAUSTED beyond N Encrypt/Decrypt calls in a second, and counts them; reads are not counted", async () => {
       fake.setQuota({ callsPerSecond: 2 })
-      const outcomes = await Promise.all(Array.from({ length: 6 }, () => encrypt(keyA, Buffer.from("q")).then(() => "OK", async (error: unknown) => {
-        const code: unknown = typeof error === "object" && error !== null ? Reflect.get(error, "code") : undefined
-        return code === status.RESOURCE_EXHAUSTED ? "RESOURCE_EXHAUSTED" : `unexpected ${String(code)}`
-      })))
+      const outcomes = await Promise.all(
+        Array.from({ length: 6 }, () =>
+          encrypt(keyA, Buffer.from("q")).then(
+            () => "OK",
+            async (error: unknown) => {
+              const code: unknown = typeof error === "object" && error !== null ? Reflect.get(error, "code") : undefined
+              return code === status.RESOURCE_EXHAUSTED ? "RESOURCE_EXHAUSTED" : `unexpected ${String(code)}`
+            }
+          )
+        )
+      )
       expect(outcomes.filter((o) => o !== "OK" && o !== "RESOURCE_EXHAUSTED")).toEqual([])
       expect(outcomes.filter((o) => o === "OK").length).toBeGreaterThanOrEqual(2)
       expect(fake.quotaRefusals()).toBe(outcomes.filter((o) => o === "RESOURCE_EXHAUSTED").length)
@@ -447,8 +478,9 @@ describe("fake Cloud KMS lifecycle", () => {
   it("without TestIamPermissions (an emulator, a proxy), that call is UNIMPLEMENTED and the others work", async () => {
     const fake = await startFakeCloudKms({ keys: [keyA], testIamPermissions: false })
     const client = cloudKmsClientFor(fake)
-    expect((await failureOf(client.testIamPermissions(iamRequest(keyA, ["cloudkms.cryptoKeyVersions.useToEncrypt"]), noRetry))).code)
-      .toBe(status.UNIMPLEMENTED)
+    expect((await failureOf(client.testIamPermissions(iamRequest(keyA, ["cloudkms.cryptoKeyVersions.useToEncrypt"]), noRetry))).code).toBe(
+      status.UNIMPLEMENTED
+    )
     expect((await client.getCryptoKey({ name: keyA }, noRetry))[0].name).toBe(keyA)
     await client.close()
     await fake.stop()
@@ -467,7 +499,7 @@ describe("fake Cloud KMS lifecycle", () => {
   it("the scoped Effect constructor stops the server when the scope closes", async () => {
     const port = await Effect.runPromise(
       Effect.scoped(
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const fake = yield* fakeCloudKms({ keys: [keyB] })
           const client = cloudKmsClientFor(fake)
           const [key] = yield* Effect.promise(() => client.getCryptoKey({ name: keyB }, noRetry))
@@ -483,9 +515,13 @@ describe("fake Cloud KMS lifecycle", () => {
   })
 
   it("runFakeCloudKms.ts prints its address, serves, and exits 0 on SIGTERM", async () => {
-    const child = spawn(process.execPath, ["test/fakes/runFakeCloudKms.ts", "--port", "0", "--key", keyA, "--key", keyB, "--latency", "5ms"], {
-      stdio: ["ignore", "pipe", "pipe"]
-    })
+    const child = spawn(
+      process.execPath,
+      ["test/fakes/runFakeCloudKms.ts", "--port", "0", "--key", keyA, "--key", keyB, "--latency", "5ms"],
+      {
+        stdio: ["ignore", "pipe", "pipe"]
+      }
+    )
     const exited = once(child, "exit")
     const [line] = await once(createInterface({ input: child.stdout }), "line")
     expect(line).toMatch(/^fake cloud kms listening on 127\.0\.0\.1:\d+$/)

@@ -6,8 +6,8 @@ import { CallQuota, type Quota } from "./CallQuota.ts"
 import { cloudKmsServices } from "./cloudKmsProtos.ts"
 import { FakeKeyStore, type VersionState } from "./FakeKeyStore.ts"
 import { type Fault, FaultInjector, type FaultRule, type KmsMethod, kmsMethods, type Latency } from "./FaultInjector.ts"
-import { handleDecrypt, handleEncrypt, handleGetCryptoKey, handleTestIamPermissions } from "./kmsHandlers.ts"
 import { KmsStatusError } from "./KmsStatusError.ts"
+import { handleDecrypt, handleEncrypt, handleGetCryptoKey, handleTestIamPermissions } from "./kmsHandlers.ts"
 import { stringField } from "./requestFields.ts"
 
 // A fake Google Cloud KMS gRPC server on loopback, for tests, benchmarks,
@@ -15,9 +15,9 @@ import { stringField } from "./requestFields.ts"
 // google.iam.v1.IAMPolicy/TestIamPermissions (everything else UNIMPLEMENTED),
 // with control and fault-injection methods for tests.
 
-export type { Fault, FaultRule, KmsMethod, Latency, Quota, VersionState }
 export { grantablePermissions } from "./FakeKeyStore.ts"
 export { kmsMethods } from "./FaultInjector.ts"
+export type { Fault, FaultRule, KmsMethod, Latency, Quota, VersionState }
 
 export interface FakeCloudKmsOptions {
   /** Crypto key names, projects/P/locations/L/keyRings/R/cryptoKeys/K; each starts with version 1 primary. */
@@ -149,53 +149,66 @@ export const startFakeCloudKms = async (options: FakeCloudKmsOptions): Promise<F
 
   // One grpc-js unary handler: count, delay, draw faults, answer, and notice
   // cancellation. grpc-js also emits "cancelled" after a normal end, hence `settled`.
-  const unary = (method: KmsMethod, nameField: string, handle: Handler): grpc.handleUnaryCall<unknown, object> => (call, callback) => {
-    const auth = call.metadata.get("authorization")[0]
-    const seen: SeenRequest = { method, name: stringField(call.request, nameField), authorization: typeof auth === "string" ? auth : undefined }
-    calls[method] += 1
-    requests.push(seen)
-    if (requests.length > maxRequestsKept) requests.shift()
-    events.emit("call", seen)
-    const overQuota = quota !== undefined && !quota.admit(method, performance.now())
-    if (overQuota) quotaRefusals += 1
-    const faults: ReadonlyArray<Fault> = overQuota
-      ? [{ kind: "fail", code: grpc.status.RESOURCE_EXHAUSTED, message: "Quota exceeded for quota metric 'Cryptographic requests' (fake Cloud KMS quota)" }]
-      : injector.draw(method)
-    let settled = false
-    let timer: NodeJS.Timeout | undefined
-    call.on("cancelled", () => {
-      if (settled) return
-      settled = true
-      clearTimeout(timer)
-      cancelled[method] += 1
-      events.emit("cancelled", seen)
-    })
-    const answer = () => {
-      if (settled || faults.some((fault) => fault.kind === "hang")) return
-      settled = true
-      let response: object
-      try {
-        const failure = faults.find((fault) => fault.kind === "fail")
-        if (failure !== undefined) throw new KmsStatusError(failure.code, failure.message ?? `injected fault: ${grpc.status[failure.code]}`)
-        response = handle(call.request, faults)
-      } catch (error) {
-        const code = error instanceof KmsStatusError ? error.code : grpc.status.INTERNAL
-        callback({ code, details: error instanceof Error ? error.message : String(error) })
-        events.emit("answered", seen, code)
-        return
+  const unary =
+    (method: KmsMethod, nameField: string, handle: Handler): grpc.handleUnaryCall<unknown, object> =>
+    (call, callback) => {
+      const auth = call.metadata.get("authorization")[0]
+      const seen: SeenRequest = {
+        method,
+        name: stringField(call.request, nameField),
+        authorization: typeof auth === "string" ? auth : undefined
       }
-      callback(null, response)
-      events.emit("answered", seen, grpc.status.OK)
+      calls[method] += 1
+      requests.push(seen)
+      if (requests.length > maxRequestsKept) requests.shift()
+      events.emit("call", seen)
+      const overQuota = quota !== undefined && !quota.admit(method, performance.now())
+      if (overQuota) quotaRefusals += 1
+      const faults: ReadonlyArray<Fault> = overQuota
+        ? [
+            {
+              kind: "fail",
+              code: grpc.status.RESOURCE_EXHAUSTED,
+              message: "Quota exceeded for quota metric 'Cryptographic requests' (fake Cloud KMS quota)"
+            }
+          ]
+        : injector.draw(method)
+      let settled = false
+      let timer: NodeJS.Timeout | undefined
+      call.on("cancelled", () => {
+        if (settled) return
+        settled = true
+        clearTimeout(timer)
+        cancelled[method] += 1
+        events.emit("cancelled", seen)
+      })
+      const answer = () => {
+        if (settled || faults.some((fault) => fault.kind === "hang")) return
+        settled = true
+        let response: object
+        try {
+          const failure = faults.find((fault) => fault.kind === "fail")
+          if (failure !== undefined)
+            throw new KmsStatusError(failure.code, failure.message ?? `injected fault: ${grpc.status[failure.code]}`)
+          response = handle(call.request, faults)
+        } catch (error) {
+          const code = error instanceof KmsStatusError ? error.code : grpc.status.INTERNAL
+          callback({ code, details: error instanceof Error ? error.message : String(error) })
+          events.emit("answered", seen, code)
+          return
+        }
+        callback(null, response)
+        events.emit("answered", seen, grpc.status.OK)
+      }
+      const proceed = () => {
+        const delay = injector.delayMillis(method)
+        if (delay > 0) timer = setTimeout(answer, delay)
+        else answer()
+      }
+      const waiting = held.get(method)
+      if (waiting === undefined) proceed()
+      else waiting.push(proceed)
     }
-    const proceed = () => {
-      const delay = injector.delayMillis(method)
-      if (delay > 0) timer = setTimeout(answer, delay)
-      else answer()
-    }
-    const waiting = held.get(method)
-    if (waiting === undefined) proceed()
-    else waiting.push(proceed)
-  }
 
   const services = cloudKmsServices()
   const server = new grpc.Server()
@@ -210,9 +223,14 @@ export const startFakeCloudKms = async (options: FakeCloudKmsOptions): Promise<F
       TestIamPermissions: unary("TestIamPermissions", "resource", (request) => handleTestIamPermissions(store, request))
     })
   }
-  const credentials = options.tls === undefined
-    ? grpc.ServerCredentials.createInsecure()
-    : grpc.ServerCredentials.createSsl(null, [{ private_key: Buffer.from(options.tls.key), cert_chain: Buffer.from(options.tls.cert) }], false)
+  const credentials =
+    options.tls === undefined
+      ? grpc.ServerCredentials.createInsecure()
+      : grpc.ServerCredentials.createSsl(
+          null,
+          [{ private_key: Buffer.from(options.tls.key), cert_chain: Buffer.from(options.tls.cert) }],
+          false
+        )
   const connections = server.createConnectionInjector(credentials)
   const sockets = new Set<net.Socket>()
   const accept = (socket: net.Socket) => {

@@ -132,7 +132,12 @@ export class FakeKeyStore {
   }
 
   /** Encrypts under `version`, or under the primary when it is undefined. */
-  encrypt(cryptoKey: string, version: number | undefined, plaintext: Uint8Array, aad: Uint8Array): { readonly version: number; readonly ciphertext: Buffer } {
+  encrypt(
+    cryptoKey: string,
+    version: number | undefined,
+    plaintext: Uint8Array,
+    aad: Uint8Array
+  ): { readonly version: number; readonly ciphertext: Buffer } {
     const key = this.#lookup(cryptoKey)
     this.#requirePermission(key, "cloudkms.cryptoKeyVersions.useToEncrypt")
     const found = this.#versionOf(key, version ?? key.primary)
@@ -192,7 +197,10 @@ export class FakeKeyStore {
 
   #requirePermission(key: CryptoKey, permission: string): void {
     if (key.denied.has(permission)) {
-      throw new KmsStatusError(status.PERMISSION_DENIED, `Permission '${permission}' denied on resource '${key.name}' (or it may not exist).`)
+      throw new KmsStatusError(
+        status.PERMISSION_DENIED,
+        `Permission '${permission}' denied on resource '${key.name}' (or it may not exist).`
+      )
     }
   }
 

@@ -12,9 +12,12 @@ export const vmTokenReply = (token: string) => ({ access_token: token, expires_i
 
 /** A metadata server whose token endpoint answers `reply` (as JSON); `host` is what GCE_METADATA_HOST takes. */
 export const fakeMetadataServer = (reply: unknown) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const server = http.createServer((request, response) => {
-      if (request.headers["metadata-flavor"] !== "Google" || !request.url?.startsWith("/computeMetadata/v1/instance/service-accounts/default/token")) {
+      if (
+        request.headers["metadata-flavor"] !== "Google" ||
+        !request.url?.startsWith("/computeMetadata/v1/instance/service-accounts/default/token")
+      ) {
         response.writeHead(404).end()
         return
       }
@@ -26,7 +29,7 @@ export const fakeMetadataServer = (reply: unknown) =>
 
 /** The same, with GCE_METADATA_HOST pointing at it (for this process) while the scope lasts. */
 export const useFakeMetadataServer = (reply: unknown) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const metadata = yield* fakeMetadataServer(reply)
     yield* withEnv({ GCE_METADATA_HOST: metadata.host })
     return metadata

@@ -8,7 +8,8 @@ import { listenOnLoopback } from "../support/http.ts"
 // request waits until the test answers it.
 
 /** A token-url reply: {accessToken, expireTime}. */
-export const tokenReply = (accessToken: string, expiresAt: number) => JSON.stringify({ accessToken, expireTime: new Date(expiresAt).toISOString() })
+export const tokenReply = (accessToken: string, expiresAt: number) =>
+  JSON.stringify({ accessToken, expireTime: new Date(expiresAt).toISOString() })
 
 export interface TokenEndpoint {
   readonly url: string
@@ -23,10 +24,13 @@ export interface TokenEndpoint {
  * token-url: checks the VM token and body, replies {accessToken: "hosted-token-N", expireTime}
  * living `lifetimeMillis` from `now()` (the wall clock unless a test clock is given).
  */
-export const tokenEndpoint = (
-  options: { readonly vmToken: string; readonly body: string; readonly lifetimeMillis: number; readonly now?: () => number }
-) =>
-  Effect.gen(function*() {
+export const tokenEndpoint = (options: {
+  readonly vmToken: string
+  readonly body: string
+  readonly lifetimeMillis: number
+  readonly now?: () => number
+}) =>
+  Effect.gen(function* () {
     const now = options.now ?? Date.now
     let served = 0
     const events = new EventEmitter<{ served: [{ readonly token: string; readonly authorization: string; readonly body: string }] }>()
@@ -74,7 +78,7 @@ export interface ScriptedServer {
 }
 
 /** A token-url whose requests wait until the test answers them. */
-export const scriptedServer = Effect.gen(function*() {
+export const scriptedServer = Effect.gen(function* () {
   const waiting: Array<HeldRequest> = []
   const takers: Array<(request: HeldRequest) => void> = []
   let arrived = 0

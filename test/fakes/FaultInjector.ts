@@ -68,7 +68,8 @@ export class FaultInjector {
     if (rule.method !== undefined && !appliesTo[rule.fault.kind].includes(rule.method)) {
       throw new Error(`fault ${rule.fault.kind} does not apply to ${rule.method}`)
     }
-    if (rule.times !== undefined && !(Number.isSafeInteger(rule.times) && rule.times > 0)) throw new Error(`times must be a positive integer, got ${rule.times}`)
+    if (rule.times !== undefined && !(Number.isSafeInteger(rule.times) && rule.times > 0))
+      throw new Error(`times must be a positive integer, got ${rule.times}`)
     if (rule.probability !== undefined && !(rule.probability >= 0 && rule.probability <= 1)) {
       throw new Error(`probability must be in [0, 1], got ${rule.probability}`)
     }

@@ -13,8 +13,7 @@ import { serviceOf } from "../support/protoServices.ts"
 type ProtoJson = Parameters<typeof protoLoader.fromJSON>[0]
 
 const isProtoJson = (value: unknown): value is ProtoJson =>
-  typeof value === "object" && value !== null && "nested" in value && typeof value.nested === "object" &&
-  value.nested !== null
+  typeof value === "object" && value !== null && "nested" in value && typeof value.nested === "object" && value.nested !== null
 
 const readProtoJson = (file: string): ProtoJson => {
   const parsed: unknown = JSON.parse(fs.readFileSync(file, "utf8"))

@@ -1,7 +1,7 @@
 import { crc32c } from "@aws-crypto/crc32c"
 import { status } from "@grpc/grpc-js"
-import type { Fault } from "./FaultInjector.ts"
 import { type FakeKeyStore, maxAadBytes, maxPlaintextBytes } from "./FakeKeyStore.ts"
+import type { Fault } from "./FaultInjector.ts"
 import { KmsStatusError } from "./KmsStatusError.ts"
 import { bytesField, int64Value, int64ValueField, stringField, stringsField } from "./requestFields.ts"
 import { parseResourceName, versionName } from "./resourceNames.ts"
@@ -41,7 +41,10 @@ const corrupted = (bytes: Buffer): Buffer => {
 
 const checkAad = (aad: Buffer): void => {
   if (aad.length > maxAadBytes) {
-    throw new KmsStatusError(status.INVALID_ARGUMENT, `additional_authenticated_data is too large: ${aad.length} bytes, at most ${maxAadBytes}.`)
+    throw new KmsStatusError(
+      status.INVALID_ARGUMENT,
+      `additional_authenticated_data is too large: ${aad.length} bytes, at most ${maxAadBytes}.`
+    )
   }
 }
 
@@ -50,7 +53,8 @@ const timestamp = (date: Date) => ({ seconds: Math.floor(date.getTime() / 1000).
 export const handleEncrypt = (store: FakeKeyStore, request: unknown, faults: ReadonlyArray<Fault>) => {
   const name = stringField(request, "name")
   const resource = parseResourceName(name)
-  if (resource === undefined) throw new KmsStatusError(status.INVALID_ARGUMENT, `Resource name [${name}] does not represent a valid CryptoKey or CryptoKeyVersion.`)
+  if (resource === undefined)
+    throw new KmsStatusError(status.INVALID_ARGUMENT, `Resource name [${name}] does not represent a valid CryptoKey or CryptoKeyVersion.`)
   const plaintext = bytesField(request, "plaintext")
   const aad = bytesField(request, "additionalAuthenticatedData")
   if (plaintext.length === 0) throw new KmsStatusError(status.INVALID_ARGUMENT, "plaintext must not be empty.")
@@ -59,7 +63,12 @@ export const handleEncrypt = (store: FakeKeyStore, request: unknown, faults: Rea
   }
   checkAad(aad)
   const verifiedPlaintext = verifyCrc(plaintext, int64ValueField(request, "plaintextCrc32c"), "plaintext_crc32c", "plaintext")
-  const verifiedAad = verifyCrc(aad, int64ValueField(request, "additionalAuthenticatedDataCrc32c"), "additional_authenticated_data_crc32c", "additional_authenticated_data")
+  const verifiedAad = verifyCrc(
+    aad,
+    int64ValueField(request, "additionalAuthenticatedDataCrc32c"),
+    "additional_authenticated_data_crc32c",
+    "additional_authenticated_data"
+  )
   const encrypted = store.encrypt(resource.cryptoKey, resource.kind === "version" ? resource.version : undefined, plaintext, aad)
   return {
     name: answeredName(faults, versionName(resource.cryptoKey, encrypted.version), versionName(resource.cryptoKey, encrypted.version + 1)),
@@ -74,12 +83,18 @@ export const handleEncrypt = (store: FakeKeyStore, request: unknown, faults: Rea
 export const handleDecrypt = (store: FakeKeyStore, request: unknown, faults: ReadonlyArray<Fault>) => {
   const name = stringField(request, "name")
   const resource = parseResourceName(name)
-  if (resource?.kind !== "cryptoKey") throw new KmsStatusError(status.INVALID_ARGUMENT, `Resource name [${name}] does not represent a valid CryptoKey.`)
+  if (resource?.kind !== "cryptoKey")
+    throw new KmsStatusError(status.INVALID_ARGUMENT, `Resource name [${name}] does not represent a valid CryptoKey.`)
   const ciphertext = bytesField(request, "ciphertext")
   const aad = bytesField(request, "additionalAuthenticatedData")
   checkAad(aad)
   verifyCrc(ciphertext, int64ValueField(request, "ciphertextCrc32c"), "ciphertext_crc32c", "ciphertext")
-  verifyCrc(aad, int64ValueField(request, "additionalAuthenticatedDataCrc32c"), "additional_authenticated_data_crc32c", "additional_authenticated_data")
+  verifyCrc(
+    aad,
+    int64ValueField(request, "additionalAuthenticatedDataCrc32c"),
+    "additional_authenticated_data_crc32c",
+    "additional_authenticated_data"
+  )
   const decrypted = store.decrypt(resource.cryptoKey, ciphertext, aad)
   return {
     plaintext: has(faults, "corrupt") ? corrupted(decrypted.plaintext) : decrypted.plaintext,
@@ -91,7 +106,8 @@ export const handleDecrypt = (store: FakeKeyStore, request: unknown, faults: Rea
 
 export const handleGetCryptoKey = (store: FakeKeyStore, request: unknown, faults: ReadonlyArray<Fault>) => {
   const name = stringField(request, "name")
-  if (parseResourceName(name)?.kind !== "cryptoKey") throw new KmsStatusError(status.INVALID_ARGUMENT, `Resource name [${name}] does not represent a valid CryptoKey.`)
+  if (parseResourceName(name)?.kind !== "cryptoKey")
+    throw new KmsStatusError(status.INVALID_ARGUMENT, `Resource name [${name}] does not represent a valid CryptoKey.`)
   const key = store.describe(name)
   return {
     name: answeredName(faults, key.name, `${key.name}-other`),

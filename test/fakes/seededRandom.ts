@@ -1,6 +1,6 @@
 // mulberry32: a tiny seeded PRNG, so probabilistic faults and latency jitter
 // replay identically for the same seed and call order.
-export const seededRandom = (seed: number): () => number => {
+export const seededRandom = (seed: number): (() => number) => {
   let state = seed >>> 0
   return () => {
     state = (state + 0x6d2b79f5) >>> 0

@@ -1,5 +1,5 @@
-import { status } from "@grpc/grpc-js"
 import { assert, describe, layer } from "@effect/vitest"
+import { status } from "@grpc/grpc-js"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
@@ -34,8 +34,7 @@ const accepted = (keyId: string) => {
 const cloudLayer = InProcessPlugin.layer({
   backend: "cloud",
   flags: { keySuffix: Option.some(keySuffix), decryptKeySuffix: [decryptKeySuffix], decryptKeyUri: [cloudOtherKeyUri] }
-})
-  .pipe(Layer.provideMerge(FakeCloud.layer))
+}).pipe(Layer.provideMerge(FakeCloud.layer))
 
 const buildCloudPool = Effect.flatMap(InProcessPlugin, ({ client }) => buildVersion1Pool(client, 20))
 
@@ -65,54 +64,66 @@ const check = (pool: Pool, ciphertext: Uint8Array, keyId: string | undefined, ex
 describe("fuzzing the Cloud KMS backend", () => {
   layer(cloudLayer, { excludeTestServices: true, timeout: "30 seconds" })((it) => {
     const nearMisses = runs(200)
-    it.effect("near-miss key_ids and ciphertexts, v2 and v1beta1: the right plaintext or INVALID_ARGUMENT", () =>
-      Effect.gen(function*() {
-        const pool = yield* buildCloudPool
-        const { client } = yield* InProcessPlugin
-        const tally = new Tally()
-        const others = pool.entries.map((e) => e.ciphertext)
-        const arbitrary = fc.nat({ max: pool.entries.length - 1 }).chain((i) => {
-          const entry = pool.entries[i] as PoolEntry
-          return fc.tuple(
-            fc.oneof(fc.constant(entry.ciphertext), mutatedCiphertext(entry.ciphertext, others)),
-            fc.oneof(fc.constant(entry.keyId), mutatedKeyId(entry.keyId), mutatedKeyId(entry.keyId.replace(cloudKeyUri, cloudOtherKeyUri))),
-            fc.boolean()
+    it.effect(
+      "near-miss key_ids and ciphertexts, v2 and v1beta1: the right plaintext or INVALID_ARGUMENT",
+      () =>
+        Effect.gen(function* () {
+          const pool = yield* buildCloudPool
+          const { client } = yield* InProcessPlugin
+          const tally = new Tally()
+          const others = pool.entries.map((e) => e.ciphertext)
+          const arbitrary = fc.nat({ max: pool.entries.length - 1 }).chain((i) => {
+            const entry = pool.entries[i] as PoolEntry
+            return fc.tuple(
+              fc.oneof(fc.constant(entry.ciphertext), mutatedCiphertext(entry.ciphertext, others)),
+              fc.oneof(
+                fc.constant(entry.keyId),
+                mutatedKeyId(entry.keyId),
+                mutatedKeyId(entry.keyId.replace(cloudKeyUri, cloudOtherKeyUri))
+              ),
+              fc.boolean()
+            )
+          })
+          yield* Effect.promise(() =>
+            fc.assert(
+              fc.asyncProperty(arbitrary, async ([ciphertext, keyId, v1]) => {
+                const exit = v1
+                  ? await Effect.runPromiseExit(Effect.map(client.v1Decrypt(ciphertext), (r) => ({ plaintext: r.plain })))
+                  : await Effect.runPromiseExit(client.v2Decrypt({ ciphertext, keyId }))
+                tally.add(v1 ? "v1beta1" : "v2", codeName(codeOf(exit) ?? -1))
+                check(pool, ciphertext, v1 ? undefined : keyId, exit)
+              }),
+              checkOptions(nearMisses)
+            )
           )
-        })
-        yield* Effect.promise(() =>
-          fc.assert(
-            fc.asyncProperty(arbitrary, async ([ciphertext, keyId, v1]) => {
-              const exit = v1
-                ? await Effect.runPromiseExit(Effect.map(client.v1Decrypt(ciphertext), (r) => ({ plaintext: r.plain })))
-                : await Effect.runPromiseExit(client.v2Decrypt({ ciphertext, keyId }))
-              tally.add(v1 ? "v1beta1" : "v2", codeName(codeOf(exit) ?? -1))
-              check(pool, ciphertext, v1 ? undefined : keyId, exit)
-            }),
-            checkOptions(nearMisses)
-          )
-        )
-        report(tally, "Cloud KMS backend, near misses")
-        assert.isTrue(tally.outcomes().has("OK") && tally.outcomes().has("INVALID_ARGUMENT"), tally.format("cloud"))
-      }), timeoutFor(nearMisses, 20))
+          report(tally, "Cloud KMS backend, near misses")
+          assert.isTrue(tally.outcomes().has("OK") && tally.outcomes().has("INVALID_ARGUMENT"), tally.format("cloud"))
+        }),
+      timeoutFor(nearMisses, 20)
+    )
 
     const rawRuns = runs(150)
-    it.effect("malformed and random protobuf bytes: never UNKNOWN, INTERNAL only from grpc-js's parser", () =>
-      Effect.gen(function*() {
-        const pool = yield* buildCloudPool
-        const { target } = yield* InProcessPlugin
-        const raw = yield* makeRawClient(target)
-        const tally = new Tally()
-        yield* Effect.promise(() =>
-          fc.assert(
-            fc.asyncProperty(fc.oneof(malformedCase(pool), randomBytesCase), async (c) => {
-              const outcome = await raw.call(c.path, c.message)
-              tally.add(c.label, codeName(outcome.code))
-              await checkOutcome(c, outcome, pool, raw)
-            }),
-            checkOptions(rawRuns)
+    it.effect(
+      "malformed and random protobuf bytes: never UNKNOWN, INTERNAL only from grpc-js's parser",
+      () =>
+        Effect.gen(function* () {
+          const pool = yield* buildCloudPool
+          const { target } = yield* InProcessPlugin
+          const raw = yield* makeRawClient(target)
+          const tally = new Tally()
+          yield* Effect.promise(() =>
+            fc.assert(
+              fc.asyncProperty(fc.oneof(malformedCase(pool), randomBytesCase), async (c) => {
+                const outcome = await raw.call(c.path, c.message)
+                tally.add(c.label, codeName(outcome.code))
+                await checkOutcome(c, outcome, pool, raw)
+              }),
+              checkOptions(rawRuns)
+            )
           )
-        )
-        report(tally, "Cloud KMS backend, raw bytes")
-      }), timeoutFor(rawRuns, 20))
+          report(tally, "Cloud KMS backend, raw bytes")
+        }),
+      timeoutFor(rawRuns, 20)
+    )
   })
 })

@@ -1,6 +1,6 @@
 import * as path from "node:path"
-import * as grpc from "@grpc/grpc-js"
 import { assert, describe, it } from "@effect/vitest"
+import * as grpc from "@grpc/grpc-js"
 import * as Effect from "effect/Effect"
 import * as fc from "fast-check"
 import { tempDir } from "../support/tempDir.ts"
@@ -28,14 +28,19 @@ const rawMethod = (method: Method): grpc.MethodDefinition<Buffer, Buffer> => ({
 
 /** A server for every method of both APIs, all answered by `handler`; its target, closed with the scope. */
 const sabotaged = (handler: Handler) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const socket = path.join(yield* tempDir, "stub.sock")
     const server = yield* Effect.acquireRelease(
       Effect.sync(() => new grpc.Server({ "grpc.max_receive_message_length": 8 * 1024 * 1024 })),
       (server) => Effect.sync(() => server.forceShutdown())
     )
     const definition = Object.fromEntries(methods.map((m) => [m, rawMethod(m)]))
-    const implementation = Object.fromEntries(methods.map((m) => [m, (call: grpc.ServerUnaryCall<Buffer, Buffer>, reply: grpc.sendUnaryData<Buffer>) => handler(call.request, reply)]))
+    const implementation = Object.fromEntries(
+      methods.map((m) => [
+        m,
+        (call: grpc.ServerUnaryCall<Buffer, Buffer>, reply: grpc.sendUnaryData<Buffer>) => handler(call.request, reply)
+      ])
+    )
     server.addService(definition, implementation)
     yield* Effect.callback<void>((resume) => {
       server.bindAsync(`unix://${socket}`, grpc.ServerCredentials.createInsecure(), (error) => {
@@ -64,16 +69,18 @@ const statusResponse = encodeMessage([len(1, utf8("v2")), len(2, utf8("ok")), le
 
 /** Runs the property against the stub; resolves with the failure message (the property must fail). */
 const failureOf = (target: string, cases: fc.Arbitrary<FuzzCase>, deadlineMillis = 5_000) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const raw = yield* makeRawClient(target)
     return yield* Effect.promise(() =>
-      fc.assert(
-        fc.asyncProperty(cases, async (c) => checkOutcome(c, await raw.call(c.path, c.message, deadlineMillis), pool, raw)),
-        { numRuns: 100, endOnFailure: true }
-      ).then(
-        () => "the property passed",
-        (error: unknown) => error instanceof Error && error.cause instanceof Error ? error.cause.message : String(error)
-      )
+      fc
+        .assert(
+          fc.asyncProperty(cases, async (c) => checkOutcome(c, await raw.call(c.path, c.message, deadlineMillis), pool, raw)),
+          { numRuns: 100, endOnFailure: true }
+        )
+        .then(
+          () => "the property passed",
+          (error: unknown) => (error instanceof Error && error.cause instanceof Error ? error.cause.message : String(error))
+        )
     )
   })
 
@@ -82,51 +89,61 @@ const casesOf = (method: Method, kind?: FuzzCase["expect"]["kind"]) =>
 
 describe("the fuzz oracle fails on a sabotaged server", () => {
   it.live("a handler that throws (grpc-js answers UNKNOWN)", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const target = yield* sabotaged(() => {
         throw new Error("boom")
       })
       assert.match(yield* failureOf(target, casesOf("v2.Status")), /UNKNOWN status/)
-    }))
+    })
+  )
 
   it.live("a call that never answers", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const target = yield* sabotaged(() => {})
       assert.match(yield* failureOf(target, casesOf("v2.Encrypt"), 200), /no answer before the deadline/)
-    }))
+    })
+  )
 
   it.live("a Decrypt that returns another plaintext", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const target = yield* sabotaged((_, reply) => reply(null, Buffer.from(encodeMessage([len(1, utf8("not the plaintext"))]))))
       assert.match(yield* failureOf(target, casesOf("v2.Decrypt", "ok")), /decrypted to another plaintext/)
-    }))
+    })
+  )
 
   it.live("a Decrypt that accepts a key_id the plugin must refuse", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const entry = pool.entries[0]
       if (entry === undefined) throw new Error("empty pool")
       const target = yield* sabotaged((_, reply) => reply(null, Buffer.from(encodeMessage([len(1, entry.plaintext)]))))
-      const wrongKeyIds = fc.constantFrom(`${versionName(1)}:s9`, `${versionName(9)}`, "").map((keyId): FuzzCase => ({
-        label: "wrong key_id",
-        path: pathOf("v2.Decrypt"),
-        message: encodeMessage([len(1, entry.ciphertext), len(3, utf8(keyId))]),
-        expect: { kind: "refused", codes: [grpc.status.INVALID_ARGUMENT] },
-        undecodableAllowed: false
-      }))
+      const wrongKeyIds = fc.constantFrom(`${versionName(1)}:s9`, `${versionName(9)}`, "").map(
+        (keyId): FuzzCase => ({
+          label: "wrong key_id",
+          path: pathOf("v2.Decrypt"),
+          message: encodeMessage([len(1, entry.ciphertext), len(3, utf8(keyId))]),
+          expect: { kind: "refused", codes: [grpc.status.INVALID_ARGUMENT] },
+          undecodableAllowed: false
+        })
+      )
       assert.notInclude(acceptableKeyIds(1), `${versionName(1)}:s9`)
       assert.match(yield* failureOf(target, wrongKeyIds), /expected one of INVALID_ARGUMENT/)
-    }))
+    })
+  )
 
   it.live("INTERNAL from a defect rather than from grpc-js's parser", () =>
-    Effect.gen(function*() {
-      const target = yield* sabotaged((_, reply) => reply({ code: grpc.status.INTERNAL, details: "internal error in the KMS plugin; see its log" }))
+    Effect.gen(function* () {
+      const target = yield* sabotaged((_, reply) =>
+        reply({ code: grpc.status.INTERNAL, details: "internal error in the KMS plugin; see its log" })
+      )
       assert.match(yield* failureOf(target, casesOf("v1beta1.Encrypt")), /INTERNAL other than grpc-js's parse failure/)
-    }))
+    })
+  )
 
   it.live("a message over the size limit taken instead of refused", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const target = yield* sabotaged((_, reply) => reply(null, Buffer.from(statusResponse)))
       const oversized = limitCase(pool).filter((c) => c.expect.kind === "code" && c.expect.code === grpc.status.RESOURCE_EXHAUSTED)
       assert.match(yield* failureOf(target, oversized), /must be RESOURCE_EXHAUSTED/)
-    }))
+    })
+  )
 })

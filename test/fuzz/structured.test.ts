@@ -1,7 +1,7 @@
 import * as http2 from "node:http2"
 import * as net from "node:net"
-import { status } from "@grpc/grpc-js"
 import { assert, describe, layer } from "@effect/vitest"
+import { status } from "@grpc/grpc-js"
 import * as Effect from "effect/Effect"
 import * as fc from "fast-check"
 import { maxCiphertextBytes, maxPlaintextBytes, maxRequestMessageBytes } from "../../src/grpc/RequestRules.ts"
@@ -15,8 +15,8 @@ import {
   type FuzzCase,
   invalidUtf8Case,
   limitCase,
-  malformedCase,
   type Method,
+  malformedCase,
   methods,
   pathOf,
   randomBytesCase,
@@ -43,9 +43,17 @@ const allowedCodes = new Set(
 
 const assertCodes = (tally: Tally, mustSee: ReadonlyArray<status>) => {
   const seen = tally.outcomes()
-  assert.deepStrictEqual([...seen].filter((code) => !allowedCodes.has(code)), [], "codes outside the allowed set")
+  assert.deepStrictEqual(
+    [...seen].filter((code) => !allowedCodes.has(code)),
+    [],
+    "codes outside the allowed set"
+  )
   // Each property must reach the outcomes it is there for, or it fuzzes nothing.
-  assert.deepStrictEqual(mustSee.map(codeName).filter((code) => !seen.has(code)), [], `outcomes never reached: ${tally.format("so far")}`)
+  assert.deepStrictEqual(
+    mustSee.map(codeName).filter((code) => !seen.has(code)),
+    [],
+    `outcomes never reached: ${tally.format("so far")}`
+  )
 }
 
 const all = new Tally()
@@ -53,67 +61,91 @@ const all = new Tally()
 describe("structured fuzzing of both APIs (raw protobuf bytes)", () => {
   layer(Harness.layer, { excludeTestServices: true, timeout: "30 seconds" })((it) => {
     const wellFormed = runs(500)
-    it.effect("well-formed requests: arbitrary field values, unknown and repeated fields, any order", () =>
-      Effect.gen(function*() {
-        const { pool } = yield* Harness
-        const tally = new Tally()
-        yield* fuzzCases(wellFormedCase(pool), wellFormed, tally)
-        yield* stillServing
-        report(tally, "well-formed requests")
-        assertCodes(tally, [status.OK, status.INVALID_ARGUMENT, status.FAILED_PRECONDITION])
-        mergeInto(all, tally)
-      }), timeoutFor(wellFormed, 8))
+    it.effect(
+      "well-formed requests: arbitrary field values, unknown and repeated fields, any order",
+      () =>
+        Effect.gen(function* () {
+          const { pool } = yield* Harness
+          const tally = new Tally()
+          yield* fuzzCases(wellFormedCase(pool), wellFormed, tally)
+          yield* stillServing
+          report(tally, "well-formed requests")
+          assertCodes(tally, [status.OK, status.INVALID_ARGUMENT, status.FAILED_PRECONDITION])
+          mergeInto(all, tally)
+        }),
+      timeoutFor(wellFormed, 8)
+    )
 
     const malformed = runs(400)
-    it.effect("malformed encodings: wrong wire types, truncations, lengths past the end, bad varints, deep groups", () =>
-      Effect.gen(function*() {
-        const { pool } = yield* Harness
-        const tally = new Tally()
-        yield* fuzzCases(malformedCase(pool), malformed, tally)
-        yield* stillServing
-        report(tally, "malformed encodings")
-        assertCodes(tally, [status.OK, status.INVALID_ARGUMENT, status.INTERNAL])
-        mergeInto(all, tally)
-      }), timeoutFor(malformed, 8))
+    it.effect(
+      "malformed encodings: wrong wire types, truncations, lengths past the end, bad varints, deep groups",
+      () =>
+        Effect.gen(function* () {
+          const { pool } = yield* Harness
+          const tally = new Tally()
+          yield* fuzzCases(malformedCase(pool), malformed, tally)
+          yield* stillServing
+          report(tally, "malformed encodings")
+          assertCodes(tally, [status.OK, status.INVALID_ARGUMENT, status.INTERNAL])
+          mergeInto(all, tally)
+        }),
+      timeoutFor(malformed, 8)
+    )
 
     const utf8Runs = runs(150)
-    it.effect("invalid UTF-8 in string fields (uid, key_id, version)", () =>
-      Effect.gen(function*() {
-        const { pool } = yield* Harness
-        const tally = new Tally()
-        yield* fuzzCases(invalidUtf8Case(pool), utf8Runs, tally)
-        yield* stillServing
-        report(tally, "invalid UTF-8")
-        assertCodes(tally, [status.INVALID_ARGUMENT])
-        mergeInto(all, tally)
-      }), timeoutFor(utf8Runs, 8))
+    it.effect(
+      "invalid UTF-8 in string fields (uid, key_id, version)",
+      () =>
+        Effect.gen(function* () {
+          const { pool } = yield* Harness
+          const tally = new Tally()
+          yield* fuzzCases(invalidUtf8Case(pool), utf8Runs, tally)
+          yield* stillServing
+          report(tally, "invalid UTF-8")
+          assertCodes(tally, [status.INVALID_ARGUMENT])
+          mergeInto(all, tally)
+        }),
+      timeoutFor(utf8Runs, 8)
+    )
 
     const random = runs(300)
-    it.effect("random bytes to every method and to unknown paths", () =>
-      Effect.gen(function*() {
-        const { pool } = yield* Harness
-        const tally = new Tally()
-        yield* fuzzCases(fc.oneof({ weight: 4, arbitrary: randomBytesCase }, { weight: 1, arbitrary: unknownPathCase(pool) }), random, tally)
-        yield* stillServing
-        report(tally, "random bytes and unknown paths")
-        assertCodes(tally, [status.OK, status.INTERNAL, status.UNIMPLEMENTED])
-        mergeInto(all, tally)
-      }), timeoutFor(random, 5))
+    it.effect(
+      "random bytes to every method and to unknown paths",
+      () =>
+        Effect.gen(function* () {
+          const { pool } = yield* Harness
+          const tally = new Tally()
+          yield* fuzzCases(
+            fc.oneof({ weight: 4, arbitrary: randomBytesCase }, { weight: 1, arbitrary: unknownPathCase(pool) }),
+            random,
+            tally
+          )
+          yield* stillServing
+          report(tally, "random bytes and unknown paths")
+          assertCodes(tally, [status.OK, status.INTERNAL, status.UNIMPLEMENTED])
+          mergeInto(all, tally)
+        }),
+      timeoutFor(random, 5)
+    )
 
     const limits = runs(60)
-    it.effect("messages just under, at and over the size limit, and of a few MiB", () =>
-      Effect.gen(function*() {
-        const { pool } = yield* Harness
-        const tally = new Tally()
-        yield* fuzzCases(limitCase(pool), limits, tally)
-        yield* stillServing
-        report(tally, "size limits")
-        assertCodes(tally, [status.OK, status.RESOURCE_EXHAUSTED])
-        mergeInto(all, tally)
-      }), timeoutFor(limits, 40))
+    it.effect(
+      "messages just under, at and over the size limit, and of a few MiB",
+      () =>
+        Effect.gen(function* () {
+          const { pool } = yield* Harness
+          const tally = new Tally()
+          yield* fuzzCases(limitCase(pool), limits, tally)
+          yield* stillServing
+          report(tally, "size limits")
+          assertCodes(tally, [status.OK, status.RESOURCE_EXHAUSTED])
+          mergeInto(all, tally)
+        }),
+      timeoutFor(limits, 40)
+    )
 
     it.effect("field sizes at the limits, each with its exact answer", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const { pool, raw } = yield* Harness
         const real = pool.entries.find((e) => e.api === "v2" && !e.disabled && e.plaintext.length < 64) as PoolEntry
         const keyId = real.keyId
@@ -139,17 +171,40 @@ describe("structured fuzzing of both APIs (raw protobuf bytes)", () => {
             ]
           }),
           ...[0, 1, maxCiphertextBytes - 1, maxCiphertextBytes, maxCiphertextBytes + 1].flatMap((size) => [
-            exact(`v2 ciphertext ${size}`, "v2.Decrypt", [len(1, patternBytes(size, 1)), len(3, utf8(keyId))], code(status.INVALID_ARGUMENT)),
+            exact(
+              `v2 ciphertext ${size}`,
+              "v2.Decrypt",
+              [len(1, patternBytes(size, 1)), len(3, utf8(keyId))],
+              code(status.INVALID_ARGUMENT)
+            ),
             exact(`v1 cipher ${size}`, "v1beta1.Decrypt", [len(2, patternBytes(size, 1))], code(status.INVALID_ARGUMENT))
           ]),
           // The largest plaintext's ciphertext is well under maxCiphertextBytes, and decrypts.
-          ...pool.entries.filter((e) => e.plaintext.length === maxPlaintextBytes).map((e) =>
-            exact("v2 ciphertext of the largest plaintext", "v2.Decrypt", [len(1, e.ciphertext), len(3, utf8(e.keyId))], okWith(e.plaintext))
-          ),
-          ...["", "a".repeat(1024), "a".repeat(1025), "\u00e9".repeat(512), "\u00e9".repeat(513), `${keyId}:${"a".repeat(1024 - keyId.length - 1)}`]
-            .map((k) =>
-              exact(`key_id of ${Buffer.byteLength(k)} bytes`, "v2.Decrypt", [len(1, real.ciphertext), len(3, utf8(k))], code(status.INVALID_ARGUMENT))
+          ...pool.entries
+            .filter((e) => e.plaintext.length === maxPlaintextBytes)
+            .map((e) =>
+              exact(
+                "v2 ciphertext of the largest plaintext",
+                "v2.Decrypt",
+                [len(1, e.ciphertext), len(3, utf8(e.keyId))],
+                okWith(e.plaintext)
+              )
             ),
+          ...[
+            "",
+            "a".repeat(1024),
+            "a".repeat(1025),
+            "\u00e9".repeat(512),
+            "\u00e9".repeat(513),
+            `${keyId}:${"a".repeat(1024 - keyId.length - 1)}`
+          ].map((k) =>
+            exact(
+              `key_id of ${Buffer.byteLength(k)} bytes`,
+              "v2.Decrypt",
+              [len(1, real.ciphertext), len(3, utf8(k))],
+              code(status.INVALID_ARGUMENT)
+            )
+          ),
           ...acceptableKeyIds(real.version).map((k) =>
             exact("an accepted key_id", "v2.Decrypt", [len(1, real.ciphertext), len(3, utf8(k))], okWith(real.plaintext))
           ),
@@ -173,17 +228,18 @@ describe("structured fuzzing of both APIs (raw protobuf bytes)", () => {
           ...methods.flatMap((method) =>
             [-1, 0, 1, 4 * 1024 * 1024].map((delta): FuzzCase => {
               const total = delta > 1 ? delta : maxRequestMessageBytes + delta
-              const fields = method === "v2.Status"
-                ? []
-                : method === "v1beta1.Version"
-                ? [len(1, utf8("v1beta1"))]
-                : method === "v2.Encrypt"
-                ? [len(1, Uint8Array.of(1))]
-                : method === "v1beta1.Encrypt"
-                ? [len(2, Uint8Array.of(1))]
-                : method === "v2.Decrypt"
-                ? [len(1, real.ciphertext), len(3, utf8(keyId))]
-                : [len(2, real.ciphertext)]
+              const fields =
+                method === "v2.Status"
+                  ? []
+                  : method === "v1beta1.Version"
+                    ? [len(1, utf8("v1beta1"))]
+                    : method === "v2.Encrypt"
+                      ? [len(1, Uint8Array.of(1))]
+                      : method === "v1beta1.Encrypt"
+                        ? [len(2, Uint8Array.of(1))]
+                        : method === "v2.Decrypt"
+                          ? [len(1, real.ciphertext), len(3, utf8(keyId))]
+                          : [len(2, real.ciphertext)]
               const plaintext = method.endsWith("Decrypt") ? real.plaintext : method.endsWith("Encrypt") ? Uint8Array.of(1) : undefined
               return {
                 label: `${method} message of ${total} bytes`,
@@ -207,10 +263,11 @@ describe("structured fuzzing of both APIs (raw protobuf bytes)", () => {
         assertCodes(tally, [status.OK, status.INVALID_ARGUMENT, status.RESOURCE_EXHAUSTED])
         mergeInto(all, tally)
         report(all, "all structured cases")
-      }))
+      })
+    )
 
     it.effect("an oversized message is refused from its 5-byte length prefix, before any of it is sent", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const { socketPath } = yield* Harness
         // HEADERS, then only the gRPC length prefix of a 4 MiB message, and the stream left open:
         // the answer can only come from the prefix.
@@ -219,7 +276,8 @@ describe("structured fuzzing of both APIs (raw protobuf bytes)", () => {
         const justOver = yield* Effect.promise(() => prefixOnlyCall(socketPath, pathOf("v2.Decrypt"), maxRequestMessageBytes + 1))
         assert.strictEqual(justOver.grpcStatus, String(status.RESOURCE_EXHAUSTED), JSON.stringify(justOver))
         yield* stillServing
-      }))
+      })
+    )
   })
 })
 

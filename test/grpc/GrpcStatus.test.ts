@@ -1,5 +1,5 @@
-import { status } from "@grpc/grpc-js"
 import { assert, describe, it } from "@effect/vitest"
+import { status } from "@grpc/grpc-js"
 import * as Cause from "effect/Cause"
 import * as fc from "fast-check"
 import { failureOfCause, failureOfError } from "../../src/grpc/GrpcStatus.ts"
@@ -27,9 +27,11 @@ const anyError = fc.tuple(fc.integer({ min: 0, max: expected.length - 1 }), fc.s
 
 describe("error → gRPC status mapping", () => {
   it("every typed error maps to its code from the design table, with its message", () => {
-    fc.assert(fc.property(anyError, ({ code, error, message }) => {
-      assert.deepStrictEqual(failureOfError(error), { code, details: message })
-    }))
+    fc.assert(
+      fc.property(anyError, ({ code, error, message }) => {
+        assert.deepStrictEqual(failureOfError(error), { code, details: message })
+      })
+    )
   })
 
   it("the table covers every error class KmsErrors exports", () => {
@@ -44,20 +46,27 @@ describe("error → gRPC status mapping", () => {
       fc.constant(Cause.interrupt()),
       fc.tuple(anyError, fc.anything()).map(([{ error }, defect]) => Cause.combine(Cause.die(defect), Cause.fail(error)))
     )
-    fc.assert(fc.property(cause, (c) => {
-      const failure = failureOfCause(c)
-      assert.notStrictEqual(failure.code, status.UNKNOWN)
-      assert.notStrictEqual(failure.code, status.OK)
-      assert.isString(failure.details)
-    }))
+    fc.assert(
+      fc.property(cause, (c) => {
+        const failure = failureOfCause(c)
+        assert.notStrictEqual(failure.code, status.UNKNOWN)
+        assert.notStrictEqual(failure.code, status.OK)
+        assert.isString(failure.details)
+      })
+    )
   })
 
   it("a defect is INTERNAL and never shows its internals", () => {
-    fc.assert(fc.property(fc.string().map((s) => `SECRET-${s}`), (secret) => {
-      const failure = failureOfCause(Cause.die(new Error(secret)))
-      assert.strictEqual(failure.code, status.INTERNAL)
-      assert.notInclude(failure.details, secret)
-    }))
+    fc.assert(
+      fc.property(
+        fc.string().map((s) => `SECRET-${s}`),
+        (secret) => {
+          const failure = failureOfCause(Cause.die(new Error(secret)))
+          assert.strictEqual(failure.code, status.INTERNAL)
+          assert.notInclude(failure.details, secret)
+        }
+      )
+    )
   })
 
   it("an interrupted call is CANCELLED", () => {

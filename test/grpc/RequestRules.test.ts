@@ -50,18 +50,20 @@ describe("request rules", () => {
   it("v1beta1 version: empty or v1beta1 only, any other is named (truncated)", () => {
     assert.isUndefined(checkV1Version(""))
     assert.isUndefined(checkV1Version("v1beta1"))
-    assert.strictEqual(checkV1Version("v2")?.message, "unsupported KMS API version \"v2\"; expected v1beta1")
+    assert.strictEqual(checkV1Version("v2")?.message, 'unsupported KMS API version "v2"; expected v1beta1')
     assert.strictEqual(checkV1Version("x".repeat(100))?.message, `unsupported KMS API version "${"x".repeat(32)}"; expected v1beta1`)
-    fc.assert(fc.property(fc.string(), (version) => {
-      assert.strictEqual(checkV1Version(version) === undefined, version === "" || version === "v1beta1")
-    }))
+    fc.assert(
+      fc.property(fc.string(), (version) => {
+        assert.strictEqual(checkV1Version(version) === undefined, version === "" || version === "v1beta1")
+      })
+    )
   })
 
   it("annotations: none is fine, any is refused and the first one named (truncated)", () => {
     assert.isUndefined(checkAnnotations({}))
     assert.strictEqual(
       checkAnnotations({ "a.example.com": new Uint8Array(1) })?.message,
-      "unexpected annotation \"a.example.com\": this plugin writes none, so the ciphertext was not made by it"
+      'unexpected annotation "a.example.com": this plugin writes none, so the ciphertext was not made by it'
     )
     assert.include(checkAnnotations({ ["k".repeat(100)]: new Uint8Array(0) })?.message, `"${"k".repeat(64)}"`)
     assert.notInclude(checkAnnotations({ ["k".repeat(100)]: new Uint8Array(0) })?.message, "k".repeat(65))
@@ -77,12 +79,15 @@ describe("request rules", () => {
     assert.strictEqual(message(`${good}:s1`), "ok")
     assert.strictEqual(message(""), "InvalidRequest: key_id is empty")
     assert.strictEqual(message(`${good}:${"s".repeat(maxKeyIdBytes)}`), `InvalidRequest: key_id is longer than ${maxKeyIdBytes} bytes`)
-    assert.strictEqual(message("x".repeat(maxKeyIdBytes)), `InvalidRequest: malformed key_id "${"x".repeat(200)}": expected projects/…/cryptoKeys/K/cryptoKeyVersions/N[:suffix]`)
+    assert.strictEqual(
+      message("x".repeat(maxKeyIdBytes)),
+      `InvalidRequest: malformed key_id "${"x".repeat(200)}": expected projects/…/cryptoKeys/K/cryptoKeyVersions/N[:suffix]`
+    )
     assert.strictEqual(
       message(good.replace("cryptoKeys/k", "cryptoKeys/other")),
       "UnknownKey: key_id names projects/p1/locations/global/keyRings/r/cryptoKeys/other, which is neither --key-uri nor a --decrypt-key-uri"
     )
-    assert.strictEqual(message(`${good}:s9`), "UnknownKey: key_id suffix \"s9\" is neither --key-suffix nor a --decrypt-key-suffix")
+    assert.strictEqual(message(`${good}:s9`), 'UnknownKey: key_id suffix "s9" is neither --key-suffix nor a --decrypt-key-suffix')
     const parsed = checkKeyId(`${good}:s1`, config)
     assert.deepStrictEqual(parsed, { keyVersion: { cryptoKey: keyUri, version: 3 }, suffix: "s1" })
   })

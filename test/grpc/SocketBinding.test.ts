@@ -1,7 +1,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
-import * as grpc from "@grpc/grpc-js"
 import { assert, describe, it } from "@effect/vitest"
+import * as grpc from "@grpc/grpc-js"
 import * as Effect from "effect/Effect"
 import { makePluginClient } from "../../src/client/PluginClient.ts"
 import { kmsServices } from "../../src/grpc/KmsProtos.ts"
@@ -37,7 +37,7 @@ describe("socket binding", () => {
   })
 
   it.live("an abstract socket serves gRPC, is shown as abstract, leaves no file, and stops accepting when asked", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const name = abstractName("test")
       const binding = yield* bindSocket(yield* server, name, 0o600)
       assert.strictEqual(binding.target, `unix:\u0000${name.slice(1)}`)
@@ -49,29 +49,32 @@ describe("socket binding", () => {
       assert.strictEqual(yield* abstractAnswers(name), "connected")
       binding.stopAccepting()
       assert.strictEqual(yield* abstractAnswers(name), "ECONNREFUSED")
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped)
+  )
 
   it.live("an abstract name already in use is refused with the operator's two ways out", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const name = abstractName("test")
       const first = yield* bindSocket(yield* server, name, 0o600)
       const refused = yield* Effect.flip(bindSocket(yield* server, name, 0o600))
       assert.strictEqual(refused._tag, "StartupError")
       assert.strictEqual(refused.message, `another process is serving on ${name}; stop it first, or choose another --path-to-unix-socket`)
       first.stopAccepting()
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped)
+  )
 
   it.live("any other listen error names the socket and the system's reason", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       // Longer than a sockaddr_un can hold: the kernel says EINVAL.
       const name = `@${"x".repeat(200)}`
       const refused = yield* Effect.flip(bindSocket(yield* server, name, 0o600))
       assert.strictEqual(refused._tag, "StartupError")
       assert.match(refused.message, /^cannot serve on @x{200}: listen EINVAL/)
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped)
+  )
 
   it.live("a socket file is born with its mode, is shown with it, and clean-up removes it", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const dir = yield* tempDir
       const socketPath = path.join(dir, "kms.sock")
       const binding = yield* bindSocket(yield* server, socketPath, 0o640)
@@ -82,15 +85,17 @@ describe("socket binding", () => {
       binding.stopAccepting()
       binding.cleanUp()
       assert.isFalse(fs.existsSync(socketPath))
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped)
+  )
 
   it.live("a socket file that grpc-js cannot bind is refused, naming the path and grpc-js's reason", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const dir = yield* tempDir
       const socketPath = path.join(dir, "missing", "kms.sock")
       const refused = yield* Effect.flip(bindSocket(yield* server, socketPath, 0o600))
       assert.strictEqual(refused._tag, "StartupError")
       assert.isTrue(refused.message.startsWith(`cannot serve on ${socketPath}: `), refused.message)
       assert.isAbove(refused.message.length, `cannot serve on ${socketPath}: `.length)
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped)
+  )
 })

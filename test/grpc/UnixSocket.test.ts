@@ -12,10 +12,13 @@ import { tempDir } from "../support/tempDir.ts"
 
 const listening = (socketPath: string) =>
   Effect.acquireRelease(
-    Effect.promise(() => new Promise<net.Server>((resolve) => {
-      const server = net.createServer((c) => c.end())
-      server.listen(socketPath, () => resolve(server))
-    })),
+    Effect.promise(
+      () =>
+        new Promise<net.Server>((resolve) => {
+          const server = net.createServer((c) => c.end())
+          server.listen(socketPath, () => resolve(server))
+        })
+    ),
     (server) => Effect.promise(() => new Promise<void>((resolve) => server.close(() => resolve())))
   )
 
@@ -25,10 +28,11 @@ describe("unix socket lifecycle", () => {
       assert.isTrue(isAbstractSocket("@kms"))
       assert.isFalse(isAbstractSocket("/run/@kms"))
       assert.isUndefined(socketDirectoryProblem("@anything"))
-    }))
+    })
+  )
 
   it.effect("the directory must exist, be a directory, and be writable", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const dir = yield* tempDir
       assert.isUndefined(socketDirectoryProblem(path.join(dir, "kms.sock")))
       assert.strictEqual(
@@ -37,10 +41,11 @@ describe("unix socket lifecycle", () => {
       )
       fs.writeFileSync(path.join(dir, "file"), "")
       assert.strictEqual(socketDirectoryProblem(path.join(dir, "file", "kms.sock")), `${path.join(dir, "file")} is not a directory`)
-    }))
+    })
+  )
 
   it.live("claim: nothing there is fine; a regular file is refused and untouched; a live socket is refused; a stale one is removed", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const dir = yield* tempDir
       const free = path.join(dir, "free.sock")
       yield* claimSocketPath(free)
@@ -61,25 +66,34 @@ describe("unix socket lifecycle", () => {
       assert.isTrue(fs.existsSync(live))
 
       const stale = path.join(dir, "stale.sock")
-      spawnSync(process.execPath, ["-e", "require('net').createServer().listen(process.argv[1], () => process.kill(process.pid, 'SIGKILL'))", stale])
+      spawnSync(process.execPath, [
+        "-e",
+        "require('net').createServer().listen(process.argv[1], () => process.kill(process.pid, 'SIGKILL'))",
+        stale
+      ])
       assert.isTrue(fs.lstatSync(stale).isSocket())
       yield* claimSocketPath(stale)
       assert.isFalse(fs.existsSync(stale))
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped)
+  )
 
   it.live("the umask is held only for the bind, and restored after", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const before = process.umask()
-      const during = yield* withSocketUmask(0o640, Effect.sync(() => process.umask()))
+      const during = yield* withSocketUmask(
+        0o640,
+        Effect.sync(() => process.umask())
+      )
       assert.strictEqual(during, 0o137)
       assert.strictEqual(process.umask(), before)
       const failed = yield* Effect.flip(withSocketUmask(0o600, Effect.fail("bind failed")))
       assert.strictEqual(failed, "bind failed")
       assert.strictEqual(process.umask(), before)
-    }))
+    })
+  )
 
   it.live("owned sockets: the mode is enforced, and only our own socket is ever removed", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const dir = yield* tempDir
       const socket = path.join(dir, "kms.sock")
       const server = yield* listening(socket)
@@ -102,5 +116,6 @@ describe("unix socket lifecycle", () => {
         removeOwnedSocket(mine)
       }
       assert.isFalse(fs.existsSync(socket))
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped)
+  )
 })

@@ -8,7 +8,7 @@ import { inProcessPlugin } from "../support/InProcessPlugin.ts"
 
 describe("gRPC server on an abstract socket", () => {
   it.live("serves on @name, logs it as abstract, and refuses connections once released", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const name = abstractName("server")
       const served = yield* inProcessPlugin({ socketPath: name })
       assert.strictEqual(served.target, `unix:\u0000${name.slice(1)}`)
@@ -18,5 +18,6 @@ describe("gRPC server on an abstract socket", () => {
       yield* served.stop
       assert.include(served.lines, `stopped serving on ${name}`)
       assert.strictEqual(yield* abstractAnswers(name), "ECONNREFUSED")
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped)
+  )
 })

@@ -10,14 +10,17 @@ import { spawnCli, spawnPlugin } from "../support/spawnPlugin.ts"
 
 describe("abstract unix socket (the real entrypoint)", () => {
   it.live("serves both APIs on @name to a real client; probe passes; a second instance is refused; SIGTERM exits 0", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const name = `@kms-plugin-test-${randomBytes(6).toString("hex")}`
       const plugin = yield* spawnPlugin(["--path-to-unix-socket", name, "--log-format", "text"])
       assert.include(plugin.stderr(), `unix:${name} (abstract)`)
       const client = yield* makePluginClient(targetOf(name), { timeoutMillis: 5_000 })
       const seed = randomBytes(32)
       const encrypted = yield* client.v2Encrypt({ plaintext: seed })
-      assert.deepStrictEqual(Buffer.from((yield* client.v2Decrypt({ ciphertext: encrypted.ciphertext, keyId: encrypted.keyId })).plaintext), seed)
+      assert.deepStrictEqual(
+        Buffer.from((yield* client.v2Decrypt({ ciphertext: encrypted.ciphertext, keyId: encrypted.keyId })).plaintext),
+        seed
+      )
       assert.strictEqual((yield* client.v1Version).version, "v1beta1")
 
       const probe = spawnCli(["probe", "--path-to-unix-socket", name])
@@ -32,5 +35,6 @@ describe("abstract unix socket (the real entrypoint)", () => {
       assert.deepStrictEqual(yield* Effect.promise(() => plugin.exited), { code: 0, signal: null })
       const after = spawnCli(["probe", "--path-to-unix-socket", name, "--timeout", "500ms"])
       assert.strictEqual((yield* Effect.promise(() => after.exited)).code, 1)
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped)
+  )
 })

@@ -8,7 +8,7 @@ import { inProcessPlugin } from "../support/InProcessPlugin.ts"
 
 describe("call observation", () => {
   it.live("each of the six RPCs is reported as api.method, with the v2 Encrypt/Decrypt uid and no uid elsewhere", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const served = yield* inProcessPlugin()
       const { client } = served
       yield* client.v2Status
@@ -28,21 +28,27 @@ describe("call observation", () => {
           { rpc: "v1beta1.Decrypt", uid: undefined, failed: false }
         ]
       )
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped)
+  )
 
   it.live("a failed call is reported with its gRPC code and logged once", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const served = yield* inProcessPlugin()
       const { client } = served
       yield* Effect.flip(client.v2Encrypt({ plaintext: new Uint8Array(0), uid: "uid-empty" }))
-      assert.deepStrictEqual(served.outcomes.map((o) => [o.method.name, o.uid, o.failure]), [
-        ["Encrypt", "uid-empty", { code: 3, details: "plaintext is empty" }]
-      ])
-      assert.deepStrictEqual(served.lines.filter((line) => line === "KMS call failed"), ["KMS call failed"])
-    }).pipe(Effect.scoped))
+      assert.deepStrictEqual(
+        served.outcomes.map((o) => [o.method.name, o.uid, o.failure]),
+        [["Encrypt", "uid-empty", { code: 3, details: "plaintext is empty" }]]
+      )
+      assert.deepStrictEqual(
+        served.lines.filter((line) => line === "KMS call failed"),
+        ["KMS call failed"]
+      )
+    }).pipe(Effect.scoped)
+  )
 
   it.live("the reported duration is in seconds and lies within the caller's own view of the call", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const served = yield* inProcessPlugin()
       const { client } = served
       yield* client.v2Status // warm the connection
@@ -56,5 +62,6 @@ describe("call observation", () => {
         assert.isAtMost(seconds * 1000, elapsedMillis + 1e-6)
         assert.isAbove(seconds, 0)
       }
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped)
+  )
 })

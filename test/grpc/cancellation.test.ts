@@ -1,5 +1,5 @@
-import { status } from "@grpc/grpc-js"
 import { assert, describe, it } from "@effect/vitest"
+import { status } from "@grpc/grpc-js"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -11,7 +11,7 @@ import { stuckKms } from "../support/kmsDoubles.ts"
 
 describe("cancelled calls", () => {
   it.live("the client cancelling an in-flight Encrypt interrupts the KMS call, reported as CANCELLED", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const started = yield* Deferred.make<void>()
       const interrupted = yield* Deferred.make<void>()
       const served = yield* inProcessPlugin({ backend: stuckKms(started, interrupted), clientTimeoutMillis: 600_000 })
@@ -22,6 +22,10 @@ describe("cancelled calls", () => {
       // Waits on the event itself: without the cancel hook this never completes.
       yield* Deferred.await(interrupted)
       const outcomes = yield* served.awaitOutcomes(1)
-      assert.deepStrictEqual(outcomes.map((o) => [o.method.name, o.uid, o.failure?.code]), [["Encrypt", "gives-up", status.CANCELLED]])
-    }).pipe(Effect.scoped))
+      assert.deepStrictEqual(
+        outcomes.map((o) => [o.method.name, o.uid, o.failure?.code]),
+        [["Encrypt", "gives-up", status.CANCELLED]]
+      )
+    }).pipe(Effect.scoped)
+  )
 })

@@ -1,5 +1,5 @@
-import * as grpc from "@grpc/grpc-js"
 import { assert, describe, it } from "@effect/vitest"
+import * as grpc from "@grpc/grpc-js"
 import * as Effect from "effect/Effect"
 import { kmsServices } from "../../src/grpc/KmsProtos.ts"
 import type { CallLimits, KeyManagementShape } from "../../src/kms/KeyManagement.ts"
@@ -21,7 +21,7 @@ const recordingKms = (seen: Array<CallLimits>): KeyManagementShape => ({
 
 describe("caller deadlines", () => {
   it.live("the KMS sees the caller's deadline as an absolute time; without one it sees none", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const seen: Array<CallLimits> = []
       const timeoutMillis = 60_000
       const served = yield* inProcessPlugin({ backend: recordingKms(seen), clientTimeoutMillis: timeoutMillis })
@@ -41,12 +41,20 @@ describe("caller deadlines", () => {
       )
       const encrypt = kmsServices().v2["Encrypt"]
       if (encrypt === undefined) throw new Error("v2.Encrypt missing")
-      yield* Effect.promise(() =>
-        new Promise<void>((resolve) =>
-          raw.makeUnaryRequest(encrypt.path, encrypt.requestSerialize, encrypt.responseDeserialize, { plaintext: Buffer.from([1]), uid: "" }, () => resolve())
-        )
+      yield* Effect.promise(
+        () =>
+          new Promise<void>((resolve) =>
+            raw.makeUnaryRequest(
+              encrypt.path,
+              encrypt.requestSerialize,
+              encrypt.responseDeserialize,
+              { plaintext: Buffer.from([1]), uid: "" },
+              () => resolve()
+            )
+          )
       )
       assert.strictEqual(seen.length, 2)
       assert.deepStrictEqual(seen[1], { deadline: undefined })
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped)
+  )
 })

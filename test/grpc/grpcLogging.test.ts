@@ -1,5 +1,5 @@
-import * as grpc from "@grpc/grpc-js"
 import { assert, describe, it } from "@effect/vitest"
+import * as grpc from "@grpc/grpc-js"
 import * as Effect from "effect/Effect"
 import { inProcessPlugin } from "../support/InProcessPlugin.ts"
 
@@ -8,7 +8,7 @@ import { inProcessPlugin } from "../support/InProcessPlugin.ts"
 
 describe("grpc-js's own logging", () => {
   it.live("is switched off once the server is up", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const printed: Array<string> = []
       const capture = (...args: ReadonlyArray<unknown>) => void printed.push(args.map(String).join(" "))
       yield* Effect.acquireRelease(
@@ -22,5 +22,6 @@ describe("grpc-js's own logging", () => {
       yield* inProcessPlugin()
       grpc.experimental.log(grpc.logVerbosity.ERROR, "after the server")
       assert.strictEqual(printed.length, 1)
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped)
+  )
 })

@@ -10,14 +10,30 @@ import { InvalidRequest } from "../../src/kms/KmsErrors.ts"
 describe("v2 Status answer", () => {
   const version = "projects/p/locations/l/keyRings/r/cryptoKeys/k/cryptoKeyVersions/4"
   it("ok with the key_id (and suffix) when healthy", () => {
-    assert.deepStrictEqual(statusResponse({ keyVersion: version, problem: undefined }, undefined), { version: "v2", healthz: "ok", keyId: version })
-    assert.deepStrictEqual(statusResponse({ keyVersion: version, problem: undefined }, "s"), { version: "v2", healthz: "ok", keyId: `${version}:s` })
+    assert.deepStrictEqual(statusResponse({ keyVersion: version, problem: undefined }, undefined), {
+      version: "v2",
+      healthz: "ok",
+      keyId: version
+    })
+    assert.deepStrictEqual(statusResponse({ keyVersion: version, problem: undefined }, "s"), {
+      version: "v2",
+      healthz: "ok",
+      keyId: `${version}:s`
+    })
   })
   it("the reason when not, keeping the last key_id", () => {
-    assert.deepStrictEqual(statusResponse({ keyVersion: version, problem: "down" }, undefined), { version: "v2", healthz: "down", keyId: version })
+    assert.deepStrictEqual(statusResponse({ keyVersion: version, problem: "down" }, undefined), {
+      version: "v2",
+      healthz: "down",
+      keyId: version
+    })
   })
   it("no key version yet: the reason and an empty key_id (the apiserver writes nothing then)", () => {
-    assert.deepStrictEqual(statusResponse({ keyVersion: undefined, problem: "checking" }, "s"), { version: "v2", healthz: "checking", keyId: "" })
+    assert.deepStrictEqual(statusResponse({ keyVersion: undefined, problem: "checking" }, "s"), {
+      version: "v2",
+      healthz: "checking",
+      keyId: ""
+    })
     assert.deepStrictEqual(statusResponse({ keyVersion: undefined, problem: undefined }, undefined), {
       version: "v2",
       healthz: "no key version learned from the KMS yet",
@@ -28,7 +44,7 @@ describe("v2 Status answer", () => {
 
 describe("failed-call log line", () => {
   it.effect("one warning per failed call with rpc, uid, code, cause and time; nothing for a success", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const lines: Array<{ message: unknown; level: string; annotations: Record<string, unknown> }> = []
       const capture = Logger.make((options) => {
         lines.push({
@@ -51,15 +67,18 @@ describe("failed-call log line", () => {
         ),
         Logger.layer([capture])
       )
-      assert.deepStrictEqual(lines, [{
-        message: ["KMS call failed"],
-        level: "Warn",
-        annotations: { rpc: "v2.Decrypt", uid: "u-2", code: "INVALID_ARGUMENT", cause: "key_id is empty", seconds: 0.5 }
-      }])
-    }))
+      assert.deepStrictEqual(lines, [
+        {
+          message: ["KMS call failed"],
+          level: "Warn",
+          annotations: { rpc: "v2.Decrypt", uid: "u-2", code: "INVALID_ARGUMENT", cause: "key_id is empty", seconds: 0.5 }
+        }
+      ])
+    })
+  )
 
   it.effect("a call without a uid (v1beta1, Status) logs an empty uid", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const uids: Array<unknown> = []
       const capture = Logger.make((options) => {
         uids.push(options.fiber.getRef(References.CurrentLogAnnotations)["uid"])
@@ -75,5 +94,6 @@ describe("failed-call log line", () => {
         Logger.layer([capture])
       )
       assert.deepStrictEqual(uids, [""])
-    }))
+    })
+  )
 })

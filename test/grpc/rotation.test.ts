@@ -16,7 +16,7 @@ const step: fc.Arbitrary<Step> = fc.oneof(
 describe("key rotation", () => {
   layer(InProcessPlugin.layer(), { excludeTestServices: true })("fake backend", (it) => {
     it.effect("every ciphertext made before any number of rotations still decrypts on v2 and v1beta1", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const { client, control } = yield* InProcessPlugin
         yield* Effect.promise(() =>
           fc.assert(
@@ -42,10 +42,11 @@ describe("key rotation", () => {
             { numRuns: 40 }
           )
         )
-      }))
+      })
+    )
 
     it.effect("Status key_id moves to the new version at once; a disabled primary makes healthz say why", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const { client, control } = yield* InProcessPlugin
         const version = yield* control.rotate()
         const status = yield* client.v2Status
@@ -57,6 +58,7 @@ describe("key rotation", () => {
         assert.strictEqual(failure.code, 9) // FAILED_PRECONDITION
         yield* control.setVersionState(version, "ENABLED")
         assert.strictEqual((yield* client.v2Status).healthz, "ok")
-      }))
+      })
+    )
   })
 })

@@ -1,6 +1,6 @@
 import * as fs from "node:fs"
-import { status } from "@grpc/grpc-js"
 import { assert, describe, it } from "@effect/vitest"
+import { status } from "@grpc/grpc-js"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -13,7 +13,7 @@ import { stuckKms } from "../support/kmsDoubles.ts"
 
 describe("gRPC server shutdown", () => {
   it.live("a call still running after the grace period is cut, the shutdown is marked forced, and the socket removed", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const started = yield* Deferred.make<void>()
       const interrupted = yield* Deferred.make<void>()
       const served = yield* inProcessPlugin({
@@ -37,10 +37,11 @@ describe("gRPC server shutdown", () => {
       yield* Deferred.await(interrupted)
       const failure = yield* Fiber.join(call)
       assert.notStrictEqual(failure.code, status.OK)
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped)
+  )
 
   it.live("calls that finish in time: no forced shutdown and no warning", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const served = yield* inProcessPlugin({ flags: { shutdownGracePeriod: Option.some("10s") } })
       const { client } = served
       yield* client.v2Status
@@ -48,10 +49,11 @@ describe("gRPC server shutdown", () => {
       assert.isUndefined(yield* served.shutdown.forcedReason)
       assert.notInclude(served.lines, "grace period exceeded: cut the remaining calls")
       assert.include(served.lines, `stopped serving on ${served.socketPath}`)
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped)
+  )
 
   it.live("while serving, a process exit hook removes the socket; after a normal stop the hook is gone", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const before = process.listeners("exit")
       const served = yield* inProcessPlugin()
       const added = process.listeners("exit").filter((listener) => !before.includes(listener))
@@ -61,6 +63,10 @@ describe("gRPC server shutdown", () => {
       for (const hook of added) hook(1)
       assert.isFalse(fs.existsSync(served.socketPath))
       yield* served.stop
-      assert.deepStrictEqual(process.listeners("exit").filter((listener) => !before.includes(listener)), [])
-    }).pipe(Effect.scoped))
+      assert.deepStrictEqual(
+        process.listeners("exit").filter((listener) => !before.includes(listener)),
+        []
+      )
+    }).pipe(Effect.scoped)
+  )
 })

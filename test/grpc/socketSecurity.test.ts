@@ -24,7 +24,7 @@ const openDir = tempDirWithMode(0o755)
 
 describe("socket permissions (the real entrypoint)", () => {
   it.live("the socket is born 0600: the first time it exists, its mode is already 0600", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const dir = yield* openDir
       const socket = path.join(dir, "kms.sock")
       const modes: Array<number> = []
@@ -44,20 +44,23 @@ describe("socket permissions (the real entrypoint)", () => {
       yield* Effect.promise(() => appeared)
       assert.isAbove(modes.length, 0, "never saw the socket appear")
       assert.deepStrictEqual([...new Set(modes)], [0o600])
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped)
+  )
 
   it.live("a process of another uid cannot connect to a 0600 socket", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       assert.strictEqual(process.getuid?.(), 0, "this test needs root to run a child as another uid")
       const socket = path.join(yield* openDir, "kms.sock")
       yield* spawnPlugin(["--path-to-unix-socket", socket])
       assert.strictEqual(connectAsNobody(socket), "EACCES")
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped)
+  )
 
   it.live("--socket-mode 0666 lets it in (so the test above can fail)", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const socket = path.join(yield* openDir, "kms.sock")
       yield* spawnPlugin(["--path-to-unix-socket", socket, "--socket-mode", "0666"])
       assert.strictEqual(connectAsNobody(socket), "connected")
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped)
+  )
 })

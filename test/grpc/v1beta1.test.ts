@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto"
-import { status } from "@grpc/grpc-js"
 import { assert, describe, layer } from "@effect/vitest"
+import { status } from "@grpc/grpc-js"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as fc from "fast-check"
@@ -11,14 +11,15 @@ import { InProcessPlugin } from "../support/InProcessPlugin.ts"
 describe("KMS v1beta1 over a real unix socket (fake backend)", () => {
   layer(InProcessPlugin.layer(), { excludeTestServices: true })("one plugin", (it) => {
     it.effect("Version answers v1beta1 with the runtime name and version", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const { client } = yield* InProcessPlugin
         const answer = yield* client.v1Version
         assert.deepStrictEqual(answer, { version: "v1beta1", runtimeName: "CloudKMS", runtimeVersion: pluginVersion })
-      }))
+      })
+    )
 
     it.effect("round trip for any plaintext of 1 B to 64 KiB", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const { client } = yield* InProcessPlugin
         yield* Effect.promise(() =>
           fc.assert(
@@ -29,10 +30,11 @@ describe("KMS v1beta1 over a real unix socket (fake backend)", () => {
             { numRuns: 40 }
           )
         )
-      }))
+      })
+    )
 
     it.effect("v1beta1 ciphertext also decrypts through v2 with the current key_id, and back", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const { client } = yield* InProcessPlugin
         const key = randomBytes(32)
         const v1 = yield* client.v1Encrypt(key)
@@ -42,10 +44,11 @@ describe("KMS v1beta1 over a real unix socket (fake backend)", () => {
         const v2 = yield* client.v2Encrypt({ plaintext: key })
         const viaV1 = yield* client.v1Decrypt(v2.ciphertext)
         assert.deepStrictEqual(Buffer.from(viaV1.plain), key)
-      }))
+      })
+    )
 
     it.effect("empty or oversize plaintext, empty or unopenable cipher: INVALID_ARGUMENT", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const { client } = yield* InProcessPlugin
         const codes = yield* Effect.forEach(
           [
@@ -57,26 +60,29 @@ describe("KMS v1beta1 over a real unix socket (fake backend)", () => {
           (call) => Effect.map(Effect.flip(call), (e) => e.code)
         )
         assert.deepStrictEqual(codes, Array(4).fill(status.INVALID_ARGUMENT))
-      }))
+      })
+    )
   })
 
   layer(InProcessPlugin.layer({ flags: { kms: Option.some("v2") } }), { excludeTestServices: true })("with --kms v2", (it) => {
     it.effect("v1beta1 is not served (UNIMPLEMENTED), v2 is", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const { client } = yield* InProcessPlugin
         const failure = yield* Effect.flip(client.v1Version)
         assert.strictEqual(failure.code, status.UNIMPLEMENTED)
         assert.strictEqual((yield* client.v2Status).healthz, "ok")
-      }))
+      })
+    )
   })
 
   layer(InProcessPlugin.layer({ flags: { kms: Option.some("v1") } }), { excludeTestServices: true })("with --kms v1", (it) => {
     it.effect("v2 is not served (UNIMPLEMENTED), v1beta1 is", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const { client } = yield* InProcessPlugin
         const failure = yield* Effect.flip(client.v2Status)
         assert.strictEqual(failure.code, status.UNIMPLEMENTED)
         assert.strictEqual((yield* client.v1Version).version, "v1beta1")
-      }))
+      })
+    )
   })
 })

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto"
-import { status } from "@grpc/grpc-js"
 import { assert, describe, layer } from "@effect/vitest"
+import { status } from "@grpc/grpc-js"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as fc from "fast-check"
@@ -14,16 +14,17 @@ const failureOf = <A>(effect: Effect.Effect<A, CallFailed>) =>
 describe("KMS v2 over a real unix socket (fake backend)", () => {
   layer(InProcessPlugin.layer(), { excludeTestServices: true })("one plugin", (it) => {
     it.effect("Status reports v2, ok and the current key version as key_id", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const { client } = yield* InProcessPlugin
         const answer = yield* client.v2Status
         assert.strictEqual(answer.version, "v2")
         assert.strictEqual(answer.healthz, "ok")
         assert.strictEqual(answer.keyId, `${fakeKeyUri}/cryptoKeyVersions/1`)
-      }))
+      })
+    )
 
     it.effect("Encrypt returns Status's key_id, a small ciphertext and no annotations; Decrypt restores the plaintext", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const { client } = yield* InProcessPlugin
         const seed = randomBytes(32)
         const encrypted = yield* client.v2Encrypt({ plaintext: seed, uid: "u-1" })
@@ -34,19 +35,21 @@ describe("KMS v2 over a real unix socket (fake backend)", () => {
         assert.notDeepEqual(Buffer.from(encrypted.ciphertext).subarray(0, 32), seed)
         const decrypted = yield* client.v2Decrypt({ ciphertext: encrypted.ciphertext, keyId: encrypted.keyId, uid: "u-2" })
         assert.deepStrictEqual(Buffer.from(decrypted.plaintext), seed)
-      }))
+      })
+    )
 
     it.effect("the same plaintext twice gives two different ciphertexts (random nonces)", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const { client } = yield* InProcessPlugin
         const seed = randomBytes(32)
         const a = yield* client.v2Encrypt({ plaintext: seed })
         const b = yield* client.v2Encrypt({ plaintext: seed })
         assert.notDeepEqual(Buffer.from(a.ciphertext), Buffer.from(b.ciphertext))
-      }))
+      })
+    )
 
     it.effect("round trip for any plaintext of 1 B to 64 KiB", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const { client } = yield* InProcessPlugin
         yield* Effect.promise(() =>
           fc.assert(
@@ -66,10 +69,11 @@ describe("KMS v2 over a real unix socket (fake backend)", () => {
             { numRuns: 60 }
           )
         )
-      }))
+      })
+    )
 
     it.effect("empty or oversize plaintext is INVALID_ARGUMENT", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const { client } = yield* InProcessPlugin
         const empty = yield* failureOf(client.v2Encrypt({ plaintext: new Uint8Array(0) }))
         assert.strictEqual(empty.code, status.INVALID_ARGUMENT)
@@ -77,17 +81,19 @@ describe("KMS v2 over a real unix socket (fake backend)", () => {
         const big = yield* failureOf(client.v2Encrypt({ plaintext: new Uint8Array(maxPlaintextBytes + 1) }))
         assert.strictEqual(big.code, status.INVALID_ARGUMENT)
         assert.include(big.details, `${maxPlaintextBytes + 1} bytes`)
-      }))
+      })
+    )
 
     it.effect("a request message far over the cap is refused by its length, never UNKNOWN", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const { client } = yield* InProcessPlugin
         const huge = yield* failureOf(client.v2Encrypt({ plaintext: new Uint8Array(4 * 1024 * 1024) }))
         assert.strictEqual(huge.code, status.RESOURCE_EXHAUSTED)
-      }))
+      })
+    )
 
     it.effect("empty, oversize or unopenable ciphertext is INVALID_ARGUMENT", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const { client } = yield* InProcessPlugin
         const keyId = (yield* client.v2Status).keyId
         const empty = yield* failureOf(client.v2Decrypt({ ciphertext: new Uint8Array(0), keyId }))
@@ -96,10 +102,11 @@ describe("KMS v2 over a real unix socket (fake backend)", () => {
         assert.strictEqual(big.code, status.INVALID_ARGUMENT)
         const junk = yield* failureOf(client.v2Decrypt({ ciphertext: randomBytes(80), keyId }))
         assert.strictEqual(junk.code, status.INVALID_ARGUMENT)
-      }))
+      })
+    )
 
     it.effect("malformed key_ids are INVALID_ARGUMENT", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const { client } = yield* InProcessPlugin
         const encrypted = yield* client.v2Encrypt({ plaintext: randomBytes(32) })
         const malformed = [
@@ -117,46 +124,50 @@ describe("KMS v2 over a real unix socket (fake backend)", () => {
           const failure = yield* failureOf(client.v2Decrypt({ ciphertext: encrypted.ciphertext, keyId }))
           assert.strictEqual(failure.code, status.INVALID_ARGUMENT, keyId)
         }
-      }))
+      })
+    )
 
     it.effect("a key_id of a key that is not configured is INVALID_ARGUMENT naming the key", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
+        const { client } = yield* InProcessPlugin
+        const encrypted = yield* client.v2Encrypt({ plaintext: randomBytes(32) })
+        const failure = yield* failureOf(client.v2Decrypt({ ciphertext: encrypted.ciphertext, keyId: `${oldKeyUri}/cryptoKeyVersions/1` }))
+        assert.strictEqual(failure.code, status.INVALID_ARGUMENT)
+        assert.include(failure.details, oldKeyUri)
+      })
+    )
+
+    it.effect("annotations the plugin never wrote are INVALID_ARGUMENT", () =>
+      Effect.gen(function* () {
         const { client } = yield* InProcessPlugin
         const encrypted = yield* client.v2Encrypt({ plaintext: randomBytes(32) })
         const failure = yield* failureOf(
-          client.v2Decrypt({ ciphertext: encrypted.ciphertext, keyId: `${oldKeyUri}/cryptoKeyVersions/1` })
+          client.v2Decrypt({
+            ciphertext: encrypted.ciphertext,
+            keyId: encrypted.keyId,
+            annotations: { "version.kms.example.io": Buffer.from("1") }
+          })
         )
         assert.strictEqual(failure.code, status.INVALID_ARGUMENT)
-        assert.include(failure.details, oldKeyUri)
-      }))
-
-    it.effect("annotations the plugin never wrote are INVALID_ARGUMENT", () =>
-      Effect.gen(function*() {
-        const { client } = yield* InProcessPlugin
-        const encrypted = yield* client.v2Encrypt({ plaintext: randomBytes(32) })
-        const failure = yield* failureOf(client.v2Decrypt({
-          ciphertext: encrypted.ciphertext,
-          keyId: encrypted.keyId,
-          annotations: { "version.kms.example.io": Buffer.from("1") }
-        }))
-        assert.strictEqual(failure.code, status.INVALID_ARGUMENT)
         assert.include(failure.details, "version.kms.example.io")
-      }))
+      })
+    )
   })
 
   layer(InProcessPlugin.layer({ flags: { keySuffix: Option.some("r2") } }), { excludeTestServices: true })("with --key-suffix", (it) => {
     it.effect("key_id carries the suffix in Status and Encrypt, and decrypts with it", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const { client } = yield* InProcessPlugin
         const statusKeyId = (yield* client.v2Status).keyId
         assert.strictEqual(statusKeyId, `${fakeKeyUri}/cryptoKeyVersions/1:r2`)
         const encrypted = yield* client.v2Encrypt({ plaintext: randomBytes(32) })
         assert.strictEqual(encrypted.keyId, statusKeyId)
         yield* client.v2Decrypt({ ciphertext: encrypted.ciphertext, keyId: encrypted.keyId })
-      }))
+      })
+    )
 
     it.effect("data from before the suffix (no suffix) still decrypts; another suffix is refused", () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const { client } = yield* InProcessPlugin
         const encrypted = yield* client.v2Encrypt({ plaintext: randomBytes(32) })
         const bare = encrypted.keyId.replace(/:r2$/, "")
@@ -164,6 +175,7 @@ describe("KMS v2 over a real unix socket (fake backend)", () => {
         const other = yield* failureOf(client.v2Decrypt({ ciphertext: encrypted.ciphertext, keyId: `${bare}:r3` }))
         assert.strictEqual(other.code, status.INVALID_ARGUMENT)
         assert.include(other.details, "r3")
-      }))
+      })
+    )
   })
 })

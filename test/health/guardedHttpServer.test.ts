@@ -42,10 +42,14 @@ const server = Effect.acquireRelease(
       }
     }
   }),
-  ({ guarded }) => Effect.promise(() => new Promise<void>((resolve) => {
-    guarded.closeAllConnections()
-    guarded.close(() => resolve())
-  }))
+  ({ guarded }) =>
+    Effect.promise(
+      () =>
+        new Promise<void>((resolve) => {
+          guarded.closeAllConnections()
+          guarded.close(() => resolve())
+        })
+    )
 )
 
 interface Client {
@@ -88,7 +92,7 @@ const answered = (port: number, count: number) =>
 
 describe("guarded HTTP server", () => {
   it.live("idle connections past the cap: the oldest is closed first, a request being answered never is", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { nextRequest, port, release } = yield* server
       const arrived = nextRequest()
       const busy = connect(port, getRequest)
@@ -105,10 +109,11 @@ describe("guarded HTTP server", () => {
       assert.match(busy.received(), /^HTTP\/1\.1 200 OK[\s\S]*ok$/)
       assert.isFalse(busy.socket.destroyed)
       for (const c of [newcomer, ...more]) c.socket.destroy()
-    }))
+    })
+  )
 
   it.live("every connection busy: a newcomer is closed at once and the busy ones are answered", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { heldCount, nextRequest, port, release } = yield* server
       const busy: Array<Client> = []
       for (let i = 0; i < limits.maxConnections; i++) {
@@ -121,13 +126,13 @@ describe("guarded HTTP server", () => {
       yield* Effect.promise(() => newcomer.closed)
       assert.strictEqual(newcomer.received(), "")
       release()
-      yield* Effect.promise(() =>
-        Promise.all(busy.map((c) => new Promise<void>((resolve) => c.socket.once("data", () => resolve())))))
+      yield* Effect.promise(() => Promise.all(busy.map((c) => new Promise<void>((resolve) => c.socket.once("data", () => resolve())))))
       for (const c of busy) assert.match(c.received(), /^HTTP\/1\.1 200 OK/)
-    }))
+    })
+  )
 
   it.live("connections that never sent a request go before ones kept alive after an answer", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { port, release } = yield* server
       release()
       const kept = yield* answered(port, 2)
@@ -137,10 +142,11 @@ describe("guarded HTTP server", () => {
       yield* Effect.promise(() => fresh[0]?.closed ?? Promise.resolve())
       assert.isFalse(kept.some((c) => c.socket.destroyed))
       for (const c of [...kept, ...fresh, newcomer]) c.socket.destroy()
-    }))
+    })
+  )
 
   it.live("every other connection kept alive: the oldest of them makes room for a newcomer", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { port, release } = yield* server
       release()
       const kept = yield* answered(port, limits.maxConnections)
@@ -149,5 +155,6 @@ describe("guarded HTTP server", () => {
       assert.isFalse(newcomer.socket.destroyed)
       assert.isFalse(kept.slice(1).some((c) => c.socket.destroyed))
       for (const c of [...kept, newcomer]) c.socket.destroy()
-    }))
+    })
+  )
 })

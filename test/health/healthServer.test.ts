@@ -1,6 +1,6 @@
 import * as fs from "node:fs"
-import { status } from "@grpc/grpc-js"
 import { assert, describe, it } from "@effect/vitest"
+import { status } from "@grpc/grpc-js"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -31,7 +31,7 @@ const pluginClient = InProcessPlugin.useSync((plugin) => plugin.client)
 
 describe("health server", () => {
   it.live("fake backend: /livez, /healthz, /healthz?ping-kms=true, /readyz answer 200 ok on 127.0.0.1", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { url } = yield* InProcessPlugin
       assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/)
       for (const path of ["/livez", "/healthz", "/healthz?ping-kms=true", "/readyz"]) {
@@ -39,24 +39,30 @@ describe("health server", () => {
         assert.deepStrictEqual([answer.status, answer.body], [200, "ok"], path)
       }
       assert.strictEqual((yield* httpGet(`${url}/nope`)).status, 404)
-    }).pipe(Effect.provide(fake())))
+    }).pipe(Effect.provide(fake()))
+  )
 
   it.live("--healthz-path and --metrics-port move the endpoints (Go plugin layout)", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { metricsUrl, url } = yield* InProcessPlugin
       assert.notStrictEqual(metricsUrl, url)
       assert.strictEqual((yield* httpGet(`${url}/custom/health`)).status, 200)
       assert.strictEqual((yield* httpGet(`${url}/healthz`)).status, 404)
       assert.strictEqual((yield* httpGet(`${url}/metrics`)).status, 404)
       assert.strictEqual((yield* httpGet(`${metricsUrl}/custom-metrics`)).status, 200)
-    }).pipe(Effect.provide(fake({
-      healthzPath: Option.some("custom/health"),
-      metricsPort: Option.some("0"),
-      metricsPath: Option.some("custom-metrics")
-    }))))
+    }).pipe(
+      Effect.provide(
+        fake({
+          healthzPath: Option.some("custom/health"),
+          metricsPort: Option.some("0"),
+          metricsPath: Option.some("custom-metrics")
+        })
+      )
+    )
+  )
 
   it.live("socket gone: /livez and /healthz answer 503 with the reason", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { config, url } = yield* InProcessPlugin
       fs.rmSync(config.socketPath)
       const livez = yield* httpGet(`${url}/livez`)
@@ -64,28 +70,30 @@ describe("health server", () => {
       assert.match(livez.body, /UNAVAILABLE|No connection|ENOENT/)
       assert.notInclude(livez.body, "\n")
       assert.strictEqual((yield* httpGet(`${url}/healthz`)).status, 503)
-    }).pipe(Effect.provide(fake())))
+    }).pipe(Effect.provide(fake()))
+  )
 
   // The round trip never ends (an hour of --fake-latency), so it is slower than any timeout however busy the
   // machine; --healthz-timeout leaves Status (which has no latency) seconds to answer /healthz and /livez.
   it.live("a KMS round trip slower than --healthz-timeout: /healthz?ping-kms=true is 503, /healthz and /livez stay 200", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { url } = yield* InProcessPlugin
       const ping = yield* httpGet(`${url}/healthz?ping-kms=true`)
       assert.strictEqual(ping.status, 503)
       assert.include(ping.body, "DEADLINE_EXCEEDED")
       assert.strictEqual((yield* httpGet(`${url}/healthz`)).status, 200)
       assert.strictEqual((yield* httpGet(`${url}/livez`)).status, 200)
-    }).pipe(Effect.provide(fake({ fakeLatency: Option.some("1h"), healthzTimeout: Option.some("2s") }))))
+    }).pipe(Effect.provide(fake({ fakeLatency: Option.some("1h"), healthzTimeout: Option.some("2s") })))
+  )
 
   it.live("Cloud KMS down: /healthz and /readyz are 503 with the reason, /livez stays 200", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { url } = yield* InProcessPlugin
       const cloudKms = yield* FakeCloud
       cloudKms.inject({ fault: { kind: "fail", code: status.UNAVAILABLE, message: "region outage" } })
       const client = yield* pluginClient
       yield* client.v2Status.pipe(
-        Effect.flatMap((s) => s.healthz === "ok" ? Effect.fail("still ok") : Effect.void),
+        Effect.flatMap((s) => (s.healthz === "ok" ? Effect.fail("still ok") : Effect.void)),
         Effect.eventually
       )
       const healthz = yield* httpGet(`${url}/healthz`)
@@ -93,10 +101,11 @@ describe("health server", () => {
       assert.include(healthz.body, "region outage")
       assert.strictEqual((yield* httpGet(`${url}/readyz`)).status, 503)
       assert.strictEqual((yield* httpGet(`${url}/livez`)).status, 200)
-    }).pipe(Effect.scoped, Effect.provide(cloud())))
+    }).pipe(Effect.scoped, Effect.provide(cloud()))
+  )
 
   it.live("Cloud KMS denying every permission: /livez stays 200, ping-kms is 503 naming the permission", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { url } = yield* InProcessPlugin
       const cloudKms = yield* FakeCloud
       cloudKms.denyPermissions(cloudKeyUri, [
@@ -109,10 +118,11 @@ describe("health server", () => {
       assert.strictEqual(ping.status, 503)
       assert.include(ping.body, "PERMISSION_DENIED")
       assert.include(ping.body, "cloudkms.cryptoKeyVersions.useToEncrypt")
-    }).pipe(Effect.provide(cloud())))
+    }).pipe(Effect.provide(cloud()))
+  )
 
   it.live("IAM diagnostics: /readyz names a missing permission (checked once, cached); /livez never asks", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { url } = yield* InProcessPlugin
       const cloudKms = yield* FakeCloud
       cloudKms.denyPermissions(cloudKeyUri, ["cloudkms.cryptoKeyVersions.useToDecrypt"])
@@ -126,10 +136,11 @@ describe("health server", () => {
         assert.notInclude(answer.body, "useToEncrypt")
       }
       assert.strictEqual(cloudKms.calls.TestIamPermissions, 1)
-    }).pipe(Effect.provide(cloud({ keyRefreshInterval: Option.some("1m") }))))
+    }).pipe(Effect.provide(cloud({ keyRefreshInterval: Option.some("1m") })))
+  )
 
   it.live("an endpoint without TestIamPermissions (an emulator, a proxy): /readyz follows the key's reachability alone", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { url } = yield* InProcessPlugin
       const cloudKms = yield* FakeCloud
       const unimplemented = (text: string) =>
@@ -142,28 +153,31 @@ describe("health server", () => {
       // The key unreachable: not ready, whatever permissions say.
       cloudKms.inject({ fault: { kind: "fail", code: status.UNAVAILABLE, message: "region outage" } })
       const client = yield* pluginClient
-      yield* client.v2Status.pipe(Effect.flatMap((s) => s.healthz === "ok" ? Effect.fail("still ok") : Effect.void), Effect.eventually)
+      yield* client.v2Status.pipe(
+        Effect.flatMap((s) => (s.healthz === "ok" ? Effect.fail("still ok") : Effect.void)),
+        Effect.eventually
+      )
       const readyz = yield* httpGet(`${url}/readyz`)
       assert.strictEqual(readyz.status, 503)
       assert.include(readyz.body, "region outage")
-    }).pipe(Effect.scoped, Effect.provide(cloud({}, FakeCloud.layerWith({ testIamPermissions: false })))))
+    }).pipe(Effect.scoped, Effect.provide(cloud({}, FakeCloud.layerWith({ testIamPermissions: false }))))
+  )
 
   it.live("1000 ping-kms probes in a burst cost one KMS round trip (2 Cloud KMS calls)", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { url } = yield* InProcessPlugin
       const cloudKms = yield* FakeCloud
       cloudKms.resetCounters()
-      const answers = yield* Effect.forEach(
-        Array.from({ length: 1000 }),
-        () => httpGet(`${url}/healthz?ping-kms=true`),
-        { concurrency: 50 }
-      )
+      const answers = yield* Effect.forEach(Array.from({ length: 1000 }), () => httpGet(`${url}/healthz?ping-kms=true`), {
+        concurrency: 50
+      })
       assert.isTrue(answers.every((a) => a.status === 200))
       assert.strictEqual(cloudKms.calls.Encrypt + cloudKms.calls.Decrypt, 2)
-    }).pipe(Effect.provide(cloud({ healthzKmsCache: Option.some("1h"), keyRefreshInterval: Option.some("1m") }))))
+    }).pipe(Effect.provide(cloud({ healthzKmsCache: Option.some("1h"), keyRefreshInterval: Option.some("1m") })))
+  )
 
   it.live("/metrics: Prometheus text whose values move with calls and carry the right labels", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { url } = yield* InProcessPlugin
       const client = yield* pluginClient
       const before = yield* httpGet(`${url}/metrics`)
@@ -187,5 +201,6 @@ describe("health server", () => {
       assert.strictEqual(sample(after, "kms_plugin_kms_healthy"), 1)
       assert.isAbove(sample(after, "process_resident_memory_bytes") ?? 0, 10_000_000)
       assert.isDefined(sample(after, "nodejs_eventloop_lag_p99_seconds"))
-    }).pipe(Effect.scoped, Effect.provide(cloud({ keyRefreshInterval: Option.some("1m") }))))
+    }).pipe(Effect.scoped, Effect.provide(cloud({ keyRefreshInterval: Option.some("1m") })))
+  )
 })

@@ -67,12 +67,12 @@ describe("--metrics-bind-address", () => {
     )
     assert.strictEqual(
       listeners({ metricsPort: some("8082"), metricsBindAddress: some("localhost") }),
-      "--metrics-bind-address: expected an IP address such as 127.0.0.1 or 0.0.0.0, got \"localhost\""
+      '--metrics-bind-address: expected an IP address such as 127.0.0.1 or 0.0.0.0, got "localhost"'
     )
     // Only the address problem, not also "needs --metrics-port".
     assert.strictEqual(
       listeners({ metricsBindAddress: some("localhost") }),
-      "--metrics-bind-address: expected an IP address such as 127.0.0.1 or 0.0.0.0, got \"localhost\""
+      '--metrics-bind-address: expected an IP address such as 127.0.0.1 or 0.0.0.0, got "localhost"'
     )
   })
 
@@ -88,13 +88,16 @@ describe("--metrics-bind-address", () => {
       "--metrics-port 82: cannot listen on [::]:82: permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE) (EACCES)"
     )
     const other = Object.assign(new Error("listen EWHAT: odd"), { code: "EWHAT" })
-    assert.strictEqual(listenFailure("metrics-port", "10.0.0.5", 8082, other), "--metrics-port 8082: cannot listen on 10.0.0.5:8082: listen EWHAT: odd (EWHAT)")
+    assert.strictEqual(
+      listenFailure("metrics-port", "10.0.0.5", 8082, other),
+      "--metrics-port 8082: cannot listen on 10.0.0.5:8082: listen EWHAT: odd (EWHAT)"
+    )
     assert.strictEqual(listenFailure("healthz-port", "127.0.0.1", 1, "boom"), "--healthz-port 1: cannot listen on 127.0.0.1:1: boom")
     assert.strictEqual(hostPort("::1", 9), "[::1]:9")
   })
 
   it.live("the metrics listener is at --metrics-bind-address; the health endpoints are not there, nor /metrics on theirs", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { metricsUrl, url } = yield* InProcessPlugin
       assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/)
       assert.match(metricsUrl, /^http:\/\/127\.0\.0\.2:\d+$/)
@@ -105,5 +108,13 @@ describe("--metrics-bind-address", () => {
       assert.strictEqual((yield* httpGet(`${metricsUrl}/livez`)).status, 404)
       assert.strictEqual((yield* httpGet(`${url}/metrics`)).status, 404)
       assert.strictEqual((yield* httpGet(`${url}/healthz`)).status, 200)
-    }).pipe(Effect.provide(InProcessPlugin.layer({ health: true, flags: { kmsBackend: some("fake"), metricsPort: some("0"), metricsBindAddress: some("127.0.0.2") } }))))
+    }).pipe(
+      Effect.provide(
+        InProcessPlugin.layer({
+          health: true,
+          flags: { kmsBackend: some("fake"), metricsPort: some("0"), metricsBindAddress: some("127.0.0.2") }
+        })
+      )
+    )
+  )
 })

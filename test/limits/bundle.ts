@@ -21,10 +21,17 @@ export const buildBundle = async (): Promise<Bundle> => {
   try {
     const dist = path.join(root, "dist")
     await new Promise<void>((resolve, reject) =>
-      execFile("npm", ["run", "-s", "build", "--", "--dir", dist], {
-        cwd: projectRoot,
-        env: { ...process.env, PATH: `${path.join(projectRoot, "node_modules/.bin")}${path.delimiter}${process.env["PATH"] ?? ""}` }
-      }, (error, stdout, stderr) => (error === null ? resolve() : reject(new Error(`npm run build failed: ${error.message}\n${stdout}\n${stderr}`)))))
+      execFile(
+        "npm",
+        ["run", "-s", "build", "--", "--dir", dist],
+        {
+          cwd: projectRoot,
+          env: { ...process.env, PATH: `${path.join(projectRoot, "node_modules/.bin")}${path.delimiter}${process.env["PATH"] ?? ""}` }
+        },
+        (error, stdout, stderr) =>
+          error === null ? resolve() : reject(new Error(`npm run build failed: ${error.message}\n${stdout}\n${stderr}`))
+      )
+    )
     fs.symlinkSync(path.join(projectRoot, "proto"), path.join(root, "proto"))
     fs.symlinkSync(path.join(projectRoot, "node_modules"), path.join(root, "node_modules"))
     const entry = path.join(dist, "main.mjs")

@@ -27,13 +27,16 @@ const v2MountInfo = [
 describe("reading the kernel's cgroup files", () => {
   it("finds each v1 hierarchy's controllers and the v2 mount (hybrid layout)", () => {
     const mounts = parseMountInfo(hybridMountInfo)
-    assert.deepStrictEqual(mounts.map((m) => [m.version, m.mountPoint, m.controllers.join(",")]), [
-      [1, "/sys/fs/cgroup/cpu", "cpu"],
-      [1, "/sys/fs/cgroup/cpuacct", "cpuacct"],
-      [1, "/sys/fs/cgroup/memory", "memory"],
-      [1, "/sys/fs/cgroup/systemd", ""],
-      [2, "/sys/fs/cgroup/unified", ""]
-    ])
+    assert.deepStrictEqual(
+      mounts.map((m) => [m.version, m.mountPoint, m.controllers.join(",")]),
+      [
+        [1, "/sys/fs/cgroup/cpu", "cpu"],
+        [1, "/sys/fs/cgroup/cpuacct", "cpuacct"],
+        [1, "/sys/fs/cgroup/memory", "memory"],
+        [1, "/sys/fs/cgroup/systemd", ""],
+        [2, "/sys/fs/cgroup/unified", ""]
+      ]
+    )
   })
 
   it("reads combined v1 controllers (cpu,cpuacct) and a pure v2 layout", () => {
@@ -62,13 +65,15 @@ describe("reading the kernel's cgroup files", () => {
 
   it("directoryOf(mount, root + path) is the mount point + path, for any path (P)", () => {
     const segment = fc.stringMatching(/^[a-z0-9._-]{1,12}$/)
-    fc.assert(fc.property(fc.array(segment, { maxLength: 3 }), fc.array(segment, { maxLength: 4 }), (rootParts, parts) => {
-      const root = `/${rootParts.join("/")}`
-      const mount = { version: 2 as const, mountPoint: "/sys/fs/cgroup", root, controllers: [] }
-      const cgroupPath = `${root === "/" ? "" : root}/${parts.join("/")}`
-      const expected = parts.length === 0 ? "/sys/fs/cgroup" : `/sys/fs/cgroup/${parts.join("/")}`
-      assert.strictEqual(directoryOf(mount, cgroupPath), expected)
-    }))
+    fc.assert(
+      fc.property(fc.array(segment, { maxLength: 3 }), fc.array(segment, { maxLength: 4 }), (rootParts, parts) => {
+        const root = `/${rootParts.join("/")}`
+        const mount = { version: 2 as const, mountPoint: "/sys/fs/cgroup", root, controllers: [] }
+        const cgroupPath = `${root === "/" ? "" : root}/${parts.join("/")}`
+        const expected = parts.length === 0 ? "/sys/fs/cgroup" : `/sys/fs/cgroup/${parts.join("/")}`
+        assert.strictEqual(directoryOf(mount, cgroupPath), expected)
+      })
+    )
   })
 
   it("reads v1 counters: peak, OOM kills, throttling", () => {
@@ -118,10 +123,17 @@ describe("reading the kernel's cgroup files", () => {
       cpuThrottledPeriods: 4,
       cpuThrottledMillis: 1.5
     })
-    assert.isTrue(Number.isNaN(countersV2({ max: "max\n", peak: undefined, current: "0", events: "oom_kill 0", memoryStat: "", cpuStat: "" }).memoryPeakBytes))
+    assert.isTrue(
+      Number.isNaN(
+        countersV2({ max: "max\n", peak: undefined, current: "0", events: "oom_kill 0", memoryStat: "", cpuStat: "" }).memoryPeakBytes
+      )
+    )
     assert.strictEqual(parseLimit("max\n"), Number.POSITIVE_INFINITY)
     assert.throws(() => countersV2({ max: "1", peak: "1", current: "0", events: "oom 0\n", memoryStat: "", cpuStat: "" }), /oom_kill/)
-    assert.throws(() => countersV1({ limit: "1", maxUsage: "1", usage: "0", failcnt: "0", oomControl: "under_oom 0\n", memoryStat: "", cpuStat: "" }), /oom_kill/)
+    assert.throws(
+      () => countersV1({ limit: "1", maxUsage: "1", usage: "0", failcnt: "0", oomControl: "under_oom 0\n", memoryStat: "", cpuStat: "" }),
+      /oom_kill/
+    )
     assert.throws(() => parseLimit(""), /not a cgroup number/)
     assert.deepStrictEqual(parseKeyValues("a 1\n\nb -2\nnot a pair\n"), { a: 1, b: -2 })
   })
@@ -144,7 +156,10 @@ describe("a real cgroup (needs root and the memory and cpu controllers)", () => 
     const cgroup = createCgroup({ memoryBytes: 96 * mib, cpus: 1 })
     try {
       // 40 MiB touched, well under the limit; the process reports its own cgroup.
-      const under = await runInside(cgroup.wrap, "const b = Buffer.alloc(40 * 2 ** 20, 1); process.stdout.write(require('fs').readFileSync('/proc/self/cgroup', 'utf8') + b[7])")
+      const under = await runInside(
+        cgroup.wrap,
+        "const b = Buffer.alloc(40 * 2 ** 20, 1); process.stdout.write(require('fs').readFileSync('/proc/self/cgroup', 'utf8') + b[7])"
+      )
       assert.deepStrictEqual([under.code, under.signal], [0, null])
       assert.include(under.stdout, cgroup.directories[0]?.split("/").at(-1) ?? "?")
       const after = cgroup.counters()
@@ -153,7 +168,10 @@ describe("a real cgroup (needs root and the memory and cpu controllers)", () => 
       assert.isAtLeast(after.memoryPeakBytes, 40 * mib)
       assert.isAtMost(after.memoryPeakBytes, 96 * mib)
       // Past the limit (no swap to escape to): the kernel's OOM killer ends it, and the cgroup counts it.
-      const over = await runInside(cgroup.wrap, "const kept = []; for (let i = 0; i < 200; i++) kept.push(Buffer.alloc(2 ** 20, 1)); console.log(kept.length)")
+      const over = await runInside(
+        cgroup.wrap,
+        "const kept = []; for (let i = 0; i < 200; i++) kept.push(Buffer.alloc(2 ** 20, 1)); console.log(kept.length)"
+      )
       assert.strictEqual(over.signal, "SIGKILL")
       assert.strictEqual(cgroup.counters().oomKills, 1)
       assert.deepStrictEqual(cgroup.pids(), [])
@@ -167,7 +185,10 @@ describe("a real cgroup (needs root and the memory and cpu controllers)", () => 
     const cgroup = createCgroup({ memoryBytes: 256 * mib, cpus: 0.2 })
     try {
       // 300 ms of CPU on one thread cannot fit in 0.2 CPU without waiting out periods.
-      const busy = await runInside(cgroup.wrap, "const end = () => { const u = process.cpuUsage(); return u.user + u.system > 300000 }; while (!end()) {}")
+      const busy = await runInside(
+        cgroup.wrap,
+        "const end = () => { const u = process.cpuUsage(); return u.user + u.system > 300000 }; while (!end()) {}"
+      )
       assert.deepStrictEqual([busy.code, busy.signal], [0, null])
       const counters = cgroup.counters()
       assert.isAbove(counters.cpuThrottledPeriods, 0, JSON.stringify(counters))

@@ -62,12 +62,17 @@ const write = (file: string, value: string): void => {
   try {
     fs.writeFileSync(file, value)
   } catch (error) {
-    throw new CgroupUnavailable(`cannot write ${value.trim()} to ${file}: ${error instanceof Error ? error.message : String(error)}${rootHint()}`)
+    throw new CgroupUnavailable(
+      `cannot write ${value.trim()} to ${file}: ${error instanceof Error ? error.message : String(error)}${rootHint()}`
+    )
   }
 }
 
 const pidsIn = (directory: string): ReadonlyArray<number> =>
-  read(path.join(directory, "cgroup.procs")).split("\n").filter((line) => line.trim() !== "").map(Number)
+  read(path.join(directory, "cgroup.procs"))
+    .split("\n")
+    .filter((line) => line.trim() !== "")
+    .map(Number)
 
 const alive = (pid: number): boolean => {
   try {
@@ -118,7 +123,10 @@ const v1Parent = (where: Located, controller: string): string | undefined => {
 let made = 0
 const freshName = () => `${prefix}${process.pid}-${made++}`
 
-const rootHint = () => (process.getuid?.() === 0 ? "" : ` (this process runs as uid ${process.getuid?.() ?? "?"}: making a cgroup needs root or a delegated cgroup)`)
+const rootHint = () =>
+  process.getuid?.() === 0
+    ? ""
+    : ` (this process runs as uid ${process.getuid?.() ?? "?"}: making a cgroup needs root or a delegated cgroup)`
 
 const makeDirectory = (parent: string, name: string): string => {
   sweepStale(parent)
@@ -126,7 +134,9 @@ const makeDirectory = (parent: string, name: string): string => {
   try {
     fs.mkdirSync(directory)
   } catch (error) {
-    throw new CgroupUnavailable(`cannot make the cgroup ${directory}: ${error instanceof Error ? error.message : String(error)}${rootHint()}`)
+    throw new CgroupUnavailable(
+      `cannot make the cgroup ${directory}: ${error instanceof Error ? error.message : String(error)}${rootHint()}`
+    )
   }
   return directory
 }
@@ -149,11 +159,13 @@ const createV1 = (where: Located, limits: CgroupLimits): Cgroup => {
       oomControl: read(path.join(memory, "memory.oom_control")),
       memoryStat: read(path.join(memory, "memory.stat")),
       cpuStat: read(path.join(directories[1] ?? memory, "cpu.stat"))
-    }))
+    })
+  )
   try {
     write(path.join(memory, "memory.limit_in_bytes"), `${limits.memoryBytes}\n`)
     // Swap would let the process go past the limit instead of being reclaimed or killed.
-    if (fs.existsSync(path.join(memory, "memory.memsw.limit_in_bytes"))) write(path.join(memory, "memory.memsw.limit_in_bytes"), `${limits.memoryBytes}\n`)
+    if (fs.existsSync(path.join(memory, "memory.memsw.limit_in_bytes")))
+      write(path.join(memory, "memory.memsw.limit_in_bytes"), `${limits.memoryBytes}\n`)
     write(path.join(memory, "memory.swappiness"), "0\n")
     const cpu = makeDirectory(cpuParent, name)
     directories.push(cpu)
@@ -172,7 +184,8 @@ const createV1 = (where: Located, limits: CgroupLimits): Cgroup => {
 const createV2 = (where: Located, limits: CgroupLimits): Cgroup => {
   const mount = where.mounts.find((m) => m.version === 2)
   const line = where.own.find((l) => l.controllers.length === 0)
-  if (mount === undefined || line === undefined) throw new CgroupUnavailable("neither cgroup v1 memory+cpu nor a cgroup v2 hierarchy is mounted")
+  if (mount === undefined || line === undefined)
+    throw new CgroupUnavailable("neither cgroup v1 memory+cpu nor a cgroup v2 hierarchy is mounted")
   const available = (directory: string) => (readIfThere(path.join(directory, "cgroup.controllers")) ?? "").trim().split(/\s+/)
   // Our own cgroup first; its controllers can be enabled for children only if
   // it holds no process itself (v2's "no internal processes" rule), so the
@@ -189,7 +202,9 @@ const createV2 = (where: Located, limits: CgroupLimits): Cgroup => {
       try {
         fs.writeFileSync(path.join(parent, "cgroup.subtree_control"), "+memory +cpu")
       } catch (error) {
-        reasons.push(`${parent}: cannot enable memory and cpu for children: ${error instanceof Error ? error.message : String(error)}${rootHint()}`)
+        reasons.push(
+          `${parent}: cannot enable memory and cpu for children: ${error instanceof Error ? error.message : String(error)}${rootHint()}`
+        )
         continue
       }
     }
@@ -202,7 +217,8 @@ const createV2 = (where: Located, limits: CgroupLimits): Cgroup => {
         events: read(path.join(directory, "memory.events")),
         memoryStat: read(path.join(directory, "memory.stat")),
         cpuStat: read(path.join(directory, "cpu.stat"))
-      }))
+      })
+    )
     try {
       write(path.join(directory, "memory.max"), `${limits.memoryBytes}\n`)
       if (fs.existsSync(path.join(directory, "memory.swap.max"))) write(path.join(directory, "memory.swap.max"), "0\n")

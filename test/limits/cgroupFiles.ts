@@ -12,9 +12,25 @@ export interface CgroupMount {
   readonly controllers: ReadonlyArray<string>
 }
 
-const v1Controllers = new Set(["blkio", "cpu", "cpuacct", "cpuset", "devices", "freezer", "hugetlb", "memory", "misc", "net_cls", "net_prio", "perf_event", "pids", "rdma"])
+const v1Controllers = new Set([
+  "blkio",
+  "cpu",
+  "cpuacct",
+  "cpuset",
+  "devices",
+  "freezer",
+  "hugetlb",
+  "memory",
+  "misc",
+  "net_cls",
+  "net_prio",
+  "perf_event",
+  "pids",
+  "rdma"
+])
 
-const unescapeMountField = (field: string): string => field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)))
+const unescapeMountField = (field: string): string =>
+  field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)))
 
 /** The cgroup mounts in /proc/self/mountinfo. */
 export const parseMountInfo = (text: string): ReadonlyArray<CgroupMount> =>
@@ -26,7 +42,8 @@ export const parseMountInfo = (text: string): ReadonlyArray<CgroupMount> =>
     const root = fields[3]
     const mountPoint = fields[4]
     if (root === undefined || mountPoint === undefined) return []
-    if (fsType === "cgroup2") return [{ version: 2, mountPoint: unescapeMountField(mountPoint), root: unescapeMountField(root), controllers: [] }]
+    if (fsType === "cgroup2")
+      return [{ version: 2, mountPoint: unescapeMountField(mountPoint), root: unescapeMountField(root), controllers: [] }]
     if (fsType !== "cgroup") return []
     // Super options: rw,memory or rw,cpu,cpuacct or rw,name=systemd (no controller), maybe with mount flags among them.
     const controllers = superOptions.split(",").filter((option) => v1Controllers.has(option))
@@ -50,9 +67,10 @@ export const parseProcCgroup = (text: string): ReadonlyArray<ProcCgroupLine> =>
 
 /** The directory of a cgroup path under a mount (the path is relative to the mount's root). */
 export const directoryOf = (mount: CgroupMount, cgroupPath: string): string => {
-  const relative = mount.root !== "/" && (cgroupPath === mount.root || cgroupPath.startsWith(`${mount.root}/`))
-    ? cgroupPath.slice(mount.root.length)
-    : cgroupPath
+  const relative =
+    mount.root !== "/" && (cgroupPath === mount.root || cgroupPath.startsWith(`${mount.root}/`))
+      ? cgroupPath.slice(mount.root.length)
+      : cgroupPath
   const joined = `${mount.mountPoint}/${relative}`.replace(/\/+/g, "/")
   return joined.length > 1 && joined.endsWith("/") ? joined.slice(0, -1) : joined
 }

@@ -1,9 +1,9 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { imageNodeOptions } from "../docker/imageRuntime.ts"
 import { projectRoot } from "../support/projectRoot.ts"
 import { type Bundle, buildBundle } from "./bundle.ts"
-import { imageNodeOptions } from "../docker/imageRuntime.ts"
 import { plans } from "./options.ts"
 import { readPodResources } from "./podResources.ts"
 import { markdown } from "./report.ts"
@@ -20,7 +20,11 @@ import { type LimitsResult, runLimits, type ScenarioResult } from "./runLimits.t
 
 const out = path.join(projectRoot, "test/limits/results/short.json")
 
-const failures = (result: LimitsResult) => result.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`).join("\n") || "none"
+const failures = (result: LimitsResult) =>
+  result.checks
+    .filter((c) => !c.ok)
+    .map((c) => `${c.name}: ${c.detail}`)
+    .join("\n") || "none"
 
 describe("the plugin inside the static pod's limits (short)", () => {
   let bundle: Bundle | undefined
@@ -59,7 +63,10 @@ describe("the plugin inside the static pod's limits (short)", () => {
   it("ran in a cgroup with the manifest's limits: the soak, the storm and the 64 KiB Encrypts, each with calls", () => {
     assert.strictEqual(result.limits.memoryMib, pod.limits.memoryBytes / 2 ** 20)
     assert.strictEqual(result.limits.cpus, pod.limits.cpus)
-    assert.deepStrictEqual(result.scenarios.map((s) => s.name), ["soak", "storm", "bulk"])
+    assert.deepStrictEqual(
+      result.scenarios.map((s) => s.name),
+      ["soak", "storm", "bulk"]
+    )
     for (const s of result.scenarios) {
       assert.isAbove(s.calls, 0, s.name)
       assert.strictEqual(s.memory.limitMib, result.limits.memoryMib, `${s.name}: the cgroup's own limit`)

@@ -47,7 +47,8 @@ export const plans: Readonly<Record<Preset, Plan>> = {
     soak: { phases: phases.map((phase) => ({ phase, durationMillis: Math.round(25_000 * phase.share) })), concurrency: 16, seed: 1 },
     storm: { decrypts: 2_000, concurrency: 64 },
     bulk: (["v2-encrypt", "v2-roundtrip"] as const).flatMap((kind) =>
-      [32, 65_536].flatMap((bytes) => [64, 256].map((concurrency) => bulk(kind, bytes, concurrency, 10))))
+      [32, 65_536].flatMap((bytes) => [64, 256].map((concurrency) => bulk(kind, bytes, concurrency, 10)))
+    )
   }
 }
 

@@ -41,7 +41,9 @@ export interface PodResources {
 export const readPodResources = (file = staticPodFile): PodResources => {
   const pod: unknown = parse(fs.readFileSync(file, "utf8"))
   const containers = field(field(pod, "spec", "spec"), "containers", "spec.containers")
-  const container = Array.isArray(containers) ? containers.find((c: unknown) => field(c, "name", "container name") === "kms-plugin") : undefined
+  const container = Array.isArray(containers)
+    ? containers.find((c: unknown) => field(c, "name", "container name") === "kms-plugin")
+    : undefined
   const resources = field(container, "resources", "kms-plugin resources")
   const of = (kind: "requests" | "limits"): Resources => {
     const values = field(resources, kind, `resources.${kind}`)

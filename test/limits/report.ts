@@ -12,9 +12,10 @@ export const markdown = (result: LimitsResult): string => {
     "",
     "| scenario | calls | wrong plaintexts | late | slowest ms | OOM kills | cgroup peak MiB | anonymous peak MiB | plugin VmHWM MiB | CPU throttled periods |",
     "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ...result.scenarios.map((s) =>
-      `| ${s.name} | ${s.calls} | ${s.wrongPlaintexts} | ${s.lateCalls} | ${s.slowestMillis} | ${s.cgroup.oomKills} | ` +
-      `${s.memory.cgroupPeakMib} | ${s.memory.anonPeakMib} | ${s.memory.processPeakRssMib} | ${s.cgroup.cpuThrottledPeriods} of ${s.cgroup.cpuPeriods} |`
+    ...result.scenarios.map(
+      (s) =>
+        `| ${s.name} | ${s.calls} | ${s.wrongPlaintexts} | ${s.lateCalls} | ${s.slowestMillis} | ${s.cgroup.oomKills} | ` +
+        `${s.memory.cgroupPeakMib} | ${s.memory.anonPeakMib} | ${s.memory.processPeakRssMib} | ${s.cgroup.cpuThrottledPeriods} of ${s.cgroup.cpuPeriods} |`
     ),
     "",
     ...result.scenarios.map((s) => `- **${s.name}**: ${s.description}`),

@@ -5,7 +5,12 @@ import * as fs from "node:fs"
 
 export interface MeasuredScenario {
   readonly name: string
-  readonly memory: { readonly cgroupPeakMib: number; readonly anonPeakMib: number; readonly processPeakRssMib: number; readonly limitMib: number }
+  readonly memory: {
+    readonly cgroupPeakMib: number
+    readonly anonPeakMib: number
+    readonly processPeakRssMib: number
+    readonly limitMib: number
+  }
   readonly cgroup: { readonly oomKills: number }
   readonly wrongPlaintexts: number
   readonly lateCalls: number
@@ -38,7 +43,8 @@ export const decodeLimitsResult = (text: string, where = "limits result"): Measu
   if (typeof preset !== "string" || typeof ok !== "boolean" || !Array.isArray(scenarios)) throw new Error(`${where}: malformed`)
   const limits = field(parsed, "limits", where)
   const command = field(field(parsed, "plugin", where), "command", `${where}.plugin`)
-  if (!Array.isArray(command) || !command.every((word: unknown) => typeof word === "string")) throw new Error(`${where}.plugin.command: not a list of strings`)
+  if (!Array.isArray(command) || !command.every((word: unknown) => typeof word === "string"))
+    throw new Error(`${where}.plugin.command: not a list of strings`)
   return {
     command,
     preset,

@@ -1,8 +1,8 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { installCleanup } from "../bench/cleanup.ts"
-import { type Bundle, buildBundle } from "./bundle.ts"
 import { imageNodeOptions } from "../docker/imageRuntime.ts"
+import { type Bundle, buildBundle } from "./bundle.ts"
 import { parseCliOptions, plans, usage } from "./options.ts"
 import { readPodResources } from "./podResources.ts"
 import { markdown } from "./report.ts"
@@ -64,7 +64,7 @@ if (import.meta.main) {
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (error: unknown) => {
-      process.stderr.write(`limits run failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`)
+      process.stderr.write(`limits run failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
       process.exit(1)
     }
   )

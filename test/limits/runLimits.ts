@@ -1,12 +1,12 @@
 import * as os from "node:os"
 import * as path from "node:path"
+import { makeStormCase, runStorm, type StormResult, startCloudPlugin, startFakeCloudKms } from "../bench/cloudScenarios.ts"
 import { makeKmsClient } from "../bench/kmsClient.ts"
 import type { LoadResult } from "../bench/loadResult.ts"
 import { loadServices } from "../bench/protos.ts"
 import { runLoadGenerator } from "../bench/runLoad.ts"
 import type { OperationKind } from "../bench/scenarios.ts"
 import { startServer } from "../bench/serverProcess.ts"
-import { makeStormCase, runStorm, startCloudPlugin, startFakeCloudKms, type StormResult } from "../bench/cloudScenarios.ts"
 import { runSoak, type SoakResult } from "../soak/driver.ts"
 import type { Phase } from "../soak/phases.ts"
 import { peakResidentBytes } from "../support/procStats.ts"
@@ -100,7 +100,11 @@ type SoakSummary = Pick<SoakResult, "total" | "plugin" | "checks"> & {
   }>
 }
 type StormDetails = StormResult & { readonly decrypts: number; readonly concurrency: number }
-type BulkDetails = BulkLoad & Pick<LoadResult, "ops" | "opsPerSecond" | "p50Millis" | "p99Millis" | "errors" | "errorKinds" | "lateCalls" | "slowestMillis" | "serverPeakRssMib">
+type BulkDetails = BulkLoad &
+  Pick<
+    LoadResult,
+    "ops" | "opsPerSecond" | "p50Millis" | "p99Millis" | "errors" | "errorKinds" | "lateCalls" | "slowestMillis" | "serverPeakRssMib"
+  >
 
 export interface LimitsResult {
   readonly ok: boolean
@@ -178,7 +182,11 @@ const inCgroup = async <A>(
 }
 
 const runSoakScenario = async (config: LimitsConfig, soak: NonNullable<LimitsConfig["soak"]>): Promise<ScenarioResult> => {
-  const { value: result, counters, memory } = await inCgroup(config, (cgroup) =>
+  const {
+    value: result,
+    counters,
+    memory
+  } = await inCgroup(config, (cgroup) =>
     runSoak({
       phases: soak.phases,
       concurrency: soak.concurrency,
@@ -194,12 +202,14 @@ const runSoakScenario = async (config: LimitsConfig, soak: NonNullable<LimitsCon
       maxHeapGrowthMib: 16,
       maxRssGrowthMib: 48,
       log: (line) => config.log(`soak: ${line}`)
-    }))
+    })
+  )
   // The soak reads VmHWM itself, just before it stops the plugin.
   const figures = { ...memory, processPeakRssMib: result.plugin.peakRssMib }
   return {
     name: "soak",
-    description: `the fault soak's ${soak.phases.length} phases (${soak.phases.map((p) => p.phase.name).join(", ")}), ` +
+    description:
+      `the fault soak's ${soak.phases.length} phases (${soak.phases.map((p) => p.phase.name).join(", ")}), ` +
       `${soak.concurrency} workers on both APIs, CloudKms backend against the fake Cloud KMS with injected faults`,
     memory: figures,
     cgroup: counters,
@@ -207,10 +217,7 @@ const runSoakScenario = async (config: LimitsConfig, soak: NonNullable<LimitsCon
     wrongPlaintexts: result.total.wrongPlaintexts,
     lateCalls: result.total.lateCalls,
     slowestMillis: result.total.latencyMillis.max,
-    checks: [
-      ...memoryChecks(counters, figures),
-      ...result.checks.map((c) => ({ ...c, name: `soak: ${c.name}` }))
-    ],
+    checks: [...memoryChecks(counters, figures), ...result.checks.map((c) => ({ ...c, name: `soak: ${c.name}` }))],
     details: {
       total: result.total,
       // Its command names temp paths (socket, bundle): the limits result has the command.
@@ -238,7 +245,11 @@ const runStormScenario = async (config: LimitsConfig, storm: NonNullable<LimitsC
     // The ciphertexts are made by a plugin outside the limits; only the storm's plugin is limited.
     config.log(`storm: making ${storm.decrypts} ciphertexts`)
     const stormCase = await makeStormCase(pluginArgv(config), fake.address, services, storm.decrypts)
-    const { value: result, counters, memory } = await inCgroup(config, async (cgroup, readPeak) => {
+    const {
+      value: result,
+      counters,
+      memory
+    } = await inCgroup(config, async (cgroup, readPeak) => {
       const plugin = await startCloudPlugin(cgroup.wrap(pluginArgv(config)), fake.address, services)
       try {
         const client = makeKmsClient(plugin.target, services, { channels: 4, deadlineMillis: config.deadlineMillis })
@@ -258,7 +269,8 @@ const runStormScenario = async (config: LimitsConfig, storm: NonNullable<LimitsC
     )
     return {
       name: "storm",
-      description: `cold-start storm: ${storm.decrypts} distinct v1beta1 Decrypts at c=${storm.concurrency} on a plugin that has just started, ` +
+      description:
+        `cold-start storm: ${storm.decrypts} distinct v1beta1 Decrypts at c=${storm.concurrency} on a plugin that has just started, ` +
         "CloudKms backend against the fake Cloud KMS (20 ms per call)",
       memory,
       cgroup: counters,
@@ -283,11 +295,19 @@ const loadLabel = (load: BulkLoad) =>
 
 const runBulkScenario = async (config: LimitsConfig, loads: ReadonlyArray<BulkLoad>): Promise<ScenarioResult> => {
   const services = loadServices()
-  const { value: result, counters, memory } = await inCgroup(config, async (cgroup, readPeak) => {
-    const plugin = await startServer({
-      command: cgroup.wrap(pluginArgv(config)),
-      argsFor: (socket) => ["--kms-backend", "fake", "--path-to-unix-socket", socket, "--healthz-port", "0", "--log-level", "warn"]
-    }, services, { cwd: projectRoot, readyAttempts: 1000, retryMillis: 10 })
+  const {
+    value: result,
+    counters,
+    memory
+  } = await inCgroup(config, async (cgroup, readPeak) => {
+    const plugin = await startServer(
+      {
+        command: cgroup.wrap(pluginArgv(config)),
+        argsFor: (socket) => ["--kms-backend", "fake", "--path-to-unix-socket", socket, "--healthz-port", "0", "--log-level", "warn"]
+      },
+      services,
+      { cwd: projectRoot, readyAttempts: 1000, retryMillis: 10 }
+    )
     try {
       const runs: Array<BulkDetails> = []
       for (const load of loads) {
@@ -320,7 +340,11 @@ const runBulkScenario = async (config: LimitsConfig, loads: ReadonlyArray<BulkLo
   const errors = sum((r) => r.errors)
   const late = sum((r) => r.lateCalls)
   // The load generator compares every decrypted plaintext and counts a wrong one as an error.
-  const wrong = sum((r) => Object.entries(r.errorKinds).filter(([message]) => /different plaintext/.test(message)).reduce((n, [, count]) => n + count, 0))
+  const wrong = sum((r) =>
+    Object.entries(r.errorKinds)
+      .filter(([message]) => /different plaintext/.test(message))
+      .reduce((n, [, count]) => n + count, 0)
+  )
   return {
     name: "bulk",
     description: `fake backend, closed loop: ${loads.map(loadLabel).join("; ")}`,
@@ -333,7 +357,11 @@ const runBulkScenario = async (config: LimitsConfig, loads: ReadonlyArray<BulkLo
     checks: [
       ...memoryChecks(counters, memory),
       check("plugin still running at the end", result.stillRunning, result.stillRunning ? "running" : "gone"),
-      check("calls answered in every load", result.runs.every((r) => r.ops > 0), result.runs.map((r) => `${r.ops}`).join(", ")),
+      check(
+        "calls answered in every load",
+        result.runs.every((r) => r.ops > 0),
+        result.runs.map((r) => `${r.ops}`).join(", ")
+      ),
       ...answerChecks(wrong, late, errors, Math.max(...loads.map((l) => l.deadlineMillis)))
     ],
     details: result.runs

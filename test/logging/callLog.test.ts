@@ -14,7 +14,7 @@ import { tempDir } from "../support/tempDir.ts"
 const plaintext = new TextEncoder().encode("a data key, never logged")
 
 const calls = (socket: string) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const client = yield* makePluginClient(`unix://${socket}`, { timeoutMillis: 10_000 })
     yield* client.v2Status
     const wrapped = yield* client.v2Encrypt({ plaintext, uid: "uid-encrypt" })
@@ -24,7 +24,7 @@ const calls = (socket: string) =>
   }).pipe(Effect.scoped)
 
 const run = (logLevel: string) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const socket = path.join(yield* tempDir, "kms.sock")
     const plugin = yield* spawnPlugin(["--path-to-unix-socket", socket, "--log-level", logLevel])
     yield* calls(socket)
@@ -34,7 +34,7 @@ const run = (logLevel: string) =>
 
 describe("per-call log records", () => {
   it.live("--log-level debug: one debug record per call, with rpc, uid, code and seconds only", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const records = yield* run("debug")
       const perCall = records.filter((r) => r.msg === "KMS call")
       assert.deepStrictEqual(
@@ -53,17 +53,25 @@ describe("per-call log records", () => {
         assert.isAtLeast(Number(record["seconds"]), 0)
       }
       // The failed call also has its warning, as at any level.
-      assert.lengthOf(records.filter((r) => r.msg === "KMS call failed"), 1)
+      assert.lengthOf(
+        records.filter((r) => r.msg === "KMS call failed"),
+        1
+      )
       assert.notInclude(JSON.stringify(records), "a data key")
-    }))
+    })
+  )
 
   it.live("--log-level info: no per-call record; the failed call's warning only", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const records = yield* run("info")
-      assert.deepStrictEqual(records.filter((r) => r.msg === "KMS call"), [])
+      assert.deepStrictEqual(
+        records.filter((r) => r.msg === "KMS call"),
+        []
+      )
       assert.deepStrictEqual(
         records.filter((r) => r.msg === "KMS call failed").map(({ code, level, rpc, uid }) => ({ level, rpc, uid, code })),
         [{ level: "warn", rpc: "v2.Decrypt", uid: "uid-refused", code: "INVALID_ARGUMENT" }]
       )
-    }))
+    })
+  )
 })

@@ -7,11 +7,17 @@ import { spawnPlugin } from "../support/spawnPlugin.ts"
 import { tempDir } from "../support/tempDir.ts"
 
 const LogLine = Schema.Struct({ time: Schema.String, level: Schema.String, msg: Schema.String })
-const FailedCall = Schema.Struct({ msg: Schema.Literal("KMS call failed"), rpc: Schema.String, uid: Schema.String, code: Schema.String, cause: Schema.String })
+const FailedCall = Schema.Struct({
+  msg: Schema.Literal("KMS call failed"),
+  rpc: Schema.String,
+  uid: Schema.String,
+  code: Schema.String,
+  cause: Schema.String
+})
 
 describe("logs (the real entrypoint)", () => {
   it.live("JSON lines with time, level and msg; one line per failed call with rpc, uid, code and cause; never a plaintext", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const socket = path.join(yield* tempDir, "kms.sock")
       const plugin = yield* spawnPlugin(["--path-to-unix-socket", socket])
       const client = yield* makePluginClient(`unix://${socket}`, { timeoutMillis: 5_000 })
@@ -24,7 +30,9 @@ describe("logs (the real entrypoint)", () => {
       const tampered = Buffer.from(encrypted.ciphertext)
       tampered[tampered.length - 1] = (tampered[tampered.length - 1] ?? 0) ^ 1
       yield* Effect.flip(client.v2Decrypt({ ciphertext: tampered, keyId: encrypted.keyId, uid: "uid-tampered" }))
-      yield* Effect.flip(client.v2Decrypt({ ciphertext: encrypted.ciphertext, keyId: `${encrypted.keyId}:other-suffix`, uid: "uid-suffix" }))
+      yield* Effect.flip(
+        client.v2Decrypt({ ciphertext: encrypted.ciphertext, keyId: `${encrypted.keyId}:other-suffix`, uid: "uid-suffix" })
+      )
       yield* Effect.flip(client.v2Decrypt({ ciphertext: secret, keyId: encrypted.keyId, uid: "uid-junk" }))
       yield* Effect.flip(client.v1Decrypt(secret))
       // The v1beta1 Decrypt failure is the last call: wait for its log line, then stop.
@@ -51,5 +59,6 @@ describe("logs (the real entrypoint)", () => {
       assert.notInclude(plugin.stderr(), secret.toString("base64").slice(0, 24))
       const start = records.find((r) => typeof r === "object" && r !== null && "msg" in r && r.msg === "starting")
       assert.isDefined(start, "one line at start with the effective config")
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped)
+  )
 })

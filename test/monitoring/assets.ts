@@ -30,13 +30,17 @@ export const RuleGroups = Schema.Struct({
 
 const RulesTests = Schema.Struct({
   rule_files: Schema.Array(Schema.String),
-  tests: Schema.Array(Schema.Struct({
-    alert_rule_test: Schema.Array(Schema.Struct({
-      eval_time: Schema.String,
-      alertname: Schema.String,
-      exp_alerts: Schema.Array(Schema.Struct({ exp_labels: Labels, exp_annotations: Schema.optional(Labels) }))
-    }))
-  }))
+  tests: Schema.Array(
+    Schema.Struct({
+      alert_rule_test: Schema.Array(
+        Schema.Struct({
+          eval_time: Schema.String,
+          alertname: Schema.String,
+          exp_alerts: Schema.Array(Schema.Struct({ exp_labels: Labels, exp_annotations: Schema.optional(Labels) }))
+        })
+      )
+    })
+  )
 })
 
 const Target = Schema.Struct({ expr: Schema.String, refId: Schema.String })
@@ -69,14 +73,30 @@ export const alertRules = (): ReadonlyArray<AlertRule> => loadRules().groups.fla
 export const dashboardExpressions = (): ReadonlyArray<{ readonly where: string; readonly expr: string }> => {
   const dashboard = loadDashboard()
   return [
-    ...dashboard.panels.flatMap((panel) => (panel.targets ?? []).map((t) => ({ where: `panel "${panel.title}" ${t.refId}`, expr: t.expr }))),
+    ...dashboard.panels.flatMap((panel) =>
+      (panel.targets ?? []).map((t) => ({ where: `panel "${panel.title}" ${t.refId}`, expr: t.expr }))
+    ),
     ...dashboard.templating.list.flatMap((variable) =>
       typeof variable.query === "string" && variable.type === "query" ? [{ where: `variable ${variable.name}`, expr: variable.query }] : []
     )
   ]
 }
 
-const keywords = new Set(["and", "or", "unless", "by", "without", "on", "ignoring", "group_left", "group_right", "offset", "bool", "inf", "nan"])
+const keywords = new Set([
+  "and",
+  "or",
+  "unless",
+  "by",
+  "without",
+  "on",
+  "ignoring",
+  "group_left",
+  "group_right",
+  "offset",
+  "bool",
+  "inf",
+  "nan"
+])
 
 /**
  * The metric names a PromQL expression selects (Grafana's label_values() and
@@ -86,7 +106,7 @@ const keywords = new Set(["and", "or", "unless", "by", "without", "on", "ignorin
  */
 export const metricNamesIn = (expr: string): ReadonlyArray<string> => {
   const bare = expr
-    .replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`/g, "\"\"")
+    .replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`/g, '""')
     .replace(/\{[^}]*\}/g, " ")
     .replace(/\[[^\]]*\]/g, " ")
     .replace(/\boffset\s+-?[0-9a-z]+/g, " ")
@@ -112,7 +132,11 @@ export const usedMetricNames = (): ReadonlyMap<string, ReadonlyArray<string>> =>
 
 /** GitHub's anchor of a Markdown heading. */
 export const headingAnchor = (heading: string): string =>
-  heading.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, "").replace(/\s/g, "-")
+  heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\s_-]/gu, "")
+    .replace(/\s/g, "-")
 
 export const readmeAnchors = (): ReadonlySet<string> => {
   const readme = fs.readFileSync(path.join(projectRoot, "README.md"), "utf8")

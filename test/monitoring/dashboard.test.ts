@@ -11,10 +11,10 @@ import { alertRules, dashboardExpressions, loadDashboard, metricNamesIn, usedMet
 /** Sample names the plugin exports: each family, and a histogram's _bucket/_sum/_count. */
 const exportedSampleNames = (): ReadonlySet<string> => {
   const families = [
-    ...Object.values(Metrics).flatMap((value) => Metric.isMetric(value) ? [{ name: value.id, type: value.type.toLowerCase() }] : []),
+    ...Object.values(Metrics).flatMap((value) => (Metric.isMetric(value) ? [{ name: value.id, type: value.type.toLowerCase() }] : [])),
     ...runtimeMetricDefinitions
   ]
-  return new Set(families.flatMap(({ name, type }) => type === "histogram" ? [`${name}_bucket`, `${name}_sum`, `${name}_count`] : [name]))
+  return new Set(families.flatMap(({ name, type }) => (type === "histogram" ? [`${name}_bucket`, `${name}_sum`, `${name}_count`] : [name])))
 }
 
 // Made by Prometheus itself for every target.
@@ -23,10 +23,12 @@ const prometheusMade = new Set(["up"])
 describe("dashboard and rules vs the plugin's metrics", () => {
   it("metric names are found in PromQL: not functions, keywords, labels, durations or variables", () => {
     assert.deepStrictEqual(
-      metricNamesIn("sum by (job, le) (rate(a_bucket{x=\"y_z\"}[$__rate_interval] offset 5m)) / on (job) group_left (version) b and c > 0.85 * 1e9"),
+      metricNamesIn(
+        'sum by (job, le) (rate(a_bucket{x="y_z"}[$__rate_interval] offset 5m)) / on (job) group_left (version) b and c > 0.85 * 1e9'
+      ),
       ["a_bucket", "b", "c"]
     )
-    assert.deepStrictEqual(metricNamesIn("label_values(kms_plugin_build_info{job=~\"$job\"}, instance)"), ["kms_plugin_build_info"])
+    assert.deepStrictEqual(metricNamesIn('label_values(kms_plugin_build_info{job=~"$job"}, instance)'), ["kms_plugin_build_info"])
     assert.deepStrictEqual(metricNamesIn("time() - max by (instance) (x_seconds)"), ["x_seconds"])
   })
 
@@ -50,8 +52,8 @@ describe("dashboard and rules vs the plugin's metrics", () => {
       const selectors = [...expr.matchAll(selectorPattern)]
       assert.isAbove(selectors.length, 0, `${where}: no selector`)
       for (const selector of selectors) {
-        assert.include(selector[2] ?? "", "job=~\"$job\"", `${where}: ${selector[0]}`)
-        assert.include(selector[2] ?? "", "instance=~\"$instance\"", `${where}: ${selector[0]}`)
+        assert.include(selector[2] ?? "", 'job=~"$job"', `${where}: ${selector[0]}`)
+        assert.include(selector[2] ?? "", 'instance=~"$instance"', `${where}: ${selector[0]}`)
       }
       // No metric named without a selector.
       assert.deepStrictEqual(metricNamesIn(expr.replace(selectorPattern, "0")), [], `${where}: a metric without the job/instance filter`)
@@ -98,7 +100,8 @@ describe("dashboard and rules vs the plugin's metrics", () => {
       "nodejs_heap_size_used_bytes",
       "nodejs_gc_duration_seconds_sum",
       "nodejs_eventloop_lag_p99_seconds"
-    ]) assert.isTrue(inDashboard(name), `no panel shows ${name}`)
+    ])
+      assert.isTrue(inDashboard(name), `no panel shows ${name}`)
     // And every alert's metrics are on the dashboard too, so a page can be followed there.
     for (const rule of alertRules()) {
       for (const name of metricNamesIn(rule.expr)) {

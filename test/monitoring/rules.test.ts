@@ -28,12 +28,12 @@ const quantityBytes = (quantity: string): number => {
   const match = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|k|M|G|T)?$/.exec(quantity)
   if (match === null) throw new Error(`not a memory quantity: ${quantity}`)
   const factors: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, k: 1e3, M: 1e6, G: 1e9, T: 1e12 }
-  return Number(match[1]) * (match[2] === undefined ? 1 : factors[match[2]] ?? Number.NaN)
+  return Number(match[1]) * (match[2] === undefined ? 1 : (factors[match[2]] ?? Number.NaN))
 }
 
 /** The value at a path of parsed YAML, or undefined where the path does not exist. */
 const at = (value: unknown, ...keys: ReadonlyArray<string | number>): unknown =>
-  keys.reduce<unknown>((inner, key) => typeof inner === "object" && inner !== null ? Reflect.get(inner, key) : undefined, value)
+  keys.reduce<unknown>((inner, key) => (typeof inner === "object" && inner !== null ? Reflect.get(inner, key) : undefined), value)
 
 const staticPodMemoryLimit = (): string => {
   const pod: unknown = parse(fs.readFileSync(path.join(projectRoot, "docker/static-pod.yaml"), "utf8"))
@@ -44,7 +44,10 @@ const staticPodMemoryLimit = (): string => {
 
 describe("alerting rules", () => {
   it("a missing promtool or prometheus fails the tests with how to install it (never a skip)", () => {
-    assert.throws(() => requireExecutable("promtool-that-is-not-installed"), /not installed.*apt-get install -y --no-install-recommends prometheus/)
+    assert.throws(
+      () => requireExecutable("promtool-that-is-not-installed"),
+      /not installed.*apt-get install -y --no-install-recommends prometheus/
+    )
   })
 
   it("promtool check rules: the rules file is valid", async () => {
@@ -65,8 +68,14 @@ describe("alerting rules", () => {
     assert.deepStrictEqual(loadRulesTests().rule_files, [path.basename(rulesFile)])
     for (const alert of alerts) {
       const mine = cases.filter((c) => c.alertname === alert)
-      assert.isTrue(mine.some((c) => c.exp_alerts.length > 0), `${alert}: no test where it fires`)
-      assert.isTrue(mine.some((c) => c.exp_alerts.length === 0), `${alert}: no test where it does not fire`)
+      assert.isTrue(
+        mine.some((c) => c.exp_alerts.length > 0),
+        `${alert}: no test where it fires`
+      )
+      assert.isTrue(
+        mine.some((c) => c.exp_alerts.length === 0),
+        `${alert}: no test where it does not fire`
+      )
       // Firing cases check the whole alert: labels and rendered annotations.
       for (const c of mine) for (const expected of c.exp_alerts) assert.isDefined(expected.exp_annotations, `${alert} at ${c.eval_time}`)
     }
@@ -99,7 +108,11 @@ describe("alerting rules", () => {
 
   it("the PrometheusRule manifest is the rules file's groups, as generated (node test/monitoring/prometheusRule.ts --write)", () => {
     const manifest = fs.readFileSync(prometheusRuleFile, "utf8")
-    assert.strictEqual(manifest, renderPrometheusRule(rulesText()), "kms-plugin.prometheusrule.yaml is out of date: run node test/monitoring/prometheusRule.ts --write")
+    assert.strictEqual(
+      manifest,
+      renderPrometheusRule(rulesText()),
+      "kms-plugin.prometheusrule.yaml is out of date: run node test/monitoring/prometheusRule.ts --write"
+    )
     const parsed: unknown = parse(manifest)
     assert.deepStrictEqual(at(parsed, "spec", "groups"), at(parse(rulesText()), "groups"))
     assert.strictEqual(at(parsed, "kind"), "PrometheusRule")

@@ -25,11 +25,14 @@ const connectRefused = (socket: string) =>
  * has every Encrypt in hand.
  */
 const callsInFlight = (socket: string, calls: number) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const client = yield* makePluginClient(`unix://${socket}`, { timeoutMillis: 30_000 })
     const fibers = yield* Effect.forkChild(
-      Effect.forEach(Array.from({ length: calls }, (_, i) => i), (i) =>
-        Effect.exit(client.v2Encrypt({ plaintext: Buffer.from(`seed-${i}`) })), { concurrency: "unbounded" })
+      Effect.forEach(
+        Array.from({ length: calls }, (_, i) => i),
+        (i) => Effect.exit(client.v2Encrypt({ plaintext: Buffer.from(`seed-${i}`) })),
+        { concurrency: "unbounded" }
+      )
     )
     yield* client.v2Status
     return fibers
@@ -38,7 +41,7 @@ const callsInFlight = (socket: string, calls: number) =>
 describe("shutdown under load (the real entrypoint)", () => {
   for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
     it.live(`${signal} with 200 calls in flight: every call completes, new connections are refused, socket removed, exit 0`, () =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const socket = path.join(yield* tempDir, "kms.sock")
         const plugin = yield* spawnPlugin(["--path-to-unix-socket", socket, "--fake-latency", "700ms", "--log-format", "text"])
         const fibers = yield* callsInFlight(socket, 200)
@@ -50,11 +53,12 @@ describe("shutdown under load (the real entrypoint)", () => {
         const exit = yield* Effect.promise(() => plugin.exited)
         assert.deepStrictEqual(exit, { code: 0, signal: null })
         assert.isFalse(fs.existsSync(socket))
-      }).pipe(Effect.scoped))
+      }).pipe(Effect.scoped)
+    )
   }
 
   it.live("a second signal during the drain exits at once with code 1, socket still removed", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const socket = path.join(yield* tempDir, "kms.sock")
       const plugin = yield* spawnPlugin(["--path-to-unix-socket", socket, "--fake-latency", "20s", "--log-format", "text"])
       yield* callsInFlight(socket, 10)
@@ -64,13 +68,21 @@ describe("shutdown under load (the real entrypoint)", () => {
       const exit = yield* Effect.promise(() => plugin.exited)
       assert.deepStrictEqual(exit, { code: 1, signal: null })
       assert.isFalse(fs.existsSync(socket))
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped)
+  )
 
   it.live("calls still running after the grace period are cut: exit 1, socket removed", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const socket = path.join(yield* tempDir, "kms.sock")
       const plugin = yield* spawnPlugin([
-        "--path-to-unix-socket", socket, "--fake-latency", "20s", "--shutdown-grace-period", "300ms", "--log-format", "text"
+        "--path-to-unix-socket",
+        socket,
+        "--fake-latency",
+        "20s",
+        "--shutdown-grace-period",
+        "300ms",
+        "--log-format",
+        "text"
       ])
       const fibers = yield* callsInFlight(socket, 10)
       plugin.child.kill("SIGTERM")
@@ -80,5 +92,6 @@ describe("shutdown under load (the real entrypoint)", () => {
       assert.isFalse(fs.existsSync(socket))
       const exits = yield* Fiber.join(fibers)
       assert.strictEqual(exits.filter(Exit.isSuccess).length, 0)
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped)
+  )
 })

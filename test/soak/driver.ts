@@ -13,7 +13,7 @@ import type { Phase } from "./phases.ts"
 import { makePlaintexts } from "./plaintexts.ts"
 import { type PluginProcess, pluginEntry, spawnPlugin } from "./pluginProcess.ts"
 import { makeSoakClient, type SoakClient } from "./soakClient.ts"
-import { codeName, type MethodCounts, percentile, PhaseRecorder, round1, type Sample } from "./stats.ts"
+import { codeName, type MethodCounts, PhaseRecorder, percentile, round1, type Sample } from "./stats.ts"
 
 // The soak: the real plugin entrypoint (a child process, CloudKms backend)
 // against the fake Cloud KMS (another child process), under concurrent load
@@ -165,7 +165,8 @@ const minus = (after: Readonly<Record<KmsMethod, number>>, before: Readonly<Reco
 const countsOf = (recorders: ReadonlyArray<PhaseRecorder>, deadlineMillis: number): Counts => {
   const sum = (pick: (r: PhaseRecorder) => number) => recorders.reduce((total, r) => total + pick(r), 0)
   const failuresByCode: Record<string, number> = {}
-  for (const r of recorders) for (const [code, n] of Object.entries(r.failuresByCode)) failuresByCode[code] = (failuresByCode[code] ?? 0) + n
+  for (const r of recorders)
+    for (const [code, n] of Object.entries(r.failuresByCode)) failuresByCode[code] = (failuresByCode[code] ?? 0) + n
   const all = Float64Array.from(recorders.flatMap((r) => r.latencies())).sort()
   const calls = sum((r) => r.calls)
   const successes = sum((r) => r.successes)
@@ -209,7 +210,10 @@ const metricsSummary = (text: string): Record<string, number> => {
 }
 
 const fetchMetrics = async (plugin: PluginProcess): Promise<Record<string, number>> => {
-  const line = plugin.stderr().split("\n").find((l) => /health server on http:\/\//.test(l))
+  const line = plugin
+    .stderr()
+    .split("\n")
+    .find((l) => /health server on http:\/\//.test(l))
   const url = line === undefined ? undefined : /(http:\/\/[0-9.:[\]a-z]+)/.exec(line)?.[1]
   if (url === undefined) return {}
   try {
@@ -278,15 +282,23 @@ export const runSoak = async (config: SoakConfig): Promise<SoakResult> => {
   process.once("exit", removeDir)
   const socket = path.join(dir, "kms.sock")
   const pluginArgs = [
-    "--kms-backend", "cloud",
-    "--key-uri", soakKeyUri,
-    "--kms-endpoint", fake.address,
+    "--kms-backend",
+    "cloud",
+    "--key-uri",
+    soakKeyUri,
+    "--kms-endpoint",
+    fake.address,
     "--kms-insecure",
-    "--path-to-unix-socket", socket,
-    "--healthz-port", "0",
-    "--log-format", "json",
-    "--log-level", config.logLevel,
-    "--key-refresh-interval", config.keyRefreshInterval,
+    "--path-to-unix-socket",
+    socket,
+    "--healthz-port",
+    "0",
+    "--log-format",
+    "json",
+    "--log-level",
+    config.logLevel,
+    "--key-refresh-interval",
+    config.keyRefreshInterval,
     ...config.pluginArgs
   ]
   let plugin: PluginProcess | undefined
@@ -314,7 +326,9 @@ export const runSoak = async (config: SoakConfig): Promise<SoakResult> => {
     client = makeSoakClient(`unix://${socket}`, config.deadlineMillis)
     const first = await client.call("v2.Status", {})
     if (first.code !== status.OK || first.response?.["healthz"] !== "ok") {
-      throw new Error(`the plugin is not healthy before the soak: ${codeName(first.code)} ${first.details} ${JSON.stringify(first.response)}`)
+      throw new Error(
+        `the plugin is not healthy before the soak: ${codeName(first.code)} ${first.details} ${JSON.stringify(first.response)}`
+      )
     }
     // Loaded and serving, before any load.
     const heapStartMib = await liveHeapMib()
@@ -385,11 +399,13 @@ export const runSoak = async (config: SoakConfig): Promise<SoakResult> => {
         check("plugin alive", running.alive(), running.alive() ? "running" : "exited")
       ]
       if (phase.minSuccessRate !== undefined) {
-        checks.push(check(
-          `success rate ≥ ${(phase.minSuccessRate * 100).toFixed(1)}%`,
-          counts.calls > 0 && counts.successRate >= phase.minSuccessRate,
-          `${(counts.successRate * 100).toFixed(3)}% of ${counts.calls}`
-        ))
+        checks.push(
+          check(
+            `success rate ≥ ${(phase.minSuccessRate * 100).toFixed(1)}%`,
+            counts.calls > 0 && counts.successRate >= phase.minSuccessRate,
+            `${(counts.successRate * 100).toFixed(3)}% of ${counts.calls}`
+          )
+        )
       }
       const delay = { p99: round1(loopDelay.percentile(99) / 1e6), max: round1(loopDelay.max / 1e6) }
       results.push({
@@ -431,12 +447,14 @@ export const runSoak = async (config: SoakConfig): Promise<SoakResult> => {
       const refreshed = await fake.nextKeyCheck(15_000)
       const final = await client.call("v2.Status", {})
       const expectedVersion = `${soakKeyUri}/cryptoKeyVersions/${1 + rotated}`
-      finalChecks.push(check(
-        "healthy after the soak, on the current key version",
-        refreshed && final.code === status.OK && final.response?.["healthz"] === "ok" && final.response["keyId"] === expectedVersion,
-        `Status ${codeName(final.code)} healthz ${JSON.stringify(final.response?.["healthz"])} key_id ${JSON.stringify(final.response?.["keyId"])} ` +
-          `(expected ${expectedVersion}${refreshed ? "" : "; no key check seen"})`
-      ))
+      finalChecks.push(
+        check(
+          "healthy after the soak, on the current key version",
+          refreshed && final.code === status.OK && final.response?.["healthz"] === "ok" && final.response["keyId"] === expectedVersion,
+          `Status ${codeName(final.code)} healthz ${JSON.stringify(final.response?.["healthz"])} key_id ${JSON.stringify(final.response?.["keyId"])} ` +
+            `(expected ${expectedVersion}${refreshed ? "" : "; no key check seen"})`
+        )
+      )
       metrics = await fetchMetrics(running)
       peakMib = peakRssMib(running.pid)
       heapEndMib = await liveHeapMib()
@@ -448,17 +466,21 @@ export const runSoak = async (config: SoakConfig): Promise<SoakResult> => {
     const exit = await running.stop(15_000)
     finalChecks.push(check("no crash during the soak", !crashed, crashed ? `exited ${exit.code ?? exit.signal}` : "ran throughout"))
     finalChecks.push(check("clean exit on SIGTERM", !crashed && exit.code === 0, `exit ${exit.code ?? exit.signal}`))
-    finalChecks.push(check(
-      `live heap growth ≤ ${config.maxHeapGrowthMib} MiB after the first phase`,
-      Number.isFinite(heapEndMib) && heapEndMib - heapWarmMib <= config.maxHeapGrowthMib,
-      `live heap ${heapStartMib.toFixed(1)} MiB idle, ${heapWarmMib.toFixed(1)} after the first phase, ${heapEndMib.toFixed(1)} at the end`
-    ))
-    finalChecks.push(check(
-      `VmRSS growth ≤ ${config.maxRssGrowthMib} MiB after the first phase`,
-      Number.isFinite(rssEndMib) && rssEndMib - rssWarmMib <= config.maxRssGrowthMib,
-      `VmRSS after a full GC ${rssStartMib.toFixed(1)} MiB idle, ${rssWarmMib.toFixed(1)} after the first phase, ${rssEndMib.toFixed(1)} at the end ` +
-        `(peak ${peakMib.toFixed(1)})`
-    ))
+    finalChecks.push(
+      check(
+        `live heap growth ≤ ${config.maxHeapGrowthMib} MiB after the first phase`,
+        Number.isFinite(heapEndMib) && heapEndMib - heapWarmMib <= config.maxHeapGrowthMib,
+        `live heap ${heapStartMib.toFixed(1)} MiB idle, ${heapWarmMib.toFixed(1)} after the first phase, ${heapEndMib.toFixed(1)} at the end`
+      )
+    )
+    finalChecks.push(
+      check(
+        `VmRSS growth ≤ ${config.maxRssGrowthMib} MiB after the first phase`,
+        Number.isFinite(rssEndMib) && rssEndMib - rssWarmMib <= config.maxRssGrowthMib,
+        `VmRSS after a full GC ${rssStartMib.toFixed(1)} MiB idle, ${rssWarmMib.toFixed(1)} after the first phase, ${rssEndMib.toFixed(1)} at the end ` +
+          `(peak ${peakMib.toFixed(1)})`
+      )
+    )
 
     // The leak scan: the whole log, and every error message a client got.
     const stderr = running.stderr()
@@ -471,14 +493,18 @@ export const runSoak = async (config: SoakConfig): Promise<SoakResult> => {
       ...scanSecrets("plugin log", stderr),
       ...scanSecrets("error messages", messages)
     ]
-    finalChecks.push(check(
-      "no plaintext or key material in the log or error messages",
-      hits.length === 0,
-      `${hits.length} hits; ${leakScanner.registered} plaintexts, ${stderr.length} log bytes, ${errorMessages.size} distinct error messages scanned`
-    ))
+    finalChecks.push(
+      check(
+        "no plaintext or key material in the log or error messages",
+        hits.length === 0,
+        `${hits.length} hits; ${leakScanner.registered} plaintexts, ${stderr.length} log bytes, ${errorMessages.size} distinct error messages scanned`
+      )
+    )
 
     // Late and unexpected answers, next to the plugin's own measure of them.
-    const uids = new Set(results.flatMap((r) => [...r.samples.late, ...r.samples.unexpected].flatMap((x) => (x.uid === undefined ? [] : [x.uid]))))
+    const uids = new Set(
+      results.flatMap((r) => [...r.samples.late, ...r.samples.unexpected].flatMap((x) => (x.uid === undefined ? [] : [x.uid])))
+    )
     const pluginMillis = pluginMillisOf(stderr, uids)
     const phaseResults = results.map((r) => ({ ...r, samples: withPluginMillis(r.samples, pluginMillis) }))
 

@@ -9,7 +9,9 @@ export const inspectorArgs = ["--inspect=127.0.0.1:0"]
 
 /** The inspector's lines on stderr: not the plugin's log. */
 export const isInspectorLine = (line: string): boolean =>
-  /^(Debugger (listening on|ending on) ws:|For help, see: https:\/\/nodejs\.org\/|Debugger attached\.|Waiting for the debugger to disconnect)/.test(line)
+  /^(Debugger (listening on|ending on) ws:|For help, see: https:\/\/nodejs\.org\/|Debugger attached\.|Waiting for the debugger to disconnect)/.test(
+    line
+  )
 
 export interface HeapProbe {
   /** Full GC, then the V8 heap in use, MiB. */
@@ -49,12 +51,13 @@ const session = async <A>(url: string, use: (send: (method: string) => Promise<u
       socket.addEventListener("open", () => resolve(), { once: true })
       socket.addEventListener("error", () => reject(new Error(`cannot connect to the plugin's inspector at ${url}`)), { once: true })
     })
-    return await use((method) =>
-      new Promise((resolve, reject) => {
-        const id = nextId++
-        pending.set(id, { resolve, reject })
-        socket.send(JSON.stringify({ id, method }))
-      })
+    return await use(
+      (method) =>
+        new Promise((resolve, reject) => {
+          const id = nextId++
+          pending.set(id, { resolve, reject })
+          socket.send(JSON.stringify({ id, method }))
+        })
     )
   } finally {
     clearTimeout(timer)

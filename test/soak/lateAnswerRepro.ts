@@ -37,7 +37,20 @@ const withPlugin = async (extraArgs: ReadonlyArray<string>, run: (harness: Harne
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kms-late-"))
   const socket = path.join(dir, "kms.sock")
   const plugin = spawnPlugin(
-    ["--kms-backend", "cloud", "--key-uri", keyUri, "--kms-endpoint", fake.address, "--kms-insecure", "--path-to-unix-socket", socket, "--healthz-port", "0", ...extraArgs],
+    [
+      "--kms-backend",
+      "cloud",
+      "--key-uri",
+      keyUri,
+      "--kms-endpoint",
+      fake.address,
+      "--kms-insecure",
+      "--path-to-unix-socket",
+      socket,
+      "--healthz-port",
+      "0",
+      ...extraArgs
+    ],
     { built: false }
   )
   const clients: Array<SoakClient> = []
@@ -60,7 +73,11 @@ const withPlugin = async (extraArgs: ReadonlyArray<string>, run: (harness: Harne
   }
 }
 
-const report = (label: string, deadlineMillis: number, answer: { readonly code: number; readonly elapsedMillis: number; readonly details: string }) => {
+const report = (
+  label: string,
+  deadlineMillis: number,
+  answer: { readonly code: number; readonly elapsedMillis: number; readonly details: string }
+) => {
   const late = answer.elapsedMillis > deadlineMillis || codeName(answer.code) === "DEADLINE_EXCEEDED"
   process.stdout.write(
     `  ${label}: ${codeName(answer.code)} after ${answer.elapsedMillis.toFixed(0)} ms (deadline ${deadlineMillis} ms)${late ? "  <-- LATE" : ""}\n` +

@@ -126,7 +126,8 @@ export class LeakScanner {
     for (const { at, run } of runsOf(text, /[0-9a-fA-F]+/g, hexWindow)) {
       const lower = run.toLowerCase()
       for (let i = 0; i + hexWindow <= lower.length; i++) {
-        if (this.#hex.has(lower.slice(i, i + hexWindow))) hits.push({ kind: "fingerprint hex", source, excerpt: excerptOf(text, at + i, hexWindow) })
+        if (this.#hex.has(lower.slice(i, i + hexWindow)))
+          hits.push({ kind: "fingerprint hex", source, excerpt: excerptOf(text, at + i, hexWindow) })
       }
     }
     for (const { at, run } of runsOf(text, /[A-Za-z0-9+/_-]+/g, base64Window)) {

@@ -119,7 +119,12 @@ export const makeOps = (target: LoadTarget, recorder: PhaseRecorder, random: () 
   }
 
   const v2Decrypt = async (item: Wrapped) => {
-    const response = await call("v2.Decrypt", { ciphertext: item.ciphertext, keyId: item.keyId, uid: randomUUID(), annotations: item.annotations })
+    const response = await call("v2.Decrypt", {
+      ciphertext: item.ciphertext,
+      keyId: item.keyId,
+      uid: randomUUID(),
+      annotations: item.annotations
+    })
     return response === undefined ? false : checkPlaintext("v2.Decrypt", bytesOf(response["plaintext"]), item.plaintext)
   }
 
@@ -170,10 +175,12 @@ export const makeOps = (target: LoadTarget, recorder: PhaseRecorder, random: () 
       const keyId = response["keyId"]
       if (response["healthz"] !== "ok") {
         recorder.statusNotOk += 1
-        if (keyId !== "" && (typeof keyId !== "string" || !keyIdPattern.test(keyId))) recorder.badAnswer("v2.Status", `key_id ${JSON.stringify(keyId)}`)
+        if (keyId !== "" && (typeof keyId !== "string" || !keyIdPattern.test(keyId)))
+          recorder.badAnswer("v2.Status", `key_id ${JSON.stringify(keyId)}`)
         return
       }
-      if (typeof keyId !== "string" || !keyIdPattern.test(keyId)) recorder.badAnswer("v2.Status", `healthz ok with key_id ${JSON.stringify(keyId)}`)
+      if (typeof keyId !== "string" || !keyIdPattern.test(keyId))
+        recorder.badAnswer("v2.Status", `healthz ok with key_id ${JSON.stringify(keyId)}`)
     },
     version: async () => {
       const response = await call("v1beta1.Version", { version: "v1beta1" })

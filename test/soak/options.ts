@@ -79,9 +79,10 @@ export const parseRunOptions = (argv: ReadonlyArray<string>, env: NodeJS.Process
     return fail(error instanceof Error ? error.message : String(error))
   }
   const phaseMillis = 1000 * positive("phase-seconds", values["phase-seconds"] ?? env["SOAK_PHASE_SECONDS"], 25, false)
-  const chosen: ReadonlyArray<Phase> = values.phases === undefined
-    ? phases
-    : values.phases.split(",").map((name) => phases.find((phase) => phase.name === name.trim()) ?? fail(`unknown phase ${name}`))
+  const chosen: ReadonlyArray<Phase> =
+    values.phases === undefined
+      ? phases
+      : values.phases.split(",").map((name) => phases.find((phase) => phase.name === name.trim()) ?? fail(`unknown phase ${name}`))
   return {
     help: values.help === true,
     out: path.resolve(values.out ?? env["SOAK_OUT"] ?? path.join(projectRoot, "test/soak/results/latest.json")),

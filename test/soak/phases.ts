@@ -40,10 +40,12 @@ const timers = () => {
   return {
     /** At half a period, then every period: short phases get their share too. */
     every: (millis: number, run: () => void) =>
-      handles.push(setTimeout(() => {
-        run()
-        handles.push(setInterval(run, millis))
-      }, millis / 2)),
+      handles.push(
+        setTimeout(() => {
+          run()
+          handles.push(setInterval(run, millis))
+        }, millis / 2)
+      ),
     after: (millis: number, run: () => void) => handles.push(setTimeout(run, millis)),
     /** Work started by a timer that stop() must wait for. */
     track: (work: Promise<void>) => {
@@ -60,7 +62,13 @@ const timers = () => {
 const nothingToStop = (): Promise<void> => Promise.resolve()
 
 /** Every `periodMillis` (from half a period in), the latency jumps to near the deadline for `spikeMillis`. */
-const spikes = async (context: PhaseContext, schedule: ReturnType<typeof timers>, base: Latency, periodMillis: number, spikeMillis: number) => {
+const spikes = async (
+  context: PhaseContext,
+  schedule: ReturnType<typeof timers>,
+  base: Latency,
+  periodMillis: number,
+  spikeMillis: number
+) => {
   await context.fake.setLatency(base)
   schedule.every(periodMillis, () => {
     schedule.track(context.fake.setLatency(nearDeadline))
@@ -76,12 +84,15 @@ const restarts = (context: PhaseContext, schedule: ReturnType<typeof timers>, pe
     if (restarting) return
     restarting = true
     schedule.track(
-      context.fake.restart().then(
-        () => context.note("restart"),
-        (error: unknown) => context.note(`restart failed: ${String(error)}`)
-      ).finally(() => {
-        restarting = false
-      })
+      context.fake
+        .restart()
+        .then(
+          () => context.note("restart"),
+          (error: unknown) => context.note(`restart failed: ${String(error)}`)
+        )
+        .finally(() => {
+          restarting = false
+        })
     )
   })
 }

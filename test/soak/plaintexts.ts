@@ -40,7 +40,8 @@ export const makePlaintexts = (seed: number, onPlaintext: (plaintext: Buffer) =>
   const binaryMarker = Buffer.from(Array.from({ length: markerBytes }, printable))
   let made = 0
   const next = (size: number): Buffer => {
-    if (!(Number.isSafeInteger(size) && size >= minPlaintextBytes)) throw new Error(`plaintext size must be an integer ≥ ${minPlaintextBytes}, got ${size}`)
+    if (!(Number.isSafeInteger(size) && size >= minPlaintextBytes))
+      throw new Error(`plaintext size must be an integer ≥ ${minPlaintextBytes}, got ${size}`)
     const plaintext = Buffer.alloc(size)
     const fingerprint = Buffer.from(Array.from({ length: fingerprintBytes }, byte))
     // The counter makes every fingerprint unique, whatever the PRNG does.

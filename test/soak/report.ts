@@ -44,15 +44,24 @@ export const markdown = (result: SoakResult): string => {
     "",
     "Phases:",
     ...result.phases.map((phase) => {
-      const events = Object.entries(phase.faultEvents).map(([event, n]) => `${n} ${event}`).join(", ")
-      return `- **${phase.name}**: ${phase.description}${events === "" ? "" : ` (${events})`}; ` +
+      const events = Object.entries(phase.faultEvents)
+        .map(([event, n]) => `${n} ${event}`)
+        .join(", ")
+      return (
+        `- **${phase.name}**: ${phase.description}${events === "" ? "" : ` (${events})`}; ` +
         `min slack ${phase.minSlackMillis} ms; Cloud KMS calls ${Object.values(phase.fake.calls).reduce((a, b) => a + b, 0)}, ` +
         `cancelled by the plugin ${Object.values(phase.fake.cancelled).reduce((a, b) => a + b, 0)}; driver loop delay max ${phase.driverLoopDelayMillis.max} ms`
+      )
     }),
     "",
     `Leak scan: ${result.leaks.plaintextsMade} plaintexts, ${result.leaks.scannedLogBytes} log bytes (${result.plugin.logLines} lines), ` +
       `${result.leaks.errorMessagesScanned} distinct error messages: **${result.leaks.hitCount} hits**.`,
-    `Plugin metrics: ${Object.entries(result.plugin.metrics).filter(([name]) => name.includes("{") || name.includes("integrity") || name.includes("retries")).map(([name, n]) => `${name.replace("kms_plugin_", "")} ${n}`).join(", ") || "–"}.`,
+    `Plugin metrics: ${
+      Object.entries(result.plugin.metrics)
+        .filter(([name]) => name.includes("{") || name.includes("integrity") || name.includes("retries"))
+        .map(([name, n]) => `${name.replace("kms_plugin_", "")} ${n}`)
+        .join(", ") || "–"
+    }.`,
     "",
     "Checks:",
     ...result.checks.filter((c) => !c.ok).map((c) => `- ✗ ${c.name}: ${c.detail}`),

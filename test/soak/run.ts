@@ -29,7 +29,9 @@ const main = async (): Promise<number> => {
   const result = await runSoak({
     ...options.config,
     log,
-    ...(options.keepLog === undefined ? {} : { onLog: (output: { readonly stderr: string; readonly stdout: string }) => (keptLog = output.stderr + output.stdout) })
+    ...(options.keepLog === undefined
+      ? {}
+      : { onLog: (output: { readonly stderr: string; readonly stdout: string }) => (keptLog = output.stderr + output.stdout) })
   })
   fs.mkdirSync(path.dirname(options.out), { recursive: true })
   fs.writeFileSync(options.out, `${JSON.stringify(result, null, 2)}\n`)
@@ -45,7 +47,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => 
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
-    process.stderr.write(`soak failed to run: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`)
+    process.stderr.write(`soak failed to run: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
     process.exit(1)
   }
 )

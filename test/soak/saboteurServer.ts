@@ -45,10 +45,15 @@ export const startSaboteur = async (options: { readonly keyId: string; readonly 
     }
   })
   server.addService(services.v1beta1, {
-    Version: (_call: Call, callback: grpc.sendUnaryData<object>) => callback(null, { version: "v1beta1", runtimeName: "saboteur", runtimeVersion: "0.0.0" }),
+    Version: (_call: Call, callback: grpc.sendUnaryData<object>) =>
+      callback(null, { version: "v1beta1", runtimeName: "saboteur", runtimeVersion: "0.0.0" }),
     Encrypt: (call: Call, callback: grpc.sendUnaryData<object>) =>
-      callback({ code: grpc.status.INTERNAL, details: `cannot wrap ${Buffer.from(call.request["plain"] ?? new Uint8Array()).toString("hex")}` }),
-    Decrypt: (call: Call, callback: grpc.sendUnaryData<object>) => callback(null, { plain: xor(call.request["cipher"] ?? new Uint8Array()) })
+      callback({
+        code: grpc.status.INTERNAL,
+        details: `cannot wrap ${Buffer.from(call.request["plain"] ?? new Uint8Array()).toString("hex")}`
+      }),
+    Decrypt: (call: Call, callback: grpc.sendUnaryData<object>) =>
+      callback(null, { plain: xor(call.request["cipher"] ?? new Uint8Array()) })
   })
   await new Promise<void>((resolve, reject) =>
     server.bindAsync(target, grpc.ServerCredentials.createInsecure(), (error) => (error === null ? resolve() : reject(error)))

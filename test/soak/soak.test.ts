@@ -1,5 +1,5 @@
-import { status } from "@grpc/grpc-js"
 import { assert, beforeAll, describe, it } from "@effect/vitest"
+import { status } from "@grpc/grpc-js"
 import * as Effect from "effect/Effect"
 import * as fc from "fast-check"
 import { runSoak, type SoakResult, soakKeyUri } from "./driver.ts"
@@ -29,7 +29,10 @@ import { PhaseRecorder } from "./stats.ts"
 const phaseMillis = 2_000
 
 const describeFailures = (result: SoakResult) =>
-  result.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`).join("\n") || "none"
+  result.checks
+    .filter((c) => !c.ok)
+    .map((c) => `${c.name}: ${c.detail}`)
+    .join("\n") || "none"
 
 describe("fault soak (CI variant)", () => {
   let result: SoakResult
@@ -74,7 +77,10 @@ describe("fault soak (CI variant)", () => {
     const metrics = result.plugin.metrics
     assert.isAbove(metrics["kms_plugin_cloudkms_retries_total"] ?? 0, 0)
     assert.isAbove(metrics["kms_plugin_cloudkms_integrity_failures_total"] ?? 0, 0)
-    assert.isAbove(Object.values(phase("hangs").fake.cancelled).reduce((a, b) => a + b, 0), 0)
+    assert.isAbove(
+      Object.values(phase("hangs").fake.cancelled).reduce((a, b) => a + b, 0),
+      0
+    )
     assert.isAbove(phase("latency-spikes").faultEvents["latency spike"] ?? 0, 0)
     assert.isAbove(phase("connection-drops").faultEvents["restart"] ?? 0, 0)
     assert.strictEqual(phase("mixed").faultEvents["rotation"], 1)
@@ -134,36 +140,40 @@ describe("fault soak (CI variant)", () => {
 })
 
 describe("the soak's detectors", () => {
-  it.live("count wrong plaintexts, late answers, unexpected codes and leaks in error messages of a misbehaving plugin", () =>
-    Effect.acquireUseRelease(
-      Effect.promise(() => startSaboteur({ keyId: `${soakKeyUri}/cryptoKeyVersions/1`, lateMillis: 400 })),
-      (saboteur) =>
-        Effect.promise(async () => {
-          const client = makeSoakClient(saboteur.target, 250)
-          let scanner: LeakScanner | undefined
-          const plaintexts = makePlaintexts(3, (p) => scanner?.register(p))
-          scanner = new LeakScanner(plaintexts.binaryMarker)
-          const recorder = new PhaseRecorder(250, new Set([status.UNAVAILABLE]))
-          try {
-            await runLoad(
-              { client, plaintexts, pool: new CiphertextPool(64), keyUri: soakKeyUri },
-              recorder,
-              // 1.5 s and 100 calls at least: enough of each kind of sabotage on any machine.
-              { concurrency: 4, seed: 3, endAt: performance.now() + 1_500, minCalls: 100 }
-            )
-          } finally {
-            client.close()
-          }
-          const messages = [...recorder.details.keys()].join("\n")
-          assert.isAbove(recorder.wrongPlaintexts, 0)
-          assert.isAbove(recorder.late, 0)
-          assert.isAbove(recorder.failuresByCode["DEADLINE_EXCEEDED"] ?? 0, 0)
-          assert.isAbove(recorder.unexpected, 0)
-          assert.isAbove(recorder.failuresByCode["INTERNAL"] ?? 0, 0)
-          assert.isAbove(scanner.scan("error messages", messages).length, 0)
-        }),
-      (saboteur) => Effect.promise(() => saboteur.close())
-    ), 20_000)
+  it.live(
+    "count wrong plaintexts, late answers, unexpected codes and leaks in error messages of a misbehaving plugin",
+    () =>
+      Effect.acquireUseRelease(
+        Effect.promise(() => startSaboteur({ keyId: `${soakKeyUri}/cryptoKeyVersions/1`, lateMillis: 400 })),
+        (saboteur) =>
+          Effect.promise(async () => {
+            const client = makeSoakClient(saboteur.target, 250)
+            let scanner: LeakScanner | undefined
+            const plaintexts = makePlaintexts(3, (p) => scanner?.register(p))
+            scanner = new LeakScanner(plaintexts.binaryMarker)
+            const recorder = new PhaseRecorder(250, new Set([status.UNAVAILABLE]))
+            try {
+              await runLoad(
+                { client, plaintexts, pool: new CiphertextPool(64), keyUri: soakKeyUri },
+                recorder,
+                // 1.5 s and 100 calls at least: enough of each kind of sabotage on any machine.
+                { concurrency: 4, seed: 3, endAt: performance.now() + 1_500, minCalls: 100 }
+              )
+            } finally {
+              client.close()
+            }
+            const messages = [...recorder.details.keys()].join("\n")
+            assert.isAbove(recorder.wrongPlaintexts, 0)
+            assert.isAbove(recorder.late, 0)
+            assert.isAbove(recorder.failuresByCode["DEADLINE_EXCEEDED"] ?? 0, 0)
+            assert.isAbove(recorder.unexpected, 0)
+            assert.isAbove(recorder.failuresByCode["INTERNAL"] ?? 0, 0)
+            assert.isAbove(scanner.scan("error messages", messages).length, 0)
+          }),
+        (saboteur) => Effect.promise(() => saboteur.close())
+      ),
+    20_000
+  )
 
   it("the leak scanner finds any plaintext, or its fingerprint part, in any common encoding at any offset; and nothing else", () => {
     let scanner: LeakScanner | undefined
@@ -197,7 +207,11 @@ describe("the soak's detectors", () => {
         if (part && !["hex", "HEX", "base64", "base64url"].includes(name)) return
         const leaked = part ? plaintext.subarray(8, 26) : plaintext
         const text = `{"msg":"${prose.replaceAll('"', "")}","cause":${JSON.stringify(encode(Buffer.concat([before, leaked, after])))}}`
-        assert.isAbove(scanner!.scan("log", text).length, 0, `${name} of ${part ? "a part of " : ""}plaintext ${index} not found in ${text}`)
+        assert.isAbove(
+          scanner!.scan("log", text).length,
+          0,
+          `${name} of ${part ? "a part of " : ""}plaintext ${index} not found in ${text}`
+        )
       }),
       { numRuns: 500 }
     )

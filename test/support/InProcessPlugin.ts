@@ -53,13 +53,13 @@ interface Common {
 }
 
 export type InProcessOptions =
-  | Common & { readonly health?: false; readonly backend?: Backend }
-  | Common & { readonly health: true; readonly backend?: "fake" | "cloud" }
+  | (Common & { readonly health?: false; readonly backend?: Backend })
+  | (Common & { readonly health: true; readonly backend?: "fake" | "cloud" })
 
 type WithCloud = Common & { readonly health?: boolean; readonly backend: "cloud" }
 type WithoutCloud =
-  | Common & { readonly health?: false; readonly backend?: "fake" | KeyManagementDouble }
-  | Common & { readonly health: true; readonly backend?: "fake" }
+  | (Common & { readonly health?: false; readonly backend?: "fake" | KeyManagementDouble })
+  | (Common & { readonly health: true; readonly backend?: "fake" })
 
 export interface InProcess {
   readonly config: PluginConfigShape
@@ -88,15 +88,15 @@ type StartFailure = ConfigError | StartupError
 const backendFlags = (backend: Backend): Effect.Effect<Partial<PluginFlags>, never, FakeCloud> =>
   backend === "cloud"
     ? FakeCloud.useSync((fake) => ({
-      kmsBackend: Option.some("cloud"),
-      keyUri: Option.some(cloudKeyUri),
-      kmsEndpoint: Option.some(fake.address),
-      kmsInsecure: true,
-      kmsRetryInitialBackoff: Option.some("10ms"),
-      kmsRetryMaxBackoff: Option.some("50ms"),
-      // Long enough that no attempt times out on a loaded machine: call counts stay exact.
-      kmsAttemptTimeout: Option.some("10s")
-    }))
+        kmsBackend: Option.some("cloud"),
+        keyUri: Option.some(cloudKeyUri),
+        kmsEndpoint: Option.some(fake.address),
+        kmsInsecure: true,
+        kmsRetryInitialBackoff: Option.some("10ms"),
+        kmsRetryMaxBackoff: Option.some("50ms"),
+        // Long enough that no attempt times out on a loaded machine: call counts stay exact.
+        kmsAttemptTimeout: Option.some("10s")
+      }))
     : Effect.succeed({ kmsBackend: Option.some("fake"), keyUri: Option.some(fakeKeyUri) })
 
 const backendLayer = (backend: Backend): Layer.Layer<KeyManagement, StartFailure, PluginConfig> =>
@@ -117,7 +117,7 @@ const ownScope = Effect.acquireRelease(Scope.make(), (scope) => Scope.close(scop
 
 /** The whole plugin of src/main.ts (socket and health server), --log-level none, a free health port. */
 const wholePlugin = (flags: PluginFlags, clientTimeoutMillis: number) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const scope = yield* ownScope
     const running = yield* Layer.buildWithScope(plugin(flags).pipe(Layer.provideMerge(Shutdown.layerTest)), scope)
     const config = Context.get(running, PluginConfig)
@@ -148,26 +148,27 @@ const wholePlugin = (flags: PluginFlags, clientTimeoutMillis: number) =>
 
 /** The gRPC server over the backend, every log line and call outcome kept. */
 const grpcServer = (backend: Backend, config: PluginConfigShape, clientTimeoutMillis: number) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const logs = lineCollector()
     const outcomes: Array<CallOutcome> = []
     const waiters: Array<{ readonly n: number; readonly done: Deferred.Deferred<ReadonlyArray<CallOutcome>> }> = []
-    const wake = () => Effect.forEach(waiters.filter((w) => w.n <= outcomes.length), (w) => Deferred.succeed(w.done, [...outcomes]))
+    const wake = () =>
+      Effect.forEach(
+        waiters.filter((w) => w.n <= outcomes.length),
+        (w) => Deferred.succeed(w.done, [...outcomes])
+      )
     // The plugin's own observer (metrics, the failed-call log line), and a record of each outcome.
     const observer = Layer.effect(
       CallObserver,
       CallObserver.useSync((real) =>
         CallObserver.of({
           observe: (outcome) =>
-            Effect.sync(() => void outcomes.push(outcome)).pipe(
-              Effect.andThen(real.observe(outcome)),
-              Effect.andThen(Effect.suspend(wake))
-            )
+            Effect.sync(() => void outcomes.push(outcome)).pipe(Effect.andThen(real.observe(outcome)), Effect.andThen(Effect.suspend(wake)))
         })
       )
     ).pipe(Layer.provide(CallObserver.layer))
     const awaitOutcomes = (n: number) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const done = yield* Deferred.make<ReadonlyArray<CallOutcome>>()
         waiters.push({ n, done })
         yield* Effect.suspend(wake)
@@ -207,7 +208,7 @@ const grpcServer = (backend: Backend, config: PluginConfigShape, clientTimeoutMi
   })
 
 const build = (options: InProcessOptions): Effect.Effect<InProcess, StartFailure, Scope.Scope | FakeCloud> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const backend = options.backend ?? "fake"
     const socketPath = options.socketPath ?? path.join(yield* tempDir, "kms.sock")
     const flags: Partial<PluginFlags> = {
@@ -250,22 +251,22 @@ export interface InProcessBackend {
 }
 
 /** The backend alone (KeyManagement, no server in front), with the same defaults, and every line it logs. */
-export function inProcessBackend(
-  options: { readonly backend: "cloud"; readonly flags?: Partial<PluginFlags> }
-): Effect.Effect<InProcessBackend, StartFailure, Scope.Scope | FakeCloud>
-export function inProcessBackend(
-  options?: { readonly backend?: "fake"; readonly flags?: Partial<PluginFlags> }
-): Effect.Effect<InProcessBackend, StartFailure, Scope.Scope>
+export function inProcessBackend(options: {
+  readonly backend: "cloud"
+  readonly flags?: Partial<PluginFlags>
+}): Effect.Effect<InProcessBackend, StartFailure, Scope.Scope | FakeCloud>
+export function inProcessBackend(options?: {
+  readonly backend?: "fake"
+  readonly flags?: Partial<PluginFlags>
+}): Effect.Effect<InProcessBackend, StartFailure, Scope.Scope>
 export function inProcessBackend(
   options: { readonly backend?: "fake" | "cloud"; readonly flags?: Partial<PluginFlags> } = {}
 ): Effect.Effect<InProcessBackend, StartFailure, Scope.Scope | FakeCloud> {
-  return Effect.gen(function*() {
+  return Effect.gen(function* () {
     const backend = options.backend ?? "fake"
     const logs = lineCollector()
     const config = configFrom({ ...(yield* backendFlags(backend)), ...options.flags })
-    const context = yield* Layer.build(
-      backendLayer(backend).pipe(Layer.provide(PluginConfig.layerTest(config)), Layer.provide(logs.layer))
-    )
+    const context = yield* Layer.build(backendLayer(backend).pipe(Layer.provide(PluginConfig.layerTest(config)), Layer.provide(logs.layer)))
     return {
       kms: Context.get(context, KeyManagement),
       control: Option.getOrElse(Context.getOption(context, FakeKmsControl), () => noControl),

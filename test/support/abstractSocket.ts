@@ -10,13 +10,14 @@ export const abstractName = (label: string): string => `@kmsp-${label}-${process
 
 /** "connected" when something accepts a connection on `@name`, else the error code. */
 export const abstractAnswers = (name: string): Effect.Effect<string> =>
-  Effect.promise(() =>
-    new Promise<string>((resolve) => {
-      const probe = net.connect({ path: `\u0000${name.slice(1)}` })
-      probe.once("connect", () => {
-        probe.destroy()
-        resolve("connected")
+  Effect.promise(
+    () =>
+      new Promise<string>((resolve) => {
+        const probe = net.connect({ path: `\u0000${name.slice(1)}` })
+        probe.once("connect", () => {
+          probe.destroy()
+          resolve("connected")
+        })
+        probe.once("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? "error"))
       })
-      probe.once("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? "error"))
-    })
   )

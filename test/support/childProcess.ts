@@ -56,10 +56,7 @@ export const run = (
     if (already !== undefined) return Promise.resolve(already)
     return new Promise((resolve, reject) => {
       waiters.push({ match, resolve })
-      exited.then(
-        (e) => reject(new Error(`${command} exited (${e.code ?? e.signal}) before logging ${match}:\n${err}`)),
-        reject
-      )
+      exited.then((e) => reject(new Error(`${command} exited (${e.code ?? e.signal}) before logging ${match}:\n${err}`)), reject)
     })
   }
   return { child, stdout: () => out, stderr: () => err, waitForLine, exited }

@@ -8,7 +8,7 @@ import { inProcessBackend } from "./InProcessPlugin.ts"
 // every line it logs: inProcessBackend with the cloud backend.
 
 export const cloudBackend = (flags: Partial<PluginFlags> = {}) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const fake = yield* FakeCloud
     const { config, kms, logs } = yield* inProcessBackend({ backend: "cloud", flags })
     return { kms, lines: logs.lines, messages: () => [...logs.messages], config, fake }

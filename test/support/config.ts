@@ -1,8 +1,8 @@
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import type { PluginFlags } from "../../src/config/flags.ts"
-import { parseConfig } from "../../src/config/parseConfig.ts"
 import type { PluginConfigShape } from "../../src/config/PluginConfig.ts"
+import { parseConfig } from "../../src/config/parseConfig.ts"
 
 // Flags and config for tests: the flags as the CLI hands them over, the
 // config they make, and the config tests' shorthands (a valid --key-uri

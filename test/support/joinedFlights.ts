@@ -13,6 +13,6 @@ export const joinedFlights: Effect.Effect<number> = Effect.map(Metric.value(coal
 /** Waits (polling, for 10 s at most) until joinedFlights reaches `count`. */
 export const awaitJoinedFlights = (count: number): Effect.Effect<void, string> =>
   joinedFlights.pipe(
-    Effect.flatMap((joined) => joined >= count ? Effect.void : Effect.fail(`${joined} of ${count} Decrypts joined a flight`)),
+    Effect.flatMap((joined) => (joined >= count ? Effect.void : Effect.fail(`${joined} of ${count} Decrypts joined a flight`))),
     Effect.retry(Schedule.spaced("10 millis").pipe(Schedule.upTo({ times: 1_000 })))
   )

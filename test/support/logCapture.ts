@@ -28,12 +28,14 @@ export const lineCollector = () => {
   /** Waits until at least `count` lines were logged. */
   const waitForLines = (count: number): Effect.Effect<void> =>
     Effect.suspend(() =>
-      lines.length >= count ? Effect.void : Effect.andThen(
-        Effect.callback<void>((resume) => {
-          listeners.push(() => resume(Effect.void))
-        }),
-        waitForLines(count)
-      )
+      lines.length >= count
+        ? Effect.void
+        : Effect.andThen(
+            Effect.callback<void>((resume) => {
+              listeners.push(() => resume(Effect.void))
+            }),
+            waitForLines(count)
+          )
     )
   return { lines, messages, leveled, capture, layer: Logger.layer([capture]), waitForLines }
 }

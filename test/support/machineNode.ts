@@ -7,7 +7,10 @@ import * as path from "node:path"
 // put first, where the project's pinned Node 24 is.
 
 export const machinePath = (pathVariable: string = process.env["PATH"] ?? ""): string =>
-  pathVariable.split(path.delimiter).filter((dir) => dir !== "" && !dir.split(path.sep).includes("node_modules")).join(path.delimiter)
+  pathVariable
+    .split(path.delimiter)
+    .filter((dir) => dir !== "" && !dir.split(path.sep).includes("node_modules"))
+    .join(path.delimiter)
 
 /** The machine's node and its major version, or undefined if it has none. */
 export const machineNode = (): { readonly path: string; readonly major: number } | undefined => {

@@ -104,13 +104,15 @@ export const processTree = (pid: number): ReadonlyArray<number> => {
 
 /** Pids of live processes whose command line contains `text`. */
 export const processesWith = (text: string): ReadonlyArray<number> =>
-  pids().filter((entry) => {
-    try {
-      return fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").includes(text)
-    } catch {
-      return false
-    }
-  }).map(Number)
+  pids()
+    .filter((entry) => {
+      try {
+        return fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").includes(text)
+      } catch {
+        return false
+      }
+    })
+    .map(Number)
 
 /** How many file descriptors the process holds open. */
 export const openFds = (pid: number | "self"): number => fs.readdirSync(`/proc/${pid}/fd`).length

@@ -10,8 +10,8 @@ import { ConfigError } from "../../config/ConfigError.ts"
 import type { KeyVersion } from "../../config/KeyNames.ts"
 import { PluginConfig } from "../../config/PluginConfig.ts"
 import { declareSeries } from "../../observability/Labels.ts"
-import { operationNamer } from "../../observability/Operations.ts"
 import { coalescedDecrypts } from "../../observability/Metrics.ts"
+import { operationNamer } from "../../observability/Operations.ts"
 import { StartupError } from "../../runtime/StartupError.ts"
 import { type CallLimits, KeyManagement } from "../KeyManagement.ts"
 import { type KmsError, KmsUnavailable, UnknownKey } from "../KmsErrors.ts"
@@ -32,7 +32,7 @@ import { declareCloudKmsSeries, retryingCall, retryingCallUntil } from "./Retryi
 
 /** KeyManagement over a Cloud KMS API (the real client, or a scripted one in tests). */
 export const make = (api: CloudKmsApi) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const config = yield* PluginConfig
     // Cryptographic calls share one bucket: the project's Cloud KMS quota is for them. Reads
     // (GetCryptoKey, TestIamPermissions) count against another quota, about once a minute: they bypass it.
@@ -52,7 +52,7 @@ export const make = (api: CloudKmsApi) =>
         limiter
       })
 
-    const encrypt = Effect.fnUntraced(function*(plaintext: Uint8Array, limits: CallLimits) {
+    const encrypt = Effect.fnUntraced(function* (plaintext: Uint8Array, limits: CallLimits) {
       const pinned = yield* tracker.current
       if (pinned === undefined) {
         const status = yield* tracker.status
@@ -62,7 +62,9 @@ export const make = (api: CloudKmsApi) =>
         // The pinned version was disabled or destroyed: learn the new primary now and use it.
         Effect.catchTag("KeyUnusable", (error) =>
           Effect.flatMap(tracker.refreshNow(limits.deadline), (fresh) =>
-            fresh === undefined || fresh === pinned ? Effect.fail(error) : encryptWith(fresh, plaintext, limits)))
+            fresh === undefined || fresh === pinned ? Effect.fail(error) : encryptWith(fresh, plaintext, limits)
+          )
+        )
       )
     }, named("CloudKms.encrypt"))
 
@@ -79,16 +81,14 @@ export const make = (api: CloudKmsApi) =>
 
     // v1beta1 has no key_id: try --key-uri, then each --decrypt-key-uri, while Cloud KMS says "not this key".
     const decryptAnyKey = (ciphertext: Uint8Array, due: FlightDue) =>
-      decryptKeys.slice(1).reduce<Effect.Effect<Uint8Array, KmsError>>(
-        (attempt, key) => Effect.catchTag(attempt, "InvalidCiphertext", () => decryptWith(key, ciphertext, due)),
-        decryptWith(config.keyUri, ciphertext, due)
-      )
+      decryptKeys
+        .slice(1)
+        .reduce<Effect.Effect<Uint8Array, KmsError>>(
+          (attempt, key) => Effect.catchTag(attempt, "InvalidCiphertext", () => decryptWith(key, ciphertext, due)),
+          decryptWith(config.keyUri, ciphertext, due)
+        )
 
-    const decrypt = Effect.fnUntraced(function*(
-      ciphertext: Uint8Array,
-      keyVersion: KeyVersion | undefined,
-      limits: CallLimits
-    ) {
+    const decrypt = Effect.fnUntraced(function* (ciphertext: Uint8Array, keyVersion: KeyVersion | undefined, limits: CallLimits) {
       if (keyVersion !== undefined && !decryptKeys.includes(keyVersion.cryptoKey)) {
         return yield* new UnknownKey({ message: `${keyVersion.cryptoKey} is neither --key-uri nor a --decrypt-key-uri` })
       }
@@ -101,11 +101,14 @@ export const make = (api: CloudKmsApi) =>
       const now = yield* Clock.currentTimeMillis
       return yield* flights.run(
         flightKey,
-        (due) => target === undefined ? decryptAnyKey(ciphertext, due) : decryptWith(target, ciphertext, due),
+        (due) => (target === undefined ? decryptAnyKey(ciphertext, due) : decryptWith(target, ciphertext, due)),
         {
           due: answerDue(deadline ?? now + config.retry.callTimeoutMillis, now),
-          orElse: deadline === undefined ? undefined : () =>
-            new KmsUnavailable({ message: `Cloud KMS decrypt on ${target ?? config.keyUri}: no answer before the caller's deadline` })
+          orElse:
+            deadline === undefined
+              ? undefined
+              : () =>
+                  new KmsUnavailable({ message: `Cloud KMS decrypt on ${target ?? config.keyUri}: no answer before the caller's deadline` })
         }
       )
     }, named("CloudKms.decrypt"))
@@ -124,34 +127,38 @@ export const make = (api: CloudKmsApi) =>
       known
         ? Effect.void
         : Effect.logWarning(
-          "the Cloud KMS endpoint does not implement TestIamPermissions: permissions are not checked; readiness follows the key's reachability"
-        ))
+            "the Cloud KMS endpoint does not implement TestIamPermissions: permissions are not checked; readiness follows the key's reachability"
+          )
+    )
     const missingOn = ({ key, permissions }: (typeof needed)[number]) =>
       Effect.suspend(() => {
         let unimplemented = false
-        return retryingCall(config.retry, { deadline: undefined }, {
-          operation: "testIamPermissions",
-          resource: key,
-          send: (limits) =>
-            api.testIamPermissions(key, permissions, limits).pipe(
-              Effect.tapError((failed) => Effect.sync(() => (unimplemented ||= failed.code === status.UNIMPLEMENTED)))
-            ),
-          verify: (granted) => Result.succeed(permissions.filter((p) => !granted.includes(p)).map((p) => `${p} on ${key}`))
-        }).pipe(Effect.catch((error) => unimplemented ? Effect.as(permissionsNotChecked, []) : Effect.fail(error)))
+        return retryingCall(
+          config.retry,
+          { deadline: undefined },
+          {
+            operation: "testIamPermissions",
+            resource: key,
+            send: (limits) =>
+              api
+                .testIamPermissions(key, permissions, limits)
+                .pipe(Effect.tapError((failed) => Effect.sync(() => (unimplemented ||= failed.code === status.UNIMPLEMENTED)))),
+            verify: (granted) => Result.succeed(permissions.filter((p) => !granted.includes(p)).map((p) => `${p} on ${key}`))
+          }
+        ).pipe(Effect.catch((error) => (unimplemented ? Effect.as(permissionsNotChecked, []) : Effect.fail(error))))
       })
     const missingPermissions = Effect.flatMap(Ref.get(iamUnimplemented), (notChecked) =>
       notChecked
         ? Effect.succeed([])
-        : Effect.map(Effect.forEach(needed, missingOn, { concurrency: "unbounded" }), (missing) => missing.flat())).pipe(
-        Effect.withSpan("CloudKms.missingPermissions")
-      )
+        : Effect.map(Effect.forEach(needed, missingOn, { concurrency: "unbounded" }), (missing) => missing.flat())
+    ).pipe(Effect.withSpan("CloudKms.missingPermissions"))
 
     return KeyManagement.of({ status: tracker.status, encrypt, decrypt, missingPermissions })
   })
 
 /** --gce-config: the hosted-master token source it names, or none (Application Default Credentials). */
 const gceConfigAuth = (file: string) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const source = yield* Effect.mapError(
       readGceConfig(file),
       (error) => new ConfigError({ problems: [{ flag: "gce-config", message: error.message }] })
@@ -168,7 +175,7 @@ const gceConfigAuth = (file: string) =>
 /** KeyManagement on Google Cloud KMS; the client library is loaded only when this layer is built. */
 export const layer: Layer.Layer<KeyManagement, ConfigError | StartupError, PluginConfig> = Layer.effect(
   KeyManagement,
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const config = yield* PluginConfig
     const insecure = config.cloudEndpoint._tag === "Custom" && config.cloudEndpoint.insecure
     if (insecure) {

@@ -1,12 +1,12 @@
 import type { KeyManagementServiceClient, protos } from "@google-cloud/kms"
 import { status } from "@grpc/grpc-js"
-import type { AuthClient } from "google-auth-library"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
 import * as Semaphore from "effect/Semaphore"
+import type { AuthClient } from "google-auth-library"
 import type { CloudEndpoint } from "../../config/PluginConfig.ts"
 import { RpcFailed, rpcFailedOf } from "./CloudKmsErrors.ts"
 
@@ -21,6 +21,7 @@ export type DecryptRequest = protos.google.cloud.kms.v1.IDecryptRequest
 export type DecryptResponse = protos.google.cloud.kms.v1.IDecryptResponse
 export type CryptoKey = protos.google.cloud.kms.v1.ICryptoKey
 export type { Kms }
+
 type IamRequest = Parameters<KeyManagementServiceClient["testIamPermissions"]>[0]
 type IamResponse = Awaited<ReturnType<KeyManagementServiceClient["testIamPermissions"]>>[0]
 
@@ -62,7 +63,11 @@ export interface CloudKmsApi {
   ) => Effect.Effect<ReadonlyArray<string>, RpcFailed>
 }
 
-const callOptions = (signal: AbortSignal, limits: AttemptLimits): GaxCallOptions => ({ signal, retry: { retryCodes: [] }, timeout: limits.timeoutMillis })
+const callOptions = (signal: AbortSignal, limits: AttemptLimits): GaxCallOptions => ({
+  signal,
+  retry: { retryCodes: [] },
+  timeout: limits.timeoutMillis
+})
 
 /** Client options for where and how to connect. An auth client may be supplied (--gce-config). */
 const clientOptions = async (endpoint: CloudEndpoint, authClient: AuthClient | undefined) => {
@@ -92,48 +97,57 @@ const clientOptions = async (endpoint: CloudEndpoint, authClient: AuthClient | u
  * rpcFailedOf), and the next attempt starts over with a new client.
  */
 const readyClient = <Client extends GaxKmsClient>(create: () => Client) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const scope = yield* Effect.scope
     const ready = yield* Ref.make<Client | undefined>(undefined)
     const pending = yield* Ref.make<Deferred.Deferred<Client, RpcFailed> | undefined>(undefined)
     const lock = yield* Semaphore.make(1)
 
-    const setUp = Effect.gen(function*() {
+    const setUp = Effect.gen(function* () {
       const client = create()
       return yield* Effect.tryPromise({ try: () => client.initialize(), catch: rpcFailedOf }).pipe(
         Effect.as(client),
         // Failed or cut short (the layer closing): this client is never used.
-        Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : Effect.promise(() => client.close().catch(() => undefined)))
+        Effect.onExit((exit) => (Exit.isSuccess(exit) ? Effect.void : Effect.promise(() => client.close().catch(() => undefined))))
       )
     })
 
     /** The set-up in flight, or a new one. */
-    const settingUp = lock.withPermit(Effect.gen(function*() {
-      const inFlight = yield* Ref.get(pending)
-      if (inFlight !== undefined) return inFlight
-      const done = yield* Deferred.make<Client, RpcFailed>()
-      yield* Ref.set(pending, done)
-      yield* Effect.forkIn(
-        Effect.onExit(setUp, (exit) =>
-          Effect.andThen(
-            Exit.isSuccess(exit) ? Ref.set(ready, exit.value) : Ref.set(pending, undefined),
-            Deferred.done(done, exit)
-          )),
-        scope
-      )
-      return done
-    }))
+    const settingUp = lock.withPermit(
+      Effect.gen(function* () {
+        const inFlight = yield* Ref.get(pending)
+        if (inFlight !== undefined) return inFlight
+        const done = yield* Deferred.make<Client, RpcFailed>()
+        yield* Ref.set(pending, done)
+        yield* Effect.forkIn(
+          Effect.onExit(setUp, (exit) =>
+            Effect.andThen(Exit.isSuccess(exit) ? Ref.set(ready, exit.value) : Ref.set(pending, undefined), Deferred.done(done, exit))
+          ),
+          scope
+        )
+        return done
+      })
+    )
 
     const get = (limits: AttemptLimits): Effect.Effect<Client, RpcFailed> =>
       Effect.flatMap(Ref.get(ready), (client) =>
-        client !== undefined ? Effect.succeed(client) : Effect.flatMap(settingUp, (done) =>
-          Deferred.await(done).pipe(Effect.timeoutOrElse({
-            duration: limits.timeoutMillis,
-            orElse: () => Effect.fail(new RpcFailed({ code: status.DEADLINE_EXCEEDED, details: "Cloud KMS client set-up timed out" }))
-          }))))
+        client !== undefined
+          ? Effect.succeed(client)
+          : Effect.flatMap(settingUp, (done) =>
+              Deferred.await(done).pipe(
+                Effect.timeoutOrElse({
+                  duration: limits.timeoutMillis,
+                  orElse: () => Effect.fail(new RpcFailed({ code: status.DEADLINE_EXCEEDED, details: "Cloud KMS client set-up timed out" }))
+                })
+              )
+            )
+      )
 
     yield* Effect.addFinalizer(() =>
-      Effect.flatMap(Ref.get(ready), (client) => client === undefined ? Effect.void : Effect.promise(() => client.close().catch(() => undefined))))
+      Effect.flatMap(Ref.get(ready), (client) =>
+        client === undefined ? Effect.void : Effect.promise(() => client.close().catch(() => undefined))
+      )
+    )
     return get
   })
 
@@ -142,7 +156,7 @@ export const makeCloudKmsApiOn = (
   create: () => GaxKmsClient,
   iamRequest: (resource: string, permissions: ReadonlyArray<string>) => IamRequest
 ): Effect.Effect<CloudKmsApi, never, Scope.Scope> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const client = yield* readyClient(create)
 
     /** One attempt: interrupting it aborts the gRPC call. */
@@ -150,10 +164,8 @@ export const makeCloudKmsApiOn = (
       Effect.flatMap(client(limits), (ready) => Effect.tryPromise({ try: (signal) => send(ready, signal), catch: rpcFailedOf }))
 
     return {
-      encrypt: (request, limits) =>
-        call(limits, async (kms, signal) => (await kms.encrypt(request, callOptions(signal, limits)))[0]),
-      decrypt: (request, limits) =>
-        call(limits, async (kms, signal) => (await kms.decrypt(request, callOptions(signal, limits)))[0]),
+      encrypt: (request, limits) => call(limits, async (kms, signal) => (await kms.encrypt(request, callOptions(signal, limits)))[0]),
+      decrypt: (request, limits) => call(limits, async (kms, signal) => (await kms.decrypt(request, callOptions(signal, limits)))[0]),
       getCryptoKey: (name, limits) =>
         call(limits, async (kms, signal) => (await kms.getCryptoKey({ name }, callOptions(signal, limits)))[0]),
       testIamPermissions: (resource, permissions, limits) =>
@@ -164,12 +176,11 @@ export const makeCloudKmsApiOn = (
     }
   })
 
-export const makeCloudKmsApi = (
-  endpoint: CloudEndpoint,
-  authClient?: AuthClient
-): Effect.Effect<CloudKmsApi, never, Scope.Scope> =>
-  Effect.gen(function*() {
-    const [{ KeyManagementServiceClient }, gax] = yield* Effect.promise(() => Promise.all([import("@google-cloud/kms"), import("google-gax")]))
+export const makeCloudKmsApi = (endpoint: CloudEndpoint, authClient?: AuthClient): Effect.Effect<CloudKmsApi, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const [{ KeyManagementServiceClient }, gax] = yield* Effect.promise(() =>
+      Promise.all([import("@google-cloud/kms"), import("google-gax")])
+    )
     const options = yield* Effect.promise(() => clientOptions(endpoint, authClient))
     return yield* makeCloudKmsApiOn(
       () => new KeyManagementServiceClient(options),

@@ -53,8 +53,7 @@ const transientCodes: ReadonlySet<number> = new Set([
   status.INTERNAL
 ])
 
-export const isTransient = (failure: AttemptFailure): boolean =>
-  failure._tag !== "RpcFailed" || transientCodes.has(failure.code)
+export const isTransient = (failure: AttemptFailure): boolean => failure._tag !== "RpcFailed" || transientCodes.has(failure.code)
 
 /** A thrown gax/grpc error as an RpcFailed; errors without a code are credential problems or worse. */
 export const rpcFailedOf = (error: unknown): RpcFailed => {
@@ -91,12 +90,14 @@ export const toKmsError = (
 ): KmsError => {
   if (failure._tag === "Throttled") {
     // RESOURCE_EXHAUSTED, not UNAVAILABLE: Cloud KMS is fine, our own limit said no (see README, --kms-qps-limit).
-    const rate = failure.reason === "backoff"
-      ? `--kms-qps-limit ${perSecond(failure.limit)}, cut to ${perSecond(failure.qps)} after Cloud KMS answered RESOURCE_EXHAUSTED`
-      : `--kms-qps-limit ${perSecond(failure.limit)}`
+    const rate =
+      failure.reason === "backoff"
+        ? `--kms-qps-limit ${perSecond(failure.limit)}, cut to ${perSecond(failure.qps)} after Cloud KMS answered RESOURCE_EXHAUSTED`
+        : `--kms-qps-limit ${perSecond(failure.limit)}`
     const before = last === undefined ? "" : `; the attempt before it: ${toKmsError(operation, resource, last).message}`
     return new QuotaExhausted({
-      message: `Cloud KMS ${operation} on ${resource} not sent: the client-side rate limit (${rate}) had no turn for it before ` +
+      message:
+        `Cloud KMS ${operation} on ${resource} not sent: the client-side rate limit (${rate}) had no turn for it before ` +
         `the caller's deadline (it would have waited ${Math.ceil(failure.waitMillis)}ms); raise the limit if Cloud KMS's quota allows${before}`
     })
   }
@@ -111,7 +112,9 @@ export const toKmsError = (
     })
   }
   if (failure._tag === "AttemptTimedOut") {
-    return new KmsUnavailable({ message: `Cloud KMS ${operation} on ${resource}: no answer to any attempt (the last waited ${failure.millis}ms)` })
+    return new KmsUnavailable({
+      message: `Cloud KMS ${operation} on ${resource}: no answer to any attempt (the last waited ${failure.millis}ms)`
+    })
   }
   const said = `Cloud KMS ${operation} on ${resource}: ${statusName(failure.code)}: ${failure.details}`
   switch (failure.code) {

@@ -46,8 +46,15 @@ export const crc32c = (bytes: Uint8Array): number => {
   const whole = length - (length % 8)
   while (i < whole) {
     const low = crc ^ ((bytes[i] ?? 0) | ((bytes[i + 1] ?? 0) << 8) | ((bytes[i + 2] ?? 0) << 16) | ((bytes[i + 3] ?? 0) << 24))
-    crc = (t7[low & 0xff] ?? 0) ^ (t6[(low >>> 8) & 0xff] ?? 0) ^ (t5[(low >>> 16) & 0xff] ?? 0) ^ (t4[low >>> 24] ?? 0) ^
-      (t3[bytes[i + 4] ?? 0] ?? 0) ^ (t2[bytes[i + 5] ?? 0] ?? 0) ^ (t1[bytes[i + 6] ?? 0] ?? 0) ^ (t0[bytes[i + 7] ?? 0] ?? 0)
+    crc =
+      (t7[low & 0xff] ?? 0) ^
+      (t6[(low >>> 8) & 0xff] ?? 0) ^
+      (t5[(low >>> 16) & 0xff] ?? 0) ^
+      (t4[low >>> 24] ?? 0) ^
+      (t3[bytes[i + 4] ?? 0] ?? 0) ^
+      (t2[bytes[i + 5] ?? 0] ?? 0) ^
+      (t1[bytes[i + 6] ?? 0] ?? 0) ^
+      (t0[bytes[i + 7] ?? 0] ?? 0)
     i += 8
   }
   while (i < length) {

@@ -22,7 +22,7 @@ const int64 = (field: { value?: unknown } | null | undefined): number | undefine
   return undefined
 }
 
-const bytes = (field: unknown): Uint8Array | undefined => field instanceof Uint8Array ? field : undefined
+const bytes = (field: unknown): Uint8Array | undefined => (field instanceof Uint8Array ? field : undefined)
 
 export interface Wrapped {
   readonly ciphertext: Uint8Array
@@ -34,18 +34,20 @@ export interface Wrapped {
  * crypto key version (the answer must name exactly it) or a crypto key (the
  * answer must name one of its versions).
  */
-export const verifyEncrypt = (requested: string) => (response: EncryptResponse): Result.Result<Wrapped, IntegrityMismatch> => {
-  const name = response.name ?? ""
-  const named = parseKeyVersionName(name)
-  if (named === undefined || (name !== requested && named.cryptoKey !== requested)) {
-    return Result.fail(new IntegrityMismatch({ check: `resource name (asked ${requested}, answered ${JSON.stringify(name)})` }))
+export const verifyEncrypt =
+  (requested: string) =>
+  (response: EncryptResponse): Result.Result<Wrapped, IntegrityMismatch> => {
+    const name = response.name ?? ""
+    const named = parseKeyVersionName(name)
+    if (named === undefined || (name !== requested && named.cryptoKey !== requested)) {
+      return Result.fail(new IntegrityMismatch({ check: `resource name (asked ${requested}, answered ${JSON.stringify(name)})` }))
+    }
+    if (response.verifiedPlaintextCrc32c !== true) return Result.fail(new IntegrityMismatch({ check: "plaintext CRC32C verification" }))
+    const ciphertext = bytes(response.ciphertext)
+    if (ciphertext === undefined || ciphertext.length === 0) return Result.fail(new IntegrityMismatch({ check: "ciphertext presence" }))
+    if (int64(response.ciphertextCrc32c) !== crc32cOf(ciphertext)) return Result.fail(new IntegrityMismatch({ check: "ciphertext CRC32C" }))
+    return Result.succeed({ ciphertext, keyVersion: name })
   }
-  if (response.verifiedPlaintextCrc32c !== true) return Result.fail(new IntegrityMismatch({ check: "plaintext CRC32C verification" }))
-  const ciphertext = bytes(response.ciphertext)
-  if (ciphertext === undefined || ciphertext.length === 0) return Result.fail(new IntegrityMismatch({ check: "ciphertext presence" }))
-  if (int64(response.ciphertextCrc32c) !== crc32cOf(ciphertext)) return Result.fail(new IntegrityMismatch({ check: "ciphertext CRC32C" }))
-  return Result.succeed({ ciphertext, keyVersion: name })
-}
 
 export const verifyDecrypt = (response: DecryptResponse): Result.Result<Uint8Array, IntegrityMismatch> => {
   const plaintext = bytes(response.plaintext)

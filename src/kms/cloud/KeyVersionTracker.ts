@@ -6,8 +6,8 @@ import * as Metric from "effect/Metric"
 import * as Ref from "effect/Ref"
 import * as Result from "effect/Result"
 import * as Schedule from "effect/Schedule"
-import * as Semaphore from "effect/Semaphore"
 import type * as Scope from "effect/Scope"
+import * as Semaphore from "effect/Semaphore"
 import { parseKeyVersionName } from "../../config/KeyNames.ts"
 import type { PluginConfigShape } from "../../config/PluginConfig.ts"
 import { kmsLastCheck } from "../../observability/Metrics.ts"
@@ -54,7 +54,7 @@ export const makeKeyVersionTracker = (
   config: PluginConfigShape,
   limiter?: RateLimiter
 ): Effect.Effect<KeyVersionTracker, never, Scope.Scope> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const keyUri = config.keyUri
     const state = yield* Ref.make<KeyStatus>({ keyVersion: undefined, problem: `no check of ${keyUri} has completed yet` })
     const getAllowed = yield* Ref.make(true)
@@ -94,21 +94,23 @@ export const makeKeyVersionTracker = (
     const check: Effect.Effect<KeyStatus, KmsError> = Effect.flatMap(Ref.get(getAllowed), (allowed) =>
       allowed
         ? byGetCryptoKey.pipe(
-          Effect.catch((getFailed) =>
-            byProbe.pipe(
-              Effect.tap(() =>
-                Effect.andThen(
-                  Ref.set(getAllowed, false),
-                  Effect.logInfo(`GetCryptoKey failed (${getFailed.message}): learning the key version with an Encrypt probe instead`)
+            Effect.catch((getFailed) =>
+              byProbe.pipe(
+                Effect.tap(() =>
+                  Effect.andThen(
+                    Ref.set(getAllowed, false),
+                    Effect.logInfo(`GetCryptoKey failed (${getFailed.message}): learning the key version with an Encrypt probe instead`)
+                  )
                 )
               )
-            ))
-        )
-        : byProbe)
+            )
+          )
+        : byProbe
+    )
 
     /** `code` names the kind of problem (a KmsError tag) for the log. */
     const adopt = (next: KeyStatus, code: string) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const previous = yield* Ref.getAndSet(state, next)
         yield* Metric.update(kmsLastCheck, (yield* Clock.currentTimeMillis) / 1000)
         if (next.keyVersion !== undefined && next.keyVersion !== previous.keyVersion) {
@@ -128,7 +130,9 @@ export const makeKeyVersionTracker = (
         // A key that answers but has no enabled primary is unusable, as Encrypt would find it.
         onSuccess: (next) => Effect.as(adopt(next, "KeyUnusable"), next.problem === undefined),
         onFailure: (error) =>
-          Effect.flatMap(Ref.get(state), (known) => Effect.as(adopt({ keyVersion: known.keyVersion, problem: error.message }, error._tag), false))
+          Effect.flatMap(Ref.get(state), (known) =>
+            Effect.as(adopt({ keyVersion: known.keyVersion, problem: error.message }, error._tag), false)
+          )
       })
     )
 
@@ -139,7 +143,7 @@ export const makeKeyVersionTracker = (
     const lock = yield* Semaphore.make(1)
     const inFlight = yield* Ref.make<Fiber.Fiber<boolean> | undefined>(undefined)
     const sharedCheck: Effect.Effect<Fiber.Fiber<boolean>> = lock.withPermit(
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const running = yield* Ref.get(inFlight)
         if (running !== undefined && running.pollUnsafe() === undefined) return running
         const fiber = yield* Effect.forkIn(refresh, scope)
@@ -152,7 +156,8 @@ export const makeKeyVersionTracker = (
     const nextCheck = Schedule.forever.pipe(
       Schedule.setInputType<boolean>(),
       Schedule.modifyDelay(({ input }) =>
-        Effect.succeed(input ? config.keyRefreshIntervalMillis : Math.min(retryAfterFailureMillis, config.keyRefreshIntervalMillis)))
+        Effect.succeed(input ? config.keyRefreshIntervalMillis : Math.min(retryAfterFailureMillis, config.keyRefreshIntervalMillis))
+      )
     )
     const firstCheck = yield* Deferred.make<void>()
     yield* Effect.forkScoped(
@@ -168,7 +173,7 @@ export const makeKeyVersionTracker = (
       status: Ref.get(state),
       current,
       refreshNow: (deadline) =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const checking = yield* sharedCheck
           if (deadline === undefined) {
             yield* Fiber.await(checking)

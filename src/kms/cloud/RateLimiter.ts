@@ -4,7 +4,7 @@ import * as Metric from "effect/Metric"
 import * as Ref from "effect/Ref"
 import { declareSeries, labelled } from "../../observability/Labels.ts"
 import { rateLimitRefusalsSeries, rateLimitSlowdowns, rateLimitWait } from "../../observability/Metrics.ts"
-import { type ThrottleReason, Throttled } from "./CloudKmsErrors.ts"
+import { Throttled, type ThrottleReason } from "./CloudKmsErrors.ts"
 
 // The client-side Cloud KMS rate limit (--kms-qps-limit, --kms-burst): a
 // token bucket shared by every attempt of a cryptographic call (Encrypt,
@@ -81,7 +81,10 @@ export const reserve = (state: BucketState, limit: RateLimit, now: number, lates
     const reason = current.cutAt === undefined ? "limit" : "backoff"
     return [{ _tag: "Refused", reason, waitMillis, qps: current.rate * 1000 }, current]
   }
-  return [{ _tag: "Go", waitMillis }, { ...current, tokens: after }]
+  return [
+    { _tag: "Go", waitMillis },
+    { ...current, tokens: after }
+  ]
 }
 
 /** A reserved token given back (its call went away while waiting). */
@@ -95,13 +98,16 @@ export const cut = (state: BucketState, limit: RateLimit, now: number): [boolean
   const current = refill(state, limit, now)
   if (current.cutAt !== undefined && now - current.cutAt < cutCoalesceMillis) return [false, current]
   const slowest = (limit.qps / 1000) * slowestFraction
-  return [true, {
-    tokens: Math.min(current.tokens, 0),
-    at: now,
-    rate: Math.max(slowest, current.rate / 2),
-    cutAt: now,
-    recoverAt: now + recoveryStepMillis
-  }]
+  return [
+    true,
+    {
+      tokens: Math.min(current.tokens, 0),
+      at: now,
+      rate: Math.max(slowest, current.rate / 2),
+      cutAt: now,
+      recoverAt: now + recoveryStepMillis
+    }
+  ]
 }
 
 export interface RateLimiter {
@@ -116,41 +122,49 @@ const refusals = labelled(rateLimitRefusalsSeries)
 const reasons: ReadonlyArray<ThrottleReason> = ["limit", "backoff"]
 
 export const makeRateLimiter = (limit: RateLimit): Effect.Effect<RateLimiter> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const state = yield* Ref.make(fullBucket(limit, yield* Clock.currentTimeMillis))
     yield* declareSeries([rateLimitWait, rateLimitSlowdowns, ...reasons.map((reason) => refusals({ reason }))])
 
     const take = (latestStart: number): Effect.Effect<void, Throttled> =>
       Clock.clockWith((clock) => {
         const now = clock.currentTimeMillisUnsafe()
-        return Effect.flatMap(Ref.modify(state, (bucket) => reserve(bucket, limit, now, latestStart)), (decision) => {
-          if (decision._tag === "Refused") {
+        return Effect.flatMap(
+          Ref.modify(state, (bucket) => reserve(bucket, limit, now, latestStart)),
+          (decision) => {
+            if (decision._tag === "Refused") {
+              return Effect.andThen(
+                Metric.update(refusals({ reason: decision.reason }), 1),
+                Effect.fail(
+                  new Throttled({ reason: decision.reason, waitMillis: decision.waitMillis, qps: decision.qps, limit: limit.qps })
+                )
+              )
+            }
+            const waited = Metric.update(rateLimitWait, decision.waitMillis / 1000)
+            if (decision.waitMillis === 0) return waited
+            // A call that goes away while waiting gives its reserved token back.
             return Effect.andThen(
-              Metric.update(refusals({ reason: decision.reason }), 1),
-              Effect.fail(new Throttled({ reason: decision.reason, waitMillis: decision.waitMillis, qps: decision.qps, limit: limit.qps }))
+              Effect.onInterrupt(Effect.sleep(decision.waitMillis), () =>
+                Effect.flatMap(Clock.currentTimeMillis, (at) => Ref.update(state, (bucket) => giveBack(bucket, limit, at)))
+              ),
+              waited
             )
           }
-          const waited = Metric.update(rateLimitWait, decision.waitMillis / 1000)
-          if (decision.waitMillis === 0) return waited
-          // A call that goes away while waiting gives its reserved token back.
-          return Effect.andThen(
-            Effect.onInterrupt(
-              Effect.sleep(decision.waitMillis),
-              () => Effect.flatMap(Clock.currentTimeMillis, (at) => Ref.update(state, (bucket) => giveBack(bucket, limit, at)))
-            ),
-            waited
-          )
-        })
+        )
       })
 
     const pushBack = Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      Effect.flatMap(Ref.modify(state, (bucket) => cut(bucket, limit, now)), (didCut) =>
-        didCut
-          ? Effect.andThen(
-            Metric.update(rateLimitSlowdowns, 1),
-            Effect.logWarning("Cloud KMS answered RESOURCE_EXHAUSTED: halving the client-side rate limit for every caller")
-          )
-          : Effect.void))
+      Effect.flatMap(
+        Ref.modify(state, (bucket) => cut(bucket, limit, now)),
+        (didCut) =>
+          didCut
+            ? Effect.andThen(
+                Metric.update(rateLimitSlowdowns, 1),
+                Effect.logWarning("Cloud KMS answered RESOURCE_EXHAUSTED: halving the client-side rate limit for every caller")
+              )
+            : Effect.void
+      )
+    )
 
     return { limit, take, pushBack }
   })

@@ -63,14 +63,23 @@ const seriesOf: Readonly<Record<Operation, OperationSeries>> = (() => {
     mismatches: integrityFailuresSeries({ operation }),
     outcomes: new Map(outcomeNames.map((outcome) => [outcome, outcomes({ operation, outcome })]))
   })
-  return { encrypt: make("encrypt"), decrypt: make("decrypt"), getCryptoKey: make("getCryptoKey"), testIamPermissions: make("testIamPermissions") }
+  return {
+    encrypt: make("encrypt"),
+    decrypt: make("decrypt"),
+    getCryptoKey: make("getCryptoKey"),
+    testIamPermissions: make("testIamPermissions")
+  }
 })()
 
 /** The Cloud KMS series, present from start: every operation and outcome at 0. */
-export const declareCloudKmsSeries: Effect.Effect<void> = Effect.forEach(operations, (operation) => {
-  const series = seriesOf[operation]
-  return declareSeries([series.duration, series.retries, series.mismatches, ...series.outcomes.values()])
-}, { discard: true })
+export const declareCloudKmsSeries: Effect.Effect<void> = Effect.forEach(
+  operations,
+  (operation) => {
+    const series = seriesOf[operation]
+    return declareSeries([series.duration, series.retries, series.mismatches, ...series.outcomes.values()])
+  },
+  { discard: true }
+)
 
 const outcomeOf = (failure: AttemptFailure): string =>
   failure._tag === "RpcFailed" ? statusName(failure.code) : failure._tag === "IntegrityMismatch" ? "INTEGRITY" : "ATTEMPT_TIMEOUT"
@@ -89,13 +98,19 @@ export interface CallSpec<Response, A> {
 
 /** Retries transient failures while the next backoff and a minimal attempt still fit before the answer is due. */
 export const retrySchedule = (policy: RetryPolicy, due: AnswerDue) =>
-  Schedule.min([Schedule.exponential(Duration.millis(policy.initialBackoffMillis)), Schedule.spaced(Duration.millis(policy.maxBackoffMillis))]).pipe(
+  Schedule.min([
+    Schedule.exponential(Duration.millis(policy.initialBackoffMillis)),
+    Schedule.spaced(Duration.millis(policy.maxBackoffMillis))
+  ]).pipe(
     Schedule.jittered,
     Schedule.upTo({ times: policy.maxAttempts - 1 }),
     Schedule.setInputType<AttemptFailure | OutOfTime | Throttled>(),
-    Schedule.while(({ duration, input, now }) =>
-      input._tag !== "OutOfTime" && input._tag !== "Throttled" && isTransient(input) &&
-      Effect.map(due, (due) => now + Duration.toMillis(duration) + minimalAttemptMillis <= due)
+    Schedule.while(
+      ({ duration, input, now }) =>
+        input._tag !== "OutOfTime" &&
+        input._tag !== "Throttled" &&
+        isTransient(input) &&
+        Effect.map(due, (due) => now + Duration.toMillis(duration) + minimalAttemptMillis <= due)
     )
   )
 
@@ -114,7 +129,8 @@ export const retryingCall = <Response, A>(
   spec: CallSpec<Response, A>
 ): Effect.Effect<A, KmsError> =>
   Effect.flatMap(Clock.currentTimeMillis, (start) =>
-    retryingCallUntil(policy, Effect.succeed(answerDue(limits.deadline ?? start + policy.callTimeoutMillis, start)), spec))
+    retryingCallUntil(policy, Effect.succeed(answerDue(limits.deadline ?? start + policy.callTimeoutMillis, start)), spec)
+  )
 
 /** One call whose answer is due when `due` says at each decision. */
 export const retryingCallUntil = <Response, A>(
@@ -152,7 +168,7 @@ export const retryingCallUntil = <Response, A>(
       const millis = Math.floor(Math.min(policy.attemptTimeoutMillis, left))
       const started = clock.monotonicTimeNanosUnsafe()
       return spec.send({ timeoutMillis: millis }).pipe(
-        Effect.mapError((failed): AttemptFailure => failed.code === status.DEADLINE_EXCEEDED ? new AttemptTimedOut({ millis }) : failed),
+        Effect.mapError((failed): AttemptFailure => (failed.code === status.DEADLINE_EXCEEDED ? new AttemptTimedOut({ millis }) : failed)),
         Effect.flatMap((response) => Effect.fromResult(spec.verify(response))),
         Effect.onExit((exit) => record(exit, started))
       )
@@ -164,8 +180,12 @@ export const retryingCallUntil = <Response, A>(
       limiter === undefined
         ? send(due)
         : due - clock.currentTimeMillisUnsafe() < minimalAttemptMillis
-        ? Effect.fail(new OutOfTime({ last }))
-        : Effect.andThen(limiter.take(due - minimalAttemptMillis), Effect.suspend(() => send(due))))
+          ? Effect.fail(new OutOfTime({ last }))
+          : Effect.andThen(
+              limiter.take(due - minimalAttemptMillis),
+              Effect.suspend(() => send(due))
+            )
+    )
 
     // The schedule is built only once an attempt has failed (most calls never
     // need it): it starts from that failure, exactly as Effect.retry would
@@ -186,9 +206,7 @@ export const retryingCallUntil = <Response, A>(
                 Metric.update(series.retries, 1),
                 Effect.logDebug(
                   `retrying Cloud KMS ${spec.operation} after ${input._tag === "OutOfTime" || input._tag === "Throttled" ? "timeout" : outcomeOf(input)}`
-                ).pipe(
-                  Effect.annotateLogs({ resource: spec.resource, delayMs: Math.round(Duration.toMillis(duration)) })
-                )
+                ).pipe(Effect.annotateLogs({ resource: spec.resource, delayMs: Math.round(Duration.toMillis(duration)) }))
               )
             )
           )

@@ -26,11 +26,13 @@ const StoredVersion = Schema.Struct({
 
 const StoredKeys = Schema.Struct({
   format: Schema.Literal(1),
-  keys: Schema.Array(Schema.Struct({
-    name: Schema.String,
-    primary: Schema.Int,
-    versions: Schema.Array(StoredVersion)
-  }))
+  keys: Schema.Array(
+    Schema.Struct({
+      name: Schema.String,
+      primary: Schema.Int,
+      versions: Schema.Array(StoredVersion)
+    })
+  )
 })
 
 const decodeStoredKeys = Schema.decodeUnknownResult(Schema.fromJsonString(StoredKeys))
@@ -39,21 +41,28 @@ const decodeKeys = (file: string, text: string): Result.Result<Array<FakeCryptoK
   Result.match(decodeStoredKeys(text), {
     onFailure: (error) => Result.fail(new UnusableFile({ message: `${file} is not a fake key file: ${error.message}`, missing: false })),
     onSuccess: (stored) =>
-      Result.succeed(stored.keys.map((key): FakeCryptoKey => ({
-        name: key.name,
-        primary: key.primary,
-        versions: new Map(key.versions.map((v) => [v.version, keyVersion(v.version, Buffer.from(v.material, "base64"), v.state)]))
-      })))
+      Result.succeed(
+        stored.keys.map(
+          (key): FakeCryptoKey => ({
+            name: key.name,
+            primary: key.primary,
+            versions: new Map(key.versions.map((v) => [v.version, keyVersion(v.version, Buffer.from(v.material, "base64"), v.state)]))
+          })
+        )
+      )
   })
 
 /** The keys in `file`; an empty list if it does not exist yet. */
 export const loadFakeKeys = (file: string): Effect.Effect<Array<FakeCryptoKey>, UnusableFile> =>
   readOperatorFile(file, { private: true }).pipe(
     Effect.flatMap((text) => Effect.fromResult(decodeKeys(file, text))),
-    Effect.catchIf((error) => error.missing, () => Effect.succeed([]))
+    Effect.catchIf(
+      (error) => error.missing,
+      () => Effect.succeed([])
+    )
   )
 
-const messageOf = (error: unknown): string => error instanceof Error ? error.message : String(error)
+const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error))
 
 const serialize = (keys: Iterable<FakeCryptoKey>): string =>
   JSON.stringify(

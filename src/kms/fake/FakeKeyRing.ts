@@ -43,8 +43,7 @@ const tagLength = 16
 /** Smallest possible ciphertext: a header, a nonce, one sealed byte, a tag. */
 export const minimumCiphertextLength = headerLength + nonceLength + 1 + tagLength
 
-const associatedData = (cryptoKey: string, version: number): Buffer =>
-  Buffer.from(`k8s-cloudkms-plugin fake kms|${cryptoKey}|${version}`)
+const associatedData = (cryptoKey: string, version: number): Buffer => Buffer.from(`k8s-cloudkms-plugin fake kms|${cryptoKey}|${version}`)
 
 export const newCryptoKey = (name: string): FakeCryptoKey => ({
   name,

@@ -5,9 +5,9 @@ import * as Layer from "effect/Layer"
 import * as Result from "effect/Result"
 import * as SynchronizedRef from "effect/SynchronizedRef"
 import { ConfigError } from "../../config/ConfigError.ts"
-import { PluginConfig } from "../../config/PluginConfig.ts"
 import { keyVersionName } from "../../config/KeyNames.ts"
 import type { UnusableFile } from "../../config/OperatorFile.ts"
+import { PluginConfig } from "../../config/PluginConfig.ts"
 import { type BackendRoute, BackendRoutes, KeyManagement, type KeyManagementShape, type KeyStatus } from "../KeyManagement.ts"
 import { InvalidCiphertext, type KeyUnusable, type KmsError, UnknownKey } from "../KmsErrors.ts"
 import { loadFakeKeys, saveFakeKeys } from "./FakeKeyFile.ts"
@@ -33,13 +33,11 @@ export interface FakeKmsControlShape {
   readonly setPrimary: (version: number, cryptoKey?: string) => Effect.Effect<void, KeysNotSaved>
 }
 
-export class FakeKmsControl extends Context.Service<FakeKmsControl, FakeKmsControlShape>()(
-  "k8s-cloudkms-plugin/kms/FakeKmsControl"
-) {}
+export class FakeKmsControl extends Context.Service<FakeKmsControl, FakeKmsControlShape>()("k8s-cloudkms-plugin/kms/FakeKmsControl") {}
 
 type Keys = ReadonlyMap<string, FakeCryptoKey>
 
-const make = Effect.gen(function*() {
+const make = Effect.gen(function* () {
   const config = yield* PluginConfig
   const file = config.fakeKeyFile
   const keyFileError = (error: UnusableFile) => new ConfigError({ problems: [{ flag: "fake-key-file", message: error.message }] })
@@ -47,14 +45,15 @@ const make = Effect.gen(function*() {
   const configured = [config.keyUri, ...config.decryptKeyUris]
   const initial = new Map(loaded.map((key) => [key.name, key]))
   for (const name of configured) if (!initial.has(name)) initial.set(name, newCryptoKey(name))
-  const save = (keys: Keys): Effect.Effect<void, UnusableFile> => file === undefined ? Effect.void : saveFakeKeys(file, keys.values())
+  const save = (keys: Keys): Effect.Effect<void, UnusableFile> => (file === undefined ? Effect.void : saveFakeKeys(file, keys.values()))
   yield* Effect.mapError(save(initial), keyFileError)
   // Immutable key values; a change is saved first and only then set, so what
   // Status and Encrypt use is always on disk (a version lost at restart would
   // strand the data wrapped with it, and its number would be reused).
   const keys = yield* SynchronizedRef.make<Keys>(initial)
   yield* Effect.logWarning(
-    "FAKE KMS BACKEND: keys live in this process" + (file === undefined ? " and die with it" : ` and in ${file}`) +
+    "FAKE KMS BACKEND: keys live in this process" +
+      (file === undefined ? " and die with it" : ` and in ${file}`) +
       "; for development and tests only, never for a real cluster"
   )
 
@@ -76,34 +75,40 @@ const make = Effect.gen(function*() {
     config.fakeLatencyMillis === 0 ? effect : Effect.andThen(Effect.sleep(config.fakeLatencyMillis), effect)
 
   const encrypt: KeyManagementShape["encrypt"] = Effect.fn("FakeKms.encrypt")((plaintext) =>
-    remote(Effect.flatMap(SynchronizedRef.get(keys), (current) => {
-      const sealed = sealWithPrimary(primaryKey(current), plaintext)
-      return Result.isSuccess(sealed)
-        ? Effect.succeed({ ciphertext: sealed.success.ciphertext, keyVersion: keyVersionName(sealed.success.keyVersion) })
-        : Effect.fail(sealed.failure)
-    })))
+    remote(
+      Effect.flatMap(SynchronizedRef.get(keys), (current) => {
+        const sealed = sealWithPrimary(primaryKey(current), plaintext)
+        return Result.isSuccess(sealed)
+          ? Effect.succeed({ ciphertext: sealed.success.ciphertext, keyVersion: keyVersionName(sealed.success.keyVersion) })
+          : Effect.fail(sealed.failure)
+      })
+    )
+  )
 
   const decrypt: KeyManagementShape["decrypt"] = Effect.fn("FakeKms.decrypt")((ciphertext, keyVersion) =>
-    remote(Effect.flatMap(SynchronizedRef.get(keys), (current): Effect.Effect<Uint8Array, KmsError> => {
-      if (keyVersion !== undefined) {
-        const key = configuredKey(current, keyVersion.cryptoKey)
-        if (key === undefined) return Effect.fail(new UnknownKey({ message: `${keyVersion.cryptoKey} is not a configured key` }))
-        const opened = open(key, ciphertext, keyVersion.version)
-        return Result.isSuccess(opened) ? Effect.succeed(opened.success) : Effect.fail(opened.failure)
-      }
-      // v1beta1 carries no key_id: the first configured key that opens it wins.
-      let unusable: KeyUnusable | undefined
-      for (const name of configured) {
-        const key = current.get(name)
-        if (key === undefined) continue
-        const opened = open(key, ciphertext, undefined)
-        if (Result.isSuccess(opened)) return Effect.succeed(opened.success)
-        if (opened.failure._tag === "KeyUnusable") unusable ??= opened.failure
-      }
-      return Effect.fail(
-        unusable ?? new InvalidCiphertext({ message: `no configured key (${configured.join(", ")}) opens this ciphertext` })
-      )
-    })))
+    remote(
+      Effect.flatMap(SynchronizedRef.get(keys), (current): Effect.Effect<Uint8Array, KmsError> => {
+        if (keyVersion !== undefined) {
+          const key = configuredKey(current, keyVersion.cryptoKey)
+          if (key === undefined) return Effect.fail(new UnknownKey({ message: `${keyVersion.cryptoKey} is not a configured key` }))
+          const opened = open(key, ciphertext, keyVersion.version)
+          return Result.isSuccess(opened) ? Effect.succeed(opened.success) : Effect.fail(opened.failure)
+        }
+        // v1beta1 carries no key_id: the first configured key that opens it wins.
+        let unusable: KeyUnusable | undefined
+        for (const name of configured) {
+          const key = current.get(name)
+          if (key === undefined) continue
+          const opened = open(key, ciphertext, undefined)
+          if (Result.isSuccess(opened)) return Effect.succeed(opened.success)
+          if (opened.failure._tag === "KeyUnusable") unusable ??= opened.failure
+        }
+        return Effect.fail(
+          unusable ?? new InvalidCiphertext({ message: `no configured key (${configured.join(", ")}) opens this ciphertext` })
+        )
+      })
+    )
+  )
 
   /** Saves the changed key, then sets it; if the save fails nothing changes, and the failure is logged. */
   const change = <A>(
@@ -163,5 +168,6 @@ const make = Effect.gen(function*() {
  */
 export const layer: Layer.Layer<KeyManagement | FakeKmsControl, ConfigError, PluginConfig> = Layer.effectContext(
   Effect.map(make, ({ control, kms, routes }) =>
-    Context.make(KeyManagement, kms).pipe(Context.add(FakeKmsControl, control), Context.add(BackendRoutes, routes)))
+    Context.make(KeyManagement, kms).pipe(Context.add(FakeKmsControl, control), Context.add(BackendRoutes, routes))
+  )
 )

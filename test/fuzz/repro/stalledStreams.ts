@@ -15,8 +15,8 @@ import * as http2 from "node:http2"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
-import { spawnCli } from "../../support/spawnPlugin.ts"
 import { rssKiB } from "../../support/procStats.ts"
+import { spawnCli } from "../../support/spawnPlugin.ts"
 import { freshStatus } from "../support/spawned.ts"
 
 const streams = Number(process.argv[2] ?? 1000)
@@ -34,16 +34,25 @@ for (let c = 0; c < connections; c++) {
   const session = http2.connect("http://localhost", { createConnection: () => net.connect(socketPath) })
   session.on("error", () => {})
   sessions.push(session)
-  await Promise.all(Array.from({ length: streams }, () =>
-    new Promise<void>((written) => {
-      const stream = session.request({ ":method": "POST", ":path": "/v2.KeyManagementService/Encrypt", "content-type": "application/grpc", te: "trailers" })
-      stream.on("error", () => {})
-      const prefix = Buffer.alloc(5)
-      prefix.writeUInt32BE(73000, 1)
-      stream.write(prefix)
-      stream.write(Buffer.alloc(72000, 1), () => written())
-    })
-  ))
+  await Promise.all(
+    Array.from(
+      { length: streams },
+      () =>
+        new Promise<void>((written) => {
+          const stream = session.request({
+            ":method": "POST",
+            ":path": "/v2.KeyManagementService/Encrypt",
+            "content-type": "application/grpc",
+            te: "trailers"
+          })
+          stream.on("error", () => {})
+          const prefix = Buffer.alloc(5)
+          prefix.writeUInt32BE(73000, 1)
+          stream.write(prefix)
+          stream.write(Buffer.alloc(72000, 1), () => written())
+        })
+    )
+  )
   console.log(`after ${streams} stalled calls on connection ${c + 1}: plugin RSS ${mib(rssKiB(pid))}`)
 }
 const status = await freshStatus(`unix://${socketPath}`)

@@ -60,7 +60,10 @@ export class Tally {
 
   format(title: string, extra: ReadonlyArray<string> = []): string {
     const line = (counts: Map<string, number>) =>
-      [...counts].sort((a, b) => b[1] - a[1]).map(([outcome, n]) => `${outcome}=${n}`).join(" ")
+      [...counts]
+        .sort((a, b) => b[1] - a[1])
+        .map(([outcome, n]) => `${outcome}=${n}`)
+        .join(" ")
     const labels = [...this.counts.keys()].sort()
     return [
       `fuzz summary: ${title}: ${this.cases} cases; ${line(this.totals())}`,

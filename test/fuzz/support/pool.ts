@@ -51,7 +51,7 @@ export const findEntry = (pool: Pool, ciphertext: Uint8Array): PoolEntry | undef
   pool.entries.find((entry) => Buffer.from(entry.ciphertext).equals(ciphertext))
 
 /** Rotates the fake key to version 3, encrypting on the way, then disables version 2. */
-export const buildPool = Effect.gen(function*() {
+export const buildPool = Effect.gen(function* () {
   const { client, control } = yield* InProcessPlugin
   const made: Array<Omit<PoolEntry, "disabled">> = []
   const v2 = (version: number, plaintext: Uint8Array) =>
@@ -94,7 +94,7 @@ export const buildPool = Effect.gen(function*() {
  * fuzzPluginArgs, or the cloud backend): version 1 only, plaintexts made from `seed`.
  */
 export const buildVersion1Pool = (client: PluginClient, seed: number) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const entries: Array<PoolEntry> = []
     for (const plaintext of [Uint8Array.of(seed), patternBytes(32, seed + 1), patternBytes(300, seed + 2)]) {
       const answer = yield* client.v2Encrypt({ plaintext })

@@ -124,7 +124,7 @@ export const lastText = (fields: Map<number, Array<Uint8Array>>, n: number): str
 /** Deterministic pseudo-random bytes (xorshift32), for big payloads that fast-check need not generate byte by byte. */
 export const patternBytes = (size: number, seed: number): Uint8Array => {
   const out = new Uint8Array(size)
-  let x = (seed | 0) || 0x9e3779b9
+  let x = seed | 0 || 0x9e3779b9
   for (let i = 0; i < size; i++) {
     x ^= x << 13
     x ^= x >>> 17

@@ -33,15 +33,24 @@ const settingsFrame = (settings: ReadonlyArray<readonly [number, number]>) => {
 
 /** HPACK "literal header field without indexing, new name", no Huffman: no dynamic table state. */
 const hpack = (headers: ReadonlyArray<readonly [string, string]>): Uint8Array =>
-  concat(headers.map(([name, value]) => {
-    const n = utf8(name)
-    const v = utf8(value)
-    if (n.length > 126 || v.length > 126) throw new Error("hpack: keep header fields short")
-    return concat([Uint8Array.of(0, n.length), n, Uint8Array.of(v.length), v])
-  }))
+  concat(
+    headers.map(([name, value]) => {
+      const n = utf8(name)
+      const v = utf8(value)
+      if (n.length > 126 || v.length > 126) throw new Error("hpack: keep header fields short")
+      return concat([Uint8Array.of(0, n.length), n, Uint8Array.of(v.length), v])
+    })
+  )
 
 const grpcRequestHeaders = (path: string) =>
-  hpack([[":method", "POST"], [":scheme", "http"], [":path", path], [":authority", "localhost"], ["content-type", "application/grpc"], ["te", "trailers"]])
+  hpack([
+    [":method", "POST"],
+    [":scheme", "http"],
+    [":path", path],
+    [":authority", "localhost"],
+    ["content-type", "application/grpc"],
+    ["te", "trailers"]
+  ])
 
 /** A gRPC length-prefixed message. */
 export const grpcFrame = (message: Uint8Array, flag = 0, declared = message.length): Uint8Array => {
@@ -68,46 +77,64 @@ export interface NetGarbage {
 
 const close: fc.Arbitrary<Close> = fc.constantFrom("end", "end", "destroy", "hold")
 
-const randomFrame = fc.record({
-  type: fc.oneof({ weight: 3, arbitrary: fc.integer({ min: 0, max: 9 }) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 255 }) }),
-  flags: fc.integer({ min: 0, max: 255 }),
-  stream: fc.oneof(fc.constantFrom(0, 1, 2, 3, 5, 0x7fffffff, 0x80000001), fc.integer({ min: 0, max: 0xffffffff })),
-  payload: fc.uint8Array({ maxLength: 64 }),
-  lie: fc.oneof({ weight: 4, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: -8, max: 0xffffff }) })
-}).map((f) => frame(f.type, f.flags, f.stream, f.payload, f.payload.length + f.lie))
+const randomFrame = fc
+  .record({
+    type: fc.oneof({ weight: 3, arbitrary: fc.integer({ min: 0, max: 9 }) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 255 }) }),
+    flags: fc.integer({ min: 0, max: 255 }),
+    stream: fc.oneof(fc.constantFrom(0, 1, 2, 3, 5, 0x7fffffff, 0x80000001), fc.integer({ min: 0, max: 0xffffffff })),
+    payload: fc.uint8Array({ maxLength: 64 }),
+    lie: fc.oneof({ weight: 4, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: -8, max: 0xffffff }) })
+  })
+  .map((f) => frame(f.type, f.flags, f.stream, f.payload, f.payload.length + f.lie))
 
-const weirdSettings = fc.array(
-  fc.tuple(
-    fc.oneof(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 0, max: 0xffff })),
-    fc.oneof(fc.constantFrom(0, 1, 2, 16383, 16384, 16777215, 16777216, 0x7fffffff, 0x80000000, 0xffffffff), fc.integer({ min: 0, max: 0xffffffff }))
-  ),
-  { maxLength: 6 }
-).map(settingsFrame)
+const weirdSettings = fc
+  .array(
+    fc.tuple(
+      fc.oneof(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 0, max: 0xffff })),
+      fc.oneof(
+        fc.constantFrom(0, 1, 2, 16383, 16384, 16777215, 16777216, 0x7fffffff, 0x80000000, 0xffffffff),
+        fc.integer({ min: 0, max: 0xffffffff })
+      )
+    ),
+    { maxLength: 6 }
+  )
+  .map(settingsFrame)
 
 const anyPath = fc.oneof(fc.constantFrom(...methods.map(pathOf)), fc.constantFrom(...unknownPaths))
 
 /** A gRPC call made of raw frames: HEADERS, then DATA frames of (maybe lying) gRPC messages. */
-const rawGrpcCall = fc.record({
-  path: anyPath,
-  stream: fc.oneof(fc.constant(1), fc.integer({ min: 1, max: 0x7fffffff })),
-  messages: fc.array(fc.tuple(fc.uint8Array({ maxLength: 48 }), fc.integer({ min: 0, max: 255 }), fc.oneof(fc.constant(-1), fc.integer({ min: 0, max: 0xffffffff }))), { maxLength: 3 }),
-  endStream: fc.boolean()
-}).map(({ endStream, messages, path, stream }) => {
-  const data = concat(messages.map(([m, flag, declared]) => grpcFrame(m, flag % 3 === 2 ? flag : flag % 2, declared === -1 ? m.length : declared)))
-  return concat([
-    frame(FrameType.headers, END_HEADERS, stream, grpcRequestHeaders(path)),
-    frame(FrameType.data, endStream ? END_STREAM : 0, stream, data)
-  ])
-})
+const rawGrpcCall = fc
+  .record({
+    path: anyPath,
+    stream: fc.oneof(fc.constant(1), fc.integer({ min: 1, max: 0x7fffffff })),
+    messages: fc.array(
+      fc.tuple(
+        fc.uint8Array({ maxLength: 48 }),
+        fc.integer({ min: 0, max: 255 }),
+        fc.oneof(fc.constant(-1), fc.integer({ min: 0, max: 0xffffffff }))
+      ),
+      { maxLength: 3 }
+    ),
+    endStream: fc.boolean()
+  })
+  .map(({ endStream, messages, path, stream }) => {
+    const data = concat(
+      messages.map(([m, flag, declared]) => grpcFrame(m, flag % 3 === 2 ? flag : flag % 2, declared === -1 ? m.length : declared))
+    )
+    return concat([
+      frame(FrameType.headers, END_HEADERS, stream, grpcRequestHeaders(path)),
+      frame(FrameType.data, endStream ? END_STREAM : 0, stream, data)
+    ])
+  })
 
 export const netGarbage: fc.Arbitrary<NetGarbage> = fc.oneof(
   fc.record({ kind: fc.constant("random bytes"), bytes: fc.uint8Array({ minLength: 1, maxLength: 256 }), close }),
   fc.record({ kind: fc.constant("partial preface"), bytes: fc.nat({ max: preface.length - 1 }).map((n) => preface.subarray(0, n)), close }),
   fc.record({
     kind: fc.constant("preface, random frames"),
-    bytes: fc.tuple(fc.option(weirdSettings, { nil: undefined }), fc.array(randomFrame, { minLength: 1, maxLength: 12 })).map(([settings, frames]) =>
-      concat([preface, ...(settings === undefined ? [] : [settings]), ...frames])
-    ),
+    bytes: fc
+      .tuple(fc.option(weirdSettings, { nil: undefined }), fc.array(randomFrame, { minLength: 1, maxLength: 12 }))
+      .map(([settings, frames]) => concat([preface, ...(settings === undefined ? [] : [settings]), ...frames])),
     close
   }),
   fc.record({
@@ -117,9 +144,15 @@ export const netGarbage: fc.Arbitrary<NetGarbage> = fc.oneof(
   }),
   fc.record({
     kind: fc.constant("frame header announcing more than is sent"),
-    bytes: fc.tuple(fc.integer({ min: 0, max: 9 }), fc.integer({ min: 1, max: 0xffffff }), fc.uint8Array({ maxLength: 32 })).map(([type, length, partial]) =>
-      concat([preface, settingsFrame([]), frame(type, 0, type === FrameType.settings || type === FrameType.ping ? 0 : 1, partial, length + partial.length)])
-    ),
+    bytes: fc
+      .tuple(fc.integer({ min: 0, max: 9 }), fc.integer({ min: 1, max: 0xffffff }), fc.uint8Array({ maxLength: 32 }))
+      .map(([type, length, partial]) =>
+        concat([
+          preface,
+          settingsFrame([]),
+          frame(type, 0, type === FrameType.settings || type === FrameType.ping ? 0 : 1, partial, length + partial.length)
+        ])
+      ),
     close: fc.constant<Close>("hold")
   }),
   fc.record({
@@ -141,9 +174,14 @@ export const netGarbage: fc.Arbitrary<NetGarbage> = fc.oneof(
   }),
   fc.record({
     kind: fc.constant("ping and settings flood"),
-    bytes: fc.tuple(fc.integer({ min: 1, max: 3000 }), fc.boolean()).map(([n, pings]) =>
-      concat([preface, ...Array.from({ length: n }, (_, i) => pings ? frame(FrameType.ping, 0, 0, patternBytes(8, i)) : settingsFrame([]))])
-    ),
+    bytes: fc
+      .tuple(fc.integer({ min: 1, max: 3000 }), fc.boolean())
+      .map(([n, pings]) =>
+        concat([
+          preface,
+          ...Array.from({ length: n }, (_, i) => (pings ? frame(FrameType.ping, 0, 0, patternBytes(8, i)) : settingsFrame([])))
+        ])
+      ),
     close
   }),
   fc.record({ kind: fc.constant("idle"), bytes: fc.constant(new Uint8Array(0)), close: fc.constant<Close>("hold") })
@@ -158,7 +196,8 @@ export const heaviestNetGarbage = (): Array<NetGarbage> => {
       concat([
         frame(FrameType.headers, END_HEADERS, 2 * i + 1, grpcRequestHeaders(pathOf("v2.Status"))),
         frame(FrameType.rstStream, 0, 2 * i + 1, Uint8Array.of(0, 0, 0, 8))
-      ]))
+      ])
+    )
   ])
   const pings = concat([preface, ...Array.from({ length: 3000 }, (_, i) => frame(FrameType.ping, 0, 0, patternBytes(8, i)))])
   const settings = concat([preface, ...Array.from({ length: 3000 }, () => settingsFrame([]))])
@@ -166,7 +205,11 @@ export const heaviestNetGarbage = (): Array<NetGarbage> => {
     { kind: "rapid reset", bytes: rapidReset, close: "end" },
     { kind: "ping and settings flood", bytes: pings, close: "end" },
     { kind: "ping and settings flood", bytes: settings, close: "end" },
-    { kind: "frame header announcing more than is sent", bytes: concat([preface, settingsFrame([]), frame(0, 0, 1, new Uint8Array(0), 0xffffff)]), close: "hold" }
+    {
+      kind: "frame header announcing more than is sent",
+      bytes: concat([preface, settingsFrame([]), frame(0, 0, 1, new Uint8Array(0), 0xffffff)]),
+      close: "hold"
+    }
   ]
 }
 
@@ -223,34 +266,67 @@ const messageFrame: fc.Arbitrary<Uint8Array> = fc.oneof(
   { weight: 2, arbitrary: validMessage.map((m) => grpcFrame(gzip(m), 1)) },
   // A gzip bomb: 16 MiB of zeros, about 16 KiB compressed.
   { weight: 1, arbitrary: fc.constant(grpcFrame(gzip(new Uint8Array(16 * 1024 * 1024)), 1)) },
-  { weight: 2, arbitrary: fc.tuple(fc.uint8Array({ maxLength: 64 }), fc.integer({ min: 0, max: 255 })).map(([m, flag]) => grpcFrame(m, flag)) },
+  {
+    weight: 2,
+    arbitrary: fc.tuple(fc.uint8Array({ maxLength: 64 }), fc.integer({ min: 0, max: 255 })).map(([m, flag]) => grpcFrame(m, flag))
+  },
   // A length prefix that lies, either way.
-  { weight: 2, arbitrary: fc.tuple(fc.uint8Array({ maxLength: 64 }), fc.integer({ min: 0, max: 0xffffffff })).map(([m, n]) => grpcFrame(m, 0, n)) },
+  {
+    weight: 2,
+    arbitrary: fc.tuple(fc.uint8Array({ maxLength: 64 }), fc.integer({ min: 0, max: 0xffffffff })).map(([m, n]) => grpcFrame(m, 0, n))
+  },
   { weight: 1, arbitrary: fc.uint8Array({ minLength: 1, maxLength: 4 }) }
 )
 
-const headerName = fc.stringMatching(/^[a-z][a-z0-9-]{0,20}$/).filter((n) =>
-  !["te", "content-type", "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "host", "http2-settings"].includes(n)
-)
+const headerName = fc
+  .stringMatching(/^[a-z][a-z0-9-]{0,20}$/)
+  .filter(
+    (n) =>
+      ![
+        "te",
+        "content-type",
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "http2-settings"
+      ].includes(n)
+  )
 const headerValue = fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 40 })
 
 export const grpcOddity: fc.Arbitrary<GrpcOddity> = fc.record({
   kind: fc.constant("grpc framing" as const),
   path: anyPath,
-  headers: fc.record({
-    "content-type": fc.oneof(
-      { weight: 6, arbitrary: fc.constant("application/grpc") },
-      { weight: 1, arbitrary: fc.constantFrom("application/grpc+proto", "application/grpc+json") },
-      { weight: 1, arbitrary: fc.constantFrom("application/json", "text/plain", "") }
-    ),
-    "grpc-encoding": fc.constantFrom("identity", "gzip", "deflate", "snappy", "x-nonsense"),
-    "grpc-timeout": fc.constantFrom("5S", "1n", "100m", "99999999H", "-1S", "abc", "5", "1000000000S"),
-    extra: fc.array(fc.tuple(fc.oneof(headerName, headerName.map((n) => `${n}-bin`)), headerValue), { maxLength: 4 })
-  }, { requiredKeys: ["content-type", "extra"] }).map(({ extra, ...rest }): Record<string, string> => {
-    const headers: Record<string, string> = Object.fromEntries(extra)
-    for (const [name, value] of Object.entries(rest)) if (value !== undefined) headers[name] = value
-    return headers
-  }),
+  headers: fc
+    .record(
+      {
+        "content-type": fc.oneof(
+          { weight: 6, arbitrary: fc.constant("application/grpc") },
+          { weight: 1, arbitrary: fc.constantFrom("application/grpc+proto", "application/grpc+json") },
+          { weight: 1, arbitrary: fc.constantFrom("application/json", "text/plain", "") }
+        ),
+        "grpc-encoding": fc.constantFrom("identity", "gzip", "deflate", "snappy", "x-nonsense"),
+        "grpc-timeout": fc.constantFrom("5S", "1n", "100m", "99999999H", "-1S", "abc", "5", "1000000000S"),
+        extra: fc.array(
+          fc.tuple(
+            fc.oneof(
+              headerName,
+              headerName.map((n) => `${n}-bin`)
+            ),
+            headerValue
+          ),
+          { maxLength: 4 }
+        )
+      },
+      { requiredKeys: ["content-type", "extra"] }
+    )
+    .map(({ extra, ...rest }): Record<string, string> => {
+      const headers: Record<string, string> = Object.fromEntries(extra)
+      for (const [name, value] of Object.entries(rest)) if (value !== undefined) headers[name] = value
+      return headers
+    }),
   body: fc.array(messageFrame, { maxLength: 3 }),
   end: fc.boolean()
 })

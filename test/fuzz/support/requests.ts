@@ -37,7 +37,14 @@ import type { Outcome, RawClient } from "./rawGrpc.ts"
 
 export type Method = "v2.Status" | "v2.Encrypt" | "v2.Decrypt" | "v1beta1.Version" | "v1beta1.Encrypt" | "v1beta1.Decrypt"
 
-export const methods: ReadonlyArray<Method> = ["v2.Status", "v2.Encrypt", "v2.Decrypt", "v1beta1.Version", "v1beta1.Encrypt", "v1beta1.Decrypt"]
+export const methods: ReadonlyArray<Method> = [
+  "v2.Status",
+  "v2.Encrypt",
+  "v2.Decrypt",
+  "v1beta1.Version",
+  "v1beta1.Encrypt",
+  "v1beta1.Decrypt"
+]
 
 export const pathOf = (method: Method): string => `/${method.replace(".", ".KeyManagementService/")}`
 
@@ -63,10 +70,17 @@ export const unknownPaths: ReadonlyArray<string> = [
   // Not "*": HTTP/2 refuses it for POST (RST_STREAM PROTOCOL_ERROR) before gRPC sees it.
 ]
 
-export const unknownPath: fc.Arbitrary<string> = fc.oneof(
-  { weight: 3, arbitrary: fc.constantFrom(...unknownPaths) },
-  { weight: 1, arbitrary: fc.string({ unit: fc.integer({ min: 0x21, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 60 }).map((p) => `/${p}`) }
-).filter((path) => !methodOfPath.has(path))
+export const unknownPath: fc.Arbitrary<string> = fc
+  .oneof(
+    { weight: 3, arbitrary: fc.constantFrom(...unknownPaths) },
+    {
+      weight: 1,
+      arbitrary: fc
+        .string({ unit: fc.integer({ min: 0x21, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 60 })
+        .map((p) => `/${p}`)
+    }
+  )
+  .filter((path) => !methodOfPath.has(path))
 
 // ---------------------------------------------------------------------------
 // Request values. Strings travel as their UTF-8 bytes, so they can be invalid.
@@ -77,13 +91,13 @@ export type Semantic =
   | { readonly method: "v2.Status" }
   | { readonly method: "v2.Encrypt"; readonly plaintext: Bytes; readonly uid: Bytes }
   | {
-    readonly method: "v2.Decrypt"
-    readonly ciphertext: Bytes
-    readonly uid: Bytes
-    readonly keyId: Bytes
-    /** Encoded AnnotationsEntry messages; any entry at all makes the request invalid. */
-    readonly annotations: ReadonlyArray<Bytes>
-  }
+      readonly method: "v2.Decrypt"
+      readonly ciphertext: Bytes
+      readonly uid: Bytes
+      readonly keyId: Bytes
+      /** Encoded AnnotationsEntry messages; any entry at all makes the request invalid. */
+      readonly annotations: ReadonlyArray<Bytes>
+    }
   | { readonly method: "v1beta1.Version"; readonly version: Bytes }
   | { readonly method: "v1beta1.Encrypt"; readonly version: Bytes; readonly plain: Bytes }
   | { readonly method: "v1beta1.Decrypt"; readonly version: Bytes; readonly cipher: Bytes }
@@ -94,15 +108,28 @@ const scalarFields = (s: Semantic): ReadonlyArray<readonly [number, Bytes]> => {
     case "v2.Status":
       return []
     case "v2.Encrypt":
-      return [[1, s.plaintext], [2, s.uid]]
+      return [
+        [1, s.plaintext],
+        [2, s.uid]
+      ]
     case "v2.Decrypt":
-      return [[1, s.ciphertext], [2, s.uid], [3, s.keyId]]
+      return [
+        [1, s.ciphertext],
+        [2, s.uid],
+        [3, s.keyId]
+      ]
     case "v1beta1.Version":
       return [[1, s.version]]
     case "v1beta1.Encrypt":
-      return [[1, s.version], [2, s.plain]]
+      return [
+        [1, s.version],
+        [2, s.plain]
+      ]
     case "v1beta1.Decrypt":
-      return [[1, s.version], [2, s.cipher]]
+      return [
+        [1, s.version],
+        [2, s.cipher]
+      ]
   }
 }
 
@@ -219,11 +246,14 @@ const annotationEntry: fc.Arbitrary<Bytes> = fc
     key: fc.option(annotationKey, { nil: undefined }),
     value: fc.option(annotationValue, { nil: undefined }),
     repeatKey: fc.boolean(),
-    unknown: fc.array(fc.constantFrom<WireField>(
-      { type: "varint", field: 3, value: 7n },
-      { type: "len", field: 9, value: utf8("x") },
-      { type: "i32", field: 5, value: 1 }
-    ), { maxLength: 2 })
+    unknown: fc.array(
+      fc.constantFrom<WireField>(
+        { type: "varint", field: 3, value: 7n },
+        { type: "len", field: 9, value: utf8("x") },
+        { type: "i32", field: 5, value: 1 }
+      ),
+      { maxLength: 2 }
+    )
   })
   .map(({ key, repeatKey, unknown, value }) => {
     const fields: Array<WireField> = [...unknown]
@@ -238,9 +268,11 @@ const annotations: fc.Arbitrary<ReadonlyArray<Bytes>> = fc.oneof(
   {
     // Many entries: distinct FQDNs, or one empty key over and over.
     weight: 1,
-    arbitrary: fc.tuple(fc.integer({ min: 100, max: 6000 }), fc.boolean()).map(([n, same]) =>
-      Array.from({ length: n }, (_, i) => encodeMessage([len(1, utf8(same ? "" : `k${i}.example.com`)), len(2, Uint8Array.of(i & 255))]))
-    )
+    arbitrary: fc
+      .tuple(fc.integer({ min: 100, max: 6000 }), fc.boolean())
+      .map(([n, same]) =>
+        Array.from({ length: n }, (_, i) => encodeMessage([len(1, utf8(same ? "" : `k${i}.example.com`)), len(2, Uint8Array.of(i & 255))]))
+      )
   }
 )
 
@@ -259,13 +291,15 @@ const ciphertextFor = (pool: Pool, entry: PoolEntry): fc.Arbitrary<Bytes> => {
 }
 
 const keyIdFor = (pool: Pool, entry: PoolEntry): fc.Arbitrary<Bytes> =>
-  fc.oneof(
-    { weight: 5, arbitrary: fc.constantFrom(...acceptableKeyIds(entry.version)) },
-    { weight: 1, arbitrary: fc.constantFrom(...pool.versions.flatMap(acceptableKeyIds)) },
-    { weight: 3, arbitrary: mutatedKeyId(entry.keyId) },
-    { weight: 1, arbitrary: sizedKeyId(entry.keyId) },
-    { weight: 1, arbitrary: fc.string({ unit: "binary", maxLength: 80 }) }
-  ).map(utf8)
+  fc
+    .oneof(
+      { weight: 5, arbitrary: fc.constantFrom(...acceptableKeyIds(entry.version)) },
+      { weight: 1, arbitrary: fc.constantFrom(...pool.versions.flatMap(acceptableKeyIds)) },
+      { weight: 3, arbitrary: mutatedKeyId(entry.keyId) },
+      { weight: 1, arbitrary: sizedKeyId(entry.keyId) },
+      { weight: 1, arbitrary: fc.string({ unit: "binary", maxLength: 80 }) }
+    )
+    .map(utf8)
 
 export const semanticRequest = (pool: Pool, method: Method): fc.Arbitrary<Semantic> => {
   switch (method) {
@@ -331,7 +365,10 @@ interface Noise {
 
 const noise = (method: Method): fc.Arbitrary<Noise> =>
   fc.record({
-    unknown: fc.oneof({ weight: 2, arbitrary: fc.constant([]) }, { weight: 3, arbitrary: fc.array(unknownField(method, 2), { maxLength: 6 }) }),
+    unknown: fc.oneof(
+      { weight: 2, arbitrary: fc.constant([]) },
+      { weight: 3, arbitrary: fc.array(unknownField(method, 2), { maxLength: 6 }) }
+    ),
     decoys: fc.oneof(
       { weight: 2, arbitrary: fc.constant([]) },
       { weight: 1, arbitrary: fc.array(fc.array(asciiText, { maxLength: 2 }), { maxLength: 3 }) }
@@ -371,18 +408,22 @@ export const wireFields = (s: Semantic, n: Noise): Array<WireField> => {
   if (s.method === "v2.Decrypt") for (const entry of s.annotations) items.push({ field: len(4, entry) })
   for (const field of n.unknown) items.push({ field })
   // Whatever the order, each scalar field's values go out in order, the real one last.
-  return shuffle(items, n.order).map((item) => "field" in item ? item.field : len(item.scalar, values.get(item.scalar)?.shift() ?? new Uint8Array(0)))
+  return shuffle(items, n.order).map((item) =>
+    "field" in item ? item.field : len(item.scalar, values.get(item.scalar)?.shift() ?? new Uint8Array(0))
+  )
 }
 
 export const wellFormedCase = (pool: Pool): fc.Arbitrary<FuzzCase> =>
   fc.constantFrom(...methods).chain((method) =>
-    fc.tuple(semanticRequest(pool, method), noise(method)).map(([s, n]): FuzzCase => ({
-      label: `${method} well-formed`,
-      path: pathOf(method),
-      message: encodeMessage(wireFields(s, n)),
-      expect: expectOf(s, pool),
-      undecodableAllowed: false
-    }))
+    fc.tuple(semanticRequest(pool, method), noise(method)).map(
+      ([s, n]): FuzzCase => ({
+        label: `${method} well-formed`,
+        path: pathOf(method),
+        message: encodeMessage(wireFields(s, n)),
+        expect: expectOf(s, pool),
+        undecodableAllowed: false
+      })
+    )
   )
 
 // ---------------------------------------------------------------------------
@@ -403,68 +444,101 @@ const repeated = (unit: Bytes, times: number): Bytes => {
 
 const anyField = fc.oneof(fc.integer({ min: 0, max: 6 }), fc.integer({ min: 0, max: maxFieldNumber }))
 
-const invalidUtf8 = fc.constantFrom(
-  [0xff],
-  [0xc0, 0xaf], // overlong "/"
-  [0xe0, 0x80, 0xaf],
-  [0xed, 0xa0, 0x80], // a surrogate
-  [0xc3], // truncated two-byte sequence
-  [0xf4, 0x90, 0x80, 0x80], // above U+10FFFF
-  [0x80]
-).map((b) => Uint8Array.from(b))
+const invalidUtf8 = fc
+  .constantFrom(
+    [0xff],
+    [0xc0, 0xaf], // overlong "/"
+    [0xe0, 0x80, 0xaf],
+    [0xed, 0xa0, 0x80], // a surrogate
+    [0xc3], // truncated two-byte sequence
+    [0xf4, 0x90, 0x80, 0x80], // above U+10FFFF
+    [0x80]
+  )
+  .map((b) => Uint8Array.from(b))
 
 const wireEdit: fc.Arbitrary<WireEdit> = fc.oneof(
   // Cut anywhere.
-  fc.nat().map((n): WireEdit => (b) => b.subarray(0, n % (b.length + 1))),
+  fc.nat().map(
+    (n): WireEdit =>
+      (b) =>
+        b.subarray(0, n % (b.length + 1))
+  ),
   // A varint that never ends (continuation bits to the end of the message).
-  fc.tuple(anyField, fc.integer({ min: 1, max: 12 })).map(([field, k]): WireEdit => (b) =>
-    concat([b, tag(field, WireType.varint), new Uint8Array(k).fill(0xff)])
+  fc.tuple(anyField, fc.integer({ min: 1, max: 12 })).map(
+    ([field, k]): WireEdit =>
+      (b) =>
+        concat([b, tag(field, WireType.varint), new Uint8Array(k).fill(0xff)])
   ),
   // A varint longer than ten bytes.
-  fc.tuple(fc.nat(), anyField, fc.integer({ min: 11, max: 20 })).map(([p, field, k]): WireEdit => (b) =>
-    insertAt(b, p, concat([tag(field, WireType.varint), new Uint8Array(k - 1).fill(0x80), Uint8Array.of(1)]))
+  fc.tuple(fc.nat(), anyField, fc.integer({ min: 11, max: 20 })).map(
+    ([p, field, k]): WireEdit =>
+      (b) =>
+        insertAt(b, p, concat([tag(field, WireType.varint), new Uint8Array(k - 1).fill(0x80), Uint8Array.of(1)]))
   ),
   // A length prefix past the end of the message (up to 2^64).
   fc.tuple(fc.constantFrom(1, 2, 3, 4, 9), fc.bigInt({ min: 1n, max: 2n ** 64n - 1n }), fc.uint8Array({ maxLength: 16 })).map(
-    ([field, extra, content]): WireEdit => (b) => concat([b, tag(field, WireType.len), varint(BigInt(content.length) + extra), content])
+    ([field, extra, content]): WireEdit =>
+      (b) =>
+        concat([b, tag(field, WireType.len), varint(BigInt(content.length) + extra), content])
   ),
   // Wire types 6 and 7 do not exist; 4 (end group) without a start.
-  fc.tuple(fc.nat(), anyField, fc.constantFrom(4, 6, 7)).map(([p, field, wireType]): WireEdit => (b) =>
-    insertAt(b, p, tag(field, wireType))
+  fc.tuple(fc.nat(), anyField, fc.constantFrom(4, 6, 7)).map(
+    ([p, field, wireType]): WireEdit =>
+      (b) =>
+        insertAt(b, p, tag(field, wireType))
   ),
   // A known field with the wrong wire type.
   fc.tuple(fc.nat(), fc.integer({ min: 1, max: 4 }), fc.constantFrom(0, 1, 3, 5), fc.bigInt({ min: 0n, max: 2n ** 64n - 1n })).map(
-    ([p, field, wireType, value]): WireEdit => (b) => {
-      const body = wireType === 0
-        ? varint(value)
-        : wireType === 1
-        ? new Uint8Array(8).fill(Number(value & 255n))
-        : wireType === 5
-        ? new Uint8Array(4).fill(Number(value & 255n))
-        : concat([encodeField({ type: "varint", field: 1, value }), tag(field, 4)])
-      return insertAt(b, p, concat([tag(field, wireType), body]))
-    }
+    ([p, field, wireType, value]): WireEdit =>
+      (b) => {
+        const body =
+          wireType === 0
+            ? varint(value)
+            : wireType === 1
+              ? new Uint8Array(8).fill(Number(value & 255n))
+              : wireType === 5
+                ? new Uint8Array(4).fill(Number(value & 255n))
+                : concat([encodeField({ type: "varint", field: 1, value }), tag(field, 4)])
+        return insertAt(b, p, concat([tag(field, wireType), body]))
+      }
   ),
   // Groups nested deeper than any decoder recurses, closed or not.
-  fc.tuple(fc.integer({ min: 1, max: 60_000 }), fc.boolean(), fc.integer({ min: 5, max: 99 })).map(([depth, closed, field]): WireEdit => (b) =>
-    concat([b, repeated(tag(field, WireType.startGroup), depth), closed ? repeated(tag(field, WireType.endGroup), depth) : new Uint8Array(0)])
+  fc.tuple(fc.integer({ min: 1, max: 60_000 }), fc.boolean(), fc.integer({ min: 5, max: 99 })).map(
+    ([depth, closed, field]): WireEdit =>
+      (b) =>
+        concat([
+          b,
+          repeated(tag(field, WireType.startGroup), depth),
+          closed ? repeated(tag(field, WireType.endGroup), depth) : new Uint8Array(0)
+        ])
   ),
   // Invalid UTF-8 in a string field (uid, key_id, or v1beta1 version).
-  fc.tuple(fc.constantFrom(1, 2, 3), invalidUtf8, fc.string({ maxLength: 8 })).map(([field, bad, text]): WireEdit => (b) =>
-    concat([b, encodeField(len(field, concat([utf8(text), bad])))])
+  fc.tuple(fc.constantFrom(1, 2, 3), invalidUtf8, fc.string({ maxLength: 8 })).map(
+    ([field, bad, text]): WireEdit =>
+      (b) =>
+        concat([b, encodeField(len(field, concat([utf8(text), bad])))])
   ),
   // Field number 0, and tags beyond 32 bits.
-  fc.tuple(fc.nat(), fc.bigInt({ min: 2n ** 32n, max: 2n ** 64n - 1n }), fc.boolean()).map(([p, big, zero]): WireEdit => (b) =>
-    insertAt(b, p, concat([zero ? tag(0, 2) : varint((big << 3n | 2n) & (2n ** 64n - 1n)), Uint8Array.of(1, 0x41)]))
+  fc.tuple(fc.nat(), fc.bigInt({ min: 2n ** 32n, max: 2n ** 64n - 1n }), fc.boolean()).map(
+    ([p, big, zero]): WireEdit =>
+      (b) =>
+        insertAt(b, p, concat([zero ? tag(0, 2) : varint(((big << 3n) | 2n) & (2n ** 64n - 1n)), Uint8Array.of(1, 0x41)]))
   ),
   // Flipped and overwritten bytes.
-  fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }).map((edits): WireEdit => (b) => {
-    const copy = Uint8Array.from(b)
-    if (copy.length > 0) for (const [p, v] of edits) copy[p % copy.length] = v
-    return copy
-  }),
+  fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }).map(
+    (edits): WireEdit =>
+      (b) => {
+        const copy = Uint8Array.from(b)
+        if (copy.length > 0) for (const [p, v] of edits) copy[p % copy.length] = v
+        return copy
+      }
+  ),
   // A whole second copy, or random bytes after a valid message.
-  fc.uint8Array({ maxLength: 64 }).map((tail): WireEdit => (b) => concat([b, tail.length === 0 ? b : tail]))
+  fc.uint8Array({ maxLength: 64 }).map(
+    (tail): WireEdit =>
+      (b) =>
+        concat([b, tail.length === 0 ? b : tail])
+  )
 )
 
 export const malformedCase = (pool: Pool): fc.Arbitrary<FuzzCase> =>
@@ -483,13 +557,16 @@ export const invalidUtf8Case = (pool: Pool): fc.Arbitrary<FuzzCase> =>
   fc.constantFrom<Method>("v2.Encrypt", "v2.Decrypt", "v1beta1.Version", "v1beta1.Encrypt", "v1beta1.Decrypt").chain((method) =>
     fc.tuple(semanticRequest(pool, method), noise(method), invalidUtf8, fc.nat()).map(([s, n, bad, p]): FuzzCase => {
       const spoil = (text: Bytes) => insertAt(text, p, bad)
-      const spoiled: Semantic = s.method === "v2.Encrypt"
-        ? { ...s, uid: spoil(s.uid) }
-        : s.method === "v2.Decrypt"
-        ? (p % 2 === 0 ? { ...s, uid: spoil(s.uid) } : { ...s, keyId: spoil(s.keyId) })
-        : s.method === "v1beta1.Version" || s.method === "v1beta1.Encrypt" || s.method === "v1beta1.Decrypt"
-        ? { ...s, version: spoil(s.version) }
-        : s
+      const spoiled: Semantic =
+        s.method === "v2.Encrypt"
+          ? { ...s, uid: spoil(s.uid) }
+          : s.method === "v2.Decrypt"
+            ? p % 2 === 0
+              ? { ...s, uid: spoil(s.uid) }
+              : { ...s, keyId: spoil(s.keyId) }
+            : s.method === "v1beta1.Version" || s.method === "v1beta1.Encrypt" || s.method === "v1beta1.Decrypt"
+              ? { ...s, version: spoil(s.version) }
+              : s
       return {
         label: `${method} invalid UTF-8`,
         path: pathOf(method),
@@ -500,19 +577,21 @@ export const invalidUtf8Case = (pool: Pool): fc.Arbitrary<FuzzCase> =>
     })
   )
 
-export const randomBytesCase: fc.Arbitrary<FuzzCase> = fc.tuple(
-  fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...methods.map(pathOf)) }, { weight: 1, arbitrary: unknownPath }),
-  fc.oneof(
-    { weight: 8, arbitrary: fc.uint8Array({ maxLength: 512 }) },
-    { weight: 1, arbitrary: sizedBytes([4096, maxRequestMessageBytes, maxRequestMessageBytes + 1]) }
+export const randomBytesCase: fc.Arbitrary<FuzzCase> = fc
+  .tuple(
+    fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...methods.map(pathOf)) }, { weight: 1, arbitrary: unknownPath }),
+    fc.oneof(
+      { weight: 8, arbitrary: fc.uint8Array({ maxLength: 512 }) },
+      { weight: 1, arbitrary: sizedBytes([4096, maxRequestMessageBytes, maxRequestMessageBytes + 1]) }
+    )
   )
-).map(([path, message]) => ({
-  label: `${methodOfPath.get(path) ?? "unknown path"} random bytes`,
-  path,
-  message,
-  expect: methodOfPath.has(path) ? { kind: "any" } : { kind: "code", code: status.UNIMPLEMENTED },
-  undecodableAllowed: true
-}))
+  .map(([path, message]) => ({
+    label: `${methodOfPath.get(path) ?? "unknown path"} random bytes`,
+    path,
+    message,
+    expect: methodOfPath.has(path) ? { kind: "any" } : { kind: "code", code: status.UNIMPLEMENTED },
+    undecodableAllowed: true
+  }))
 
 export const unknownPathCase = (pool: Pool): fc.Arbitrary<FuzzCase> =>
   fc.tuple(unknownPath, wellFormedCase(pool)).map(([path, c]) => ({
@@ -547,17 +626,24 @@ export const limitCase = (pool: Pool): fc.Arbitrary<FuzzCase> => {
       undecodableAllowed: false
     }
   })
-  const huge = fc.tuple(
-    fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...methods.map(pathOf)) }, { weight: 1, arbitrary: fc.constantFrom(...unknownPaths) }),
-    fc.integer({ min: 1, max: 6 })
-  ).map(([path, mib]): FuzzCase => ({
-    label: `${methodOfPath.get(path) ?? "unknown path"} ${mib} MiB`,
-    path,
-    // A well-formed field, so only the size can be the reason for a refusal.
-    message: encodeMessage([len(1, new Uint8Array(mib * 1024 * 1024))]),
-    expect: { kind: "code", code: methodOfPath.has(path) ? status.RESOURCE_EXHAUSTED : status.UNIMPLEMENTED },
-    undecodableAllowed: false
-  }))
+  const huge = fc
+    .tuple(
+      fc.oneof(
+        { weight: 6, arbitrary: fc.constantFrom(...methods.map(pathOf)) },
+        { weight: 1, arbitrary: fc.constantFrom(...unknownPaths) }
+      ),
+      fc.integer({ min: 1, max: 6 })
+    )
+    .map(
+      ([path, mib]): FuzzCase => ({
+        label: `${methodOfPath.get(path) ?? "unknown path"} ${mib} MiB`,
+        path,
+        // A well-formed field, so only the size can be the reason for a refusal.
+        message: encodeMessage([len(1, new Uint8Array(mib * 1024 * 1024))]),
+        expect: { kind: "code", code: methodOfPath.has(path) ? status.RESOURCE_EXHAUSTED : status.UNIMPLEMENTED },
+        undecodableAllowed: false
+      })
+    )
   return fc.oneof({ weight: 5, arbitrary: padded }, { weight: 1, arbitrary: huge })
 }
 
@@ -604,7 +690,8 @@ export const checkOutcome = async (c: FuzzCase, outcome: Outcome, pool: Pool, cl
     return
   }
   if (c.message.length > maxRequestMessageBytes) {
-    if (outcome.code !== status.RESOURCE_EXHAUSTED) fail(c, outcome, `a message over ${maxRequestMessageBytes} bytes must be RESOURCE_EXHAUSTED`)
+    if (outcome.code !== status.RESOURCE_EXHAUSTED)
+      fail(c, outcome, `a message over ${maxRequestMessageBytes} bytes must be RESOURCE_EXHAUSTED`)
     return
   }
   if (outcome.code === status.INTERNAL) {
@@ -653,7 +740,8 @@ export const checkOutcome = async (c: FuzzCase, outcome: Outcome, pool: Pool, cl
       }
       // Malformed, yet decrypted: it must hold a real ciphertext, and give its plaintext.
       const candidates = pool.entries.filter((e) => contains(c.message, e.ciphertext) && bytesEqual(e.plaintext, got))
-      if (candidates.length === 0) fail(c, outcome, "decrypted something that holds none of the plugin's ciphertexts, or to the wrong plaintext")
+      if (candidates.length === 0)
+        fail(c, outcome, "decrypted something that holds none of the plugin's ciphertexts, or to the wrong plaintext")
       return
     }
     case "v2.Encrypt":
@@ -664,9 +752,10 @@ export const checkOutcome = async (c: FuzzCase, outcome: Outcome, pool: Pool, cl
         if (lastText(fields, 2) !== pool.currentKeyId) fail(c, outcome, `Encrypt key_id ${lastText(fields, 2)} is not Status's`)
         if (fields.has(3)) fail(c, outcome, "Encrypt returned annotations")
       }
-      const again = method === "v2.Encrypt"
-        ? await client.call(pathOf("v2.Decrypt"), v2DecryptRequest(ciphertext, pool.currentKeyId))
-        : await client.call(pathOf("v1beta1.Decrypt"), v1DecryptRequest(ciphertext))
+      const again =
+        method === "v2.Encrypt"
+          ? await client.call(pathOf("v2.Decrypt"), v2DecryptRequest(ciphertext, pool.currentKeyId))
+          : await client.call(pathOf("v1beta1.Decrypt"), v1DecryptRequest(ciphertext))
       if (again.code !== status.OK) fail(c, again, "the ciphertext of an OK Encrypt does not decrypt")
       const roundTripped = lastBytes(decodeLenFields(again.response ?? new Uint8Array(0)), 1)
       if (plaintext !== undefined && !bytesEqual(roundTripped, plaintext)) fail(c, outcome, "Encrypt then Decrypt gave another plaintext")

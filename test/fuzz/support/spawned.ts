@@ -1,9 +1,9 @@
 import * as path from "node:path"
-import * as grpc from "@grpc/grpc-js"
 import { assert } from "@effect/vitest"
+import * as grpc from "@grpc/grpc-js"
 import * as Effect from "effect/Effect"
 import { makePluginClient } from "../../../src/client/PluginClient.ts"
-import { spawnPlugin, type SpawnedPlugin } from "../../support/spawnPlugin.ts"
+import { type SpawnedPlugin, spawnPlugin } from "../../support/spawnPlugin.ts"
 import { tempDir } from "../../support/tempDir.ts"
 import { codeName } from "./fuzzConfig.ts"
 import { buildVersion1Pool, fuzzPluginArgs, type Pool } from "./pool.ts"
@@ -60,7 +60,7 @@ export const assertAlive = async (h: SpawnedHarness, after: string) => {
 // checks report. 64 MiB is ample: with it the plugin's RSS levels off about 100 MiB above its start.
 const heapCap = "--max-old-space-size=64"
 
-export const withSpawnedPlugin = Effect.gen(function*() {
+export const withSpawnedPlugin = Effect.gen(function* () {
   const socketPath = path.join(yield* tempDir, "kms.sock")
   const plugin = yield* spawnPlugin(["--path-to-unix-socket", socketPath, ...fuzzPluginArgs], {
     NODE_OPTIONS: `${process.env["NODE_OPTIONS"] ?? ""} ${heapCap}`.trim()
@@ -71,4 +71,3 @@ export const withSpawnedPlugin = Effect.gen(function*() {
   const raw = yield* makeRawClient(target)
   return { plugin, socketPath, target, pool, raw } satisfies SpawnedHarness
 })
-

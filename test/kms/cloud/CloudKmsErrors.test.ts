@@ -1,5 +1,5 @@
-import { status } from "@grpc/grpc-js"
 import { assert, describe, it } from "@effect/vitest"
+import { status } from "@grpc/grpc-js"
 import * as fc from "fast-check"
 import {
   AttemptTimedOut,
@@ -39,11 +39,13 @@ describe("Cloud KMS failures", () => {
       fc.constant(new IntegrityMismatch({ check: "ciphertext CRC32C" })),
       fc.constant(new AttemptTimedOut({ millis: 2000 }))
     )
-    fc.assert(fc.property(fc.constantFrom(...operations), failure, (operation, f) => {
-      const error = toKmsError(operation, key, f)
-      assert.include(error.message, key)
-      assert.include(error.message, operation)
-    }))
+    fc.assert(
+      fc.property(fc.constantFrom(...operations), failure, (operation, f) => {
+        const error = toKmsError(operation, key, f)
+        assert.include(error.message, key)
+        assert.include(error.message, operation)
+      })
+    )
   })
 
   it("the table: what each code becomes and what it tells the operator to check", () => {
@@ -56,7 +58,10 @@ describe("Cloud KMS failures", () => {
     assert.include(denied.message, "cloudkms.cryptoKeyVersions.useToDecrypt")
     assert.include(toKmsError("encrypt", key, rpc(status.PERMISSION_DENIED)).message, "cloudkms.cryptoKeyVersions.useToEncrypt")
     assert.include(toKmsError("getCryptoKey", key, rpc(status.PERMISSION_DENIED)).message, "cloudkms.cryptoKeys.get")
-    assert.include(toKmsError("decrypt", key, rpc(status.PERMISSION_DENIED, "Request had insufficient authentication scopes.")).message, "access scope")
+    assert.include(
+      toKmsError("decrypt", key, rpc(status.PERMISSION_DENIED, "Request had insufficient authentication scopes.")).message,
+      "access scope"
+    )
     assert.strictEqual(toKmsError("decrypt", key, rpc(status.UNAUTHENTICATED))._tag, "Unauthenticated")
     assert.include(toKmsError("decrypt", key, rpc(status.UNAUTHENTICATED)).message, "credentials")
     assert.strictEqual(toKmsError("decrypt", key, rpc(status.NOT_FOUND))._tag, "KeyUnusable")
@@ -80,7 +85,10 @@ describe("Cloud KMS failures", () => {
 
   it("out of time: the last attempt's error if there was one, else DEADLINE_EXCEEDED", () => {
     assert.strictEqual(toKmsError("decrypt", key, new OutOfTime({ last: undefined }))._tag, "DeadlineExceeded")
-    assert.strictEqual(toKmsError("decrypt", key, new OutOfTime({ last: new RpcFailed({ code: status.UNAVAILABLE, details: "" }) }))._tag, "KmsUnavailable")
+    assert.strictEqual(
+      toKmsError("decrypt", key, new OutOfTime({ last: new RpcFailed({ code: status.UNAVAILABLE, details: "" }) }))._tag,
+      "KmsUnavailable"
+    )
   })
 
   it("rpcFailedOf: only a numeric code is a gRPC code; details only when a string, else the error as text", () => {
@@ -90,7 +98,10 @@ describe("Cloud KMS failures", () => {
     // gax errors carry code and details; a gRPC error without details keeps its text.
     const grpcError = Object.assign(new Error("7 PERMISSION_DENIED: denied"), { code: 7 })
     assert.deepStrictEqual(fields(rpcFailedOf(grpcError)), { code: 7, details: "Error: 7 PERMISSION_DENIED: denied" })
-    assert.deepStrictEqual(fields(rpcFailedOf(Object.assign(grpcError, { details: 42 }))), { code: 7, details: "Error: 7 PERMISSION_DENIED: denied" })
+    assert.deepStrictEqual(fields(rpcFailedOf(Object.assign(grpcError, { details: 42 }))), {
+      code: 7,
+      details: "Error: 7 PERMISSION_DENIED: denied"
+    })
     assert.deepStrictEqual(fields(rpcFailedOf({ code: 14, details: 42 })), { code: 14, details: "[object Object]" })
     assert.deepStrictEqual(fields(rpcFailedOf({ code: 14, details: "" })), { code: 14, details: "" })
     // A Node system error's code is a string: not a gRPC code.

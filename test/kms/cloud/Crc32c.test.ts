@@ -16,7 +16,10 @@ describe("CRC32C", () => {
   })
 
   it("property: equals the reference on any bytes of any length", () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => crc32c(bytes) === reference(bytes)), { numRuns: 500 })
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => crc32c(bytes) === reference(bytes)),
+      { numRuns: 500 }
+    )
   })
 
   it("property: equals the reference on a view at any offset of a larger buffer", () => {

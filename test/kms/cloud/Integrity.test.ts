@@ -18,7 +18,7 @@ const failureOf = <A>(result: Result.Result<A, { readonly check: string }>) =>
   Result.isFailure(result) ? result.failure.check : "accepted"
 
 describe("integrity checks of Cloud KMS answers", () => {
-  it("CRC32C is Castagnoli (check value of \"123456789\")", () => {
+  it('CRC32C is Castagnoli (check value of "123456789")', () => {
     assert.strictEqual(crc32cOf(Buffer.from("123456789")), 0xe3069283)
   })
 
@@ -28,20 +28,29 @@ describe("integrity checks of Cloud KMS answers", () => {
     assert.deepStrictEqual(verifyEncrypt(key)(encryptAnswer(ciphertext)), Result.succeed({ ciphertext, keyVersion: version }))
     // The CRC may come as a number or a Long-like object too.
     assert.isTrue(Result.isSuccess(verifyEncrypt(key)(encryptAnswer(ciphertext, { ciphertextCrc32c: { value: crc32cOf(ciphertext) } }))))
-    assert.isTrue(Result.isSuccess(verifyEncrypt(key)(encryptAnswer(ciphertext, { ciphertextCrc32c: { value: { toString: () => String(crc32cOf(ciphertext)) } } }))))
+    assert.isTrue(
+      Result.isSuccess(
+        verifyEncrypt(key)(encryptAnswer(ciphertext, { ciphertextCrc32c: { value: { toString: () => String(crc32cOf(ciphertext)) } } }))
+      )
+    )
   })
 
   it("any change to the ciphertext, a missing or unverified checksum, or another resource name is refused", () => {
-    fc.assert(fc.property(fc.uint8Array({ minLength: 1, maxLength: 200 }), fc.nat(), (bytes, bit) => {
-      const answer = encryptAnswer(bytes)
-      const flipped = Uint8Array.from(bytes)
-      const index = Math.floor(bit / 8) % flipped.length
-      flipped[index] = (flipped[index] ?? 0) ^ (1 << (bit % 8))
-      assert.strictEqual(failureOf(verifyEncrypt(version)({ ...answer, ciphertext: flipped })), "ciphertext CRC32C")
-    }))
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 1, maxLength: 200 }), fc.nat(), (bytes, bit) => {
+        const answer = encryptAnswer(bytes)
+        const flipped = Uint8Array.from(bytes)
+        const index = Math.floor(bit / 8) % flipped.length
+        flipped[index] = (flipped[index] ?? 0) ^ (1 << (bit % 8))
+        assert.strictEqual(failureOf(verifyEncrypt(version)({ ...answer, ciphertext: flipped })), "ciphertext CRC32C")
+      })
+    )
     const ciphertext = new Uint8Array([9])
     assert.strictEqual(failureOf(verifyEncrypt(version)(encryptAnswer(ciphertext, { ciphertextCrc32c: null }))), "ciphertext CRC32C")
-    assert.strictEqual(failureOf(verifyEncrypt(version)(encryptAnswer(ciphertext, { verifiedPlaintextCrc32c: false }))), "plaintext CRC32C verification")
+    assert.strictEqual(
+      failureOf(verifyEncrypt(version)(encryptAnswer(ciphertext, { verifiedPlaintextCrc32c: false }))),
+      "plaintext CRC32C verification"
+    )
     assert.strictEqual(failureOf(verifyEncrypt(version)(encryptAnswer(new Uint8Array(0)))), "ciphertext presence")
     assert.strictEqual(failureOf(verifyEncrypt(version)(encryptAnswer(ciphertext, { ciphertext: "base64text" }))), "ciphertext presence")
     assert.include(failureOf(verifyEncrypt(version)(encryptAnswer(ciphertext, { name: `${key}/cryptoKeyVersions/3` }))), "resource name")
@@ -51,17 +60,22 @@ describe("integrity checks of Cloud KMS answers", () => {
   })
 
   it("Decrypt answers: the plaintext's CRC32C must match", () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), (plaintext) => {
-      const answer = { plaintext, plaintextCrc32c: { value: String(crc32cOf(plaintext)) } }
-      assert.deepStrictEqual(verifyDecrypt(answer), Result.succeed(plaintext))
-      if (plaintext.length > 0) {
-        const changed = Uint8Array.from(plaintext)
-        changed[0] = (changed[0] ?? 0) ^ 0x80
-        assert.strictEqual(failureOf(verifyDecrypt({ ...answer, plaintext: changed })), "plaintext CRC32C")
-      }
-    }))
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (plaintext) => {
+        const answer = { plaintext, plaintextCrc32c: { value: String(crc32cOf(plaintext)) } }
+        assert.deepStrictEqual(verifyDecrypt(answer), Result.succeed(plaintext))
+        if (plaintext.length > 0) {
+          const changed = Uint8Array.from(plaintext)
+          changed[0] = (changed[0] ?? 0) ^ 0x80
+          assert.strictEqual(failureOf(verifyDecrypt({ ...answer, plaintext: changed })), "plaintext CRC32C")
+        }
+      })
+    )
     assert.strictEqual(failureOf(verifyDecrypt({ plaintext: null })), "plaintext presence")
-    assert.strictEqual(failureOf(verifyDecrypt({ plaintext: new Uint8Array([1]), plaintextCrc32c: { value: "not a number" } })), "plaintext CRC32C")
+    assert.strictEqual(
+      failureOf(verifyDecrypt({ plaintext: new Uint8Array([1]), plaintextCrc32c: { value: "not a number" } })),
+      "plaintext CRC32C"
+    )
   })
 
   it("a checksum is read only from plain decimal digits (string or Long-like text) or a number; anything else is a mismatch", () => {
@@ -81,7 +95,7 @@ describe("integrity checks of Cloud KMS answers", () => {
     assert.strictEqual(failureOf(verifyEncrypt(version)(encryptAnswer(ciphertext, { ciphertextCrc32c: undefined }))), "ciphertext CRC32C")
   })
 
-  it("an answer without a name says it answered \"\"", () => {
+  it('an answer without a name says it answered ""', () => {
     for (const name of [null, undefined]) {
       assert.strictEqual(
         failureOf(verifyEncrypt(key)(encryptAnswer(new Uint8Array([1]), { name }))),

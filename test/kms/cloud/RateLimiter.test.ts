@@ -38,8 +38,14 @@ const simulate = (limit: RateLimit, arrivals: ReadonlyArray<{ readonly at: numbe
 describe("token bucket arithmetic", () => {
   it("a full bucket lets `burst` calls go at once; then one every 1/qps", () => {
     const limit = { qps: 10, burst: 3 }
-    const got = simulate(limit, Array.from({ length: 6 }, () => ({ at: 0, patience: 10_000 })))
-    assert.deepStrictEqual(got.map((g) => g.start), [0, 0, 0, 100, 200, 300])
+    const got = simulate(
+      limit,
+      Array.from({ length: 6 }, () => ({ at: 0, patience: 10_000 }))
+    )
+    assert.deepStrictEqual(
+      got.map((g) => g.start),
+      [0, 0, 0, 100, 200, 300]
+    )
   })
 
   it("refills at qps up to the burst, never beyond", () => {
@@ -53,13 +59,20 @@ describe("token bucket arithmetic", () => {
 
   it("a call that would start after its latest start is refused at once and takes nothing", () => {
     const limit = { qps: 10, burst: 1 }
-    const got = simulate(limit, [{ at: 0, patience: 0 }, { at: 0, patience: 50 }, { at: 0, patience: 100 }])
-    assert.deepStrictEqual(got.map((g) => g.decision), [
-      { _tag: "Go", waitMillis: 0 },
-      { _tag: "Refused", reason: "limit", waitMillis: 100, qps: 10 },
-      // The refused call reserved nothing: this one waits for the same token.
-      { _tag: "Go", waitMillis: 100 }
+    const got = simulate(limit, [
+      { at: 0, patience: 0 },
+      { at: 0, patience: 50 },
+      { at: 0, patience: 100 }
     ])
+    assert.deepStrictEqual(
+      got.map((g) => g.decision),
+      [
+        { _tag: "Go", waitMillis: 0 },
+        { _tag: "Refused", reason: "limit", waitMillis: 100, qps: 10 },
+        // The refused call reserved nothing: this one waits for the same token.
+        { _tag: "Go", waitMillis: 100 }
+      ]
+    )
   })
 
   it("property: admitted calls never exceed burst + qps × window, never start after their latest start, and go in arrival order", () => {
@@ -135,7 +148,7 @@ describe("rate limiter on the Clock", () => {
   const isDone = <A, E>(fiber: Fiber.Fiber<A, E>) => fiber.pollUnsafe() !== undefined
 
   it.effect("callers beyond the burst wait their turn, one every 1/qps, with no timer but their sleep", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const limiter = yield* makeRateLimiter({ qps: 10, burst: 1 })
       const waitsBefore = (yield* Metric.value(rateLimitWait)).count
       const fibers = yield* Effect.forEach([0, 1, 2], () => Effect.forkChild(limiter.take(Number.MAX_SAFE_INTEGER)))
@@ -146,10 +159,11 @@ describe("rate limiter on the Clock", () => {
       yield* TestClock.adjust(100)
       assert.deepStrictEqual(fibers.map(isDone), [true, true, true])
       assert.strictEqual((yield* Metric.value(rateLimitWait)).count - waitsBefore, 3)
-    }))
+    })
+  )
 
   it.effect("no token before the latest start: refused at once (RESOURCE_EXHAUSTED's reason 'limit'), and counted", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const limiter = yield* makeRateLimiter({ qps: 10, burst: 1 })
       const refusedBefore = yield* counterOf(Metric.withAttributes(rateLimitRefusals, { reason: "limit" }))
       yield* limiter.take(0)
@@ -161,10 +175,11 @@ describe("rate limiter on the Clock", () => {
         { reason: "limit", waitMillis: 100, qps: 10, limit: 10 }
       )
       assert.strictEqual((yield* counterOf(Metric.withAttributes(rateLimitRefusals, { reason: "limit" }))) - refusedBefore, 1)
-    }))
+    })
+  )
 
   it.effect("a RESOURCE_EXHAUSTED answer slows every caller, once per event, then the rate recovers", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const limiter = yield* makeRateLimiter({ qps: 10, burst: 1 })
       const cutsBefore = yield* counterOf(rateLimitSlowdowns)
       yield* limiter.pushBack
@@ -188,10 +203,11 @@ describe("rate limiter on the Clock", () => {
       const next = yield* Effect.forkChild(limiter.take(Number.MAX_SAFE_INTEGER))
       yield* TestClock.adjust(100)
       assert.isTrue(isDone(next))
-    }))
+    })
+  )
 
   it.effect("a caller that goes away while waiting gives its turn back", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const limiter = yield* makeRateLimiter({ qps: 10, burst: 1 })
       yield* limiter.take(0)
       const leaving = yield* Effect.forkChild(limiter.take(Number.MAX_SAFE_INTEGER))
@@ -201,5 +217,6 @@ describe("rate limiter on the Clock", () => {
       const next = yield* Effect.forkChild(limiter.take(Number.MAX_SAFE_INTEGER))
       yield* TestClock.adjust(50)
       assert.isTrue(isDone(next))
-    }))
+    })
+  )
 })

@@ -15,7 +15,7 @@ import { tempDir } from "../../support/tempDir.ts"
 // good; here every attempt starts over, so credentials that appear later work.
 
 /** GOOGLE_APPLICATION_CREDENTIALS for this scope, and no metadata server to fall back on. */
-const credentialsFile = Effect.gen(function*() {
+const credentialsFile = Effect.gen(function* () {
   const file = path.join(yield* tempDir, "key.json")
   yield* withEnv({ GOOGLE_APPLICATION_CREDENTIALS: file, METADATA_SERVER_DETECTION: "none" })
   return file
@@ -23,7 +23,7 @@ const credentialsFile = Effect.gen(function*() {
 
 describe("CloudKms without loadable credentials", () => {
   it.live("answers each call UNAUTHENTICATED, and loads the credentials again on the next call", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const file = yield* credentialsFile
       const { kms, messages } = yield* cloudBackend({ kmsInsecure: false, kmsMaxAttempts: Option.some("1") })
       assert.isTrue(messages().some((m) => m.startsWith("key check: ") && m.includes("UNAUTHENTICATED")))
@@ -38,5 +38,6 @@ describe("CloudKms without loadable credentials", () => {
       const unreadable = yield* Effect.flip(decrypt)
       assert.include(unreadable.message, "UNAUTHENTICATED")
       assert.notInclude(unreadable.message, "does not exist")
-    }).pipe(Effect.scoped, Effect.provide(FakeCloud.layer)))
+    }).pipe(Effect.scoped, Effect.provide(FakeCloud.layer))
+  )
 })

@@ -15,7 +15,7 @@ import { tempDir } from "../../support/tempDir.ts"
 // client never gets an answer from it.
 
 const gceConf = (text: string) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const file = path.join(yield* tempDir, "gce.conf")
     fs.writeFileSync(file, text)
     return file
@@ -29,7 +29,7 @@ const hostedMasterToken = Effect.andThen(
 
 describe("CloudKms endpoint and credentials", () => {
   it.live("--kms-insecure: warns that calls are plaintext with no credentials, and ignores --gce-config", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const fake = yield* FakeCloud
       const missing = path.join(yield* tempDir, "no-such-gce.conf")
       const { kms, lines } = yield* cloudBackend({ gceConfig: Option.some(missing) })
@@ -39,35 +39,42 @@ describe("CloudKms endpoint and credentials", () => {
         annotations: {}
       })
       assert.deepStrictEqual(yield* kms.status, { keyVersion: `${cloudKeyUri}/cryptoKeyVersions/1`, problem: undefined })
-    }).pipe(Effect.scoped, Effect.provide(FakeCloud.layer)))
+    }).pipe(Effect.scoped, Effect.provide(FakeCloud.layer))
+  )
 
   it.live("without --kms-insecure: TLS with the --gce-config token (no answer from the plaintext fake), and no plaintext warning", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const endpoint = yield* hostedMasterToken
       const file = yield* gceConf(`[global]\ntoken-url = ${endpoint.url}\ntoken-body = "{}"\n`)
       const { kms, messages } = yield* cloudBackend({ kmsInsecure: false, gceConfig: Option.some(file), kmsMaxAttempts: Option.some("1") })
       assert.strictEqual(endpoint.served(), 1)
-      assert.deepStrictEqual(messages().filter((m) => m.includes("plaintext")), [])
+      assert.deepStrictEqual(
+        messages().filter((m) => m.includes("plaintext")),
+        []
+      )
       const status = yield* kms.status
       assert.isUndefined(status.keyVersion)
       assert.include(status.problem ?? "", "UNAVAILABLE")
-    }).pipe(Effect.scoped, Effect.provide(FakeCloud.layer)))
+    }).pipe(Effect.scoped, Effect.provide(FakeCloud.layer))
+  )
 
   it.live("an unusable --gce-config stops the start with a ConfigError naming the flag", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const file = yield* gceConf("[global]\ntoken-url = https://example.invalid/token\n")
       const error = yield* Effect.flip(cloudBackend({ kmsInsecure: false, gceConfig: Option.some(file) }))
       assert.strictEqual(error._tag, "ConfigError")
       assert.strictEqual(error.message, `--gce-config: ${file}: [global] needs both token-url and token-body, or neither`)
-    }).pipe(Effect.scoped, Effect.provide(FakeCloud.layer)))
+    }).pipe(Effect.scoped, Effect.provide(FakeCloud.layer))
+  )
 
   it.live("a --gce-config token-url that gives no first token stops the start, saying why", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const endpoint = yield* hostedMasterToken
       endpoint.reply = () => ({ status: 503, body: "" })
       const file = yield* gceConf(`[global]\ntoken-url = ${endpoint.url}\ntoken-body = "{}"\n`)
       const error = yield* Effect.flip(cloudBackend({ kmsInsecure: false, gceConfig: Option.some(file) }))
       assert.strictEqual(error._tag, "StartupError")
       assert.strictEqual(error.message, `--gce-config ${file}: no first token: token-url answered 503 Service Unavailable`)
-    }).pipe(Effect.scoped, Effect.provide(FakeCloud.layer)))
+    }).pipe(Effect.scoped, Effect.provide(FakeCloud.layer))
+  )
 })

@@ -1,9 +1,9 @@
-import { status } from "@grpc/grpc-js"
 import { assert, describe, it } from "@effect/vitest"
+import { status } from "@grpc/grpc-js"
 import * as Effect from "effect/Effect"
 import { makeKeyVersionTracker } from "../../../src/kms/cloud/KeyVersionTracker.ts"
-import { capturingLogs } from "../../support/logCapture.ts"
 import { denied, keyWithPrimary, rejectWith, scriptedApi, scriptedKeyUri, trackerConfig } from "../../support/cloudScriptedApi.ts"
+import { capturingLogs } from "../../support/logCapture.ts"
 
 // A failed key check's warning carries what a log query filters on as fields:
 // `code` (the kind of failure: the KmsError tag, KeyUnusable for a key with no
@@ -12,11 +12,11 @@ import { denied, keyWithPrimary, rejectWith, scriptedApi, scriptedKeyUri, tracke
 describe("key check warnings", () => {
   it.effect("carry the failure's code and the key as fields", () => {
     const logs = capturingLogs()
-    return Effect.gen(function*() {
+    return Effect.gen(function* () {
       const scripted = scriptedApi()
       scripted.getCryptoKey = () => keyWithPrimary(1)
       const tracker = yield* makeKeyVersionTracker(scripted.api, trackerConfig())
-      const fieldsOfNewWarning = Effect.gen(function*() {
+      const fieldsOfNewWarning = Effect.gen(function* () {
         const before = logs.lines.length
         yield* tracker.refreshNow(undefined)
         const warnings = logs.lines.slice(before).filter((line) => line.level === "Warn")

@@ -1,7 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { makeKeyVersionTracker } from "../../../src/kms/cloud/KeyVersionTracker.ts"
-import { capturingLogs } from "../../support/logCapture.ts"
 import {
   denied,
   keyWithPrimary,
@@ -11,6 +10,7 @@ import {
   scriptedVersion,
   trackerConfig
 } from "../../support/cloudScriptedApi.ts"
+import { capturingLogs } from "../../support/logCapture.ts"
 
 // What an operator reads about the key version: one line when new data
 // starts going to another version, one warning when a (new) problem shows,
@@ -18,19 +18,20 @@ import {
 // check here is an explicit refreshNow against scripted Cloud KMS answers.
 
 const key = scriptedKeyUri
-const probeDenied = `Cloud KMS encrypt on ${key}: PERMISSION_DENIED: no encrypt; ` +
+const probeDenied =
+  `Cloud KMS encrypt on ${key}: PERMISSION_DENIED: no encrypt; ` +
   `grant the plugin's service account cloudkms.cryptoKeyVersions.useToEncrypt on the key (role roles/cloudkms.cryptoKeyEncrypterDecrypter)`
 const noPrimary = `${key} has no primary version; create or restore one`
 
 describe("key version tracker log", () => {
   it.effect("logs version changes, new problems and recovery exactly once each", () => {
     const logs = capturingLogs()
-    return Effect.gen(function*() {
+    return Effect.gen(function* () {
       const scripted = scriptedApi()
       scripted.getCryptoKey = () => keyWithPrimary(1)
       const tracker = yield* makeKeyVersionTracker(scripted.api, trackerConfig())
       const step = (expected: string | undefined, newLines: ReadonlyArray<string>) =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const before = logs.lines.length
           assert.strictEqual(yield* tracker.refreshNow(undefined), expected)
           assert.deepStrictEqual(logs.messages().slice(before), newLines)
@@ -65,7 +66,7 @@ describe("key version tracker log", () => {
 
   it.effect("a refused GetCryptoKey falls back to the Encrypt probe, says so once with the reason, and sticks to the probe", () => {
     const logs = capturingLogs()
-    return Effect.gen(function*() {
+    return Effect.gen(function* () {
       const scripted = scriptedApi()
       scripted.getCryptoKey = denied("Permission 'cloudkms.cryptoKeys.get' denied")
       scripted.encrypt = () => probeAnswer(1)
@@ -77,8 +78,8 @@ describe("key version tracker log", () => {
       assert.deepStrictEqual(scripted.calls, { getCryptoKey: 1, encrypt: 3 })
       assert.deepStrictEqual(logs.messages(), [
         `GetCryptoKey failed (Cloud KMS getCryptoKey on ${key}: PERMISSION_DENIED: Permission 'cloudkms.cryptoKeys.get' denied; ` +
-        `grant the plugin's service account cloudkms.cryptoKeys.get on the key (role roles/cloudkms.cryptoKeyEncrypterDecrypter)): ` +
-        `learning the key version with an Encrypt probe instead`,
+          `grant the plugin's service account cloudkms.cryptoKeys.get on the key (role roles/cloudkms.cryptoKeyEncrypterDecrypter)): ` +
+          `learning the key version with an Encrypt probe instead`,
         `new data is wrapped with ${scriptedVersion(1)}`,
         `new data is wrapped with ${scriptedVersion(2)}`
       ])
@@ -87,7 +88,7 @@ describe("key version tracker log", () => {
 
   it.effect("a GetCryptoKey answer about another key is refused (integrity), and the probe answers instead", () => {
     const logs = capturingLogs()
-    return Effect.gen(function*() {
+    return Effect.gen(function* () {
       const scripted = scriptedApi()
       scripted.getCryptoKey = () => Promise.resolve({ name: `${key}-other` })
       scripted.encrypt = () => probeAnswer(4)

@@ -11,7 +11,7 @@ import { denied, keyWithPrimary, scriptedApi, trackerConfig } from "../../suppor
 
 describe("key version tracker schedule", () => {
   it.effect("a healthy key is checked again after the refresh interval, not sooner", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const scripted = scriptedApi()
       scripted.getCryptoKey = () => keyWithPrimary(1)
       yield* makeKeyVersionTracker(scripted.api, trackerConfig())
@@ -20,20 +20,22 @@ describe("key version tracker schedule", () => {
       assert.strictEqual(scripted.calls.getCryptoKey, 1)
       yield* TestClock.adjust(60_000 - retryAfterFailureMillis)
       assert.strictEqual(scripted.calls.getCryptoKey, 2)
-    }).pipe(Effect.provide(Logger.layer([]))))
+    }).pipe(Effect.provide(Logger.layer([])))
+  )
 
   it.effect("a key whose primary is disabled is checked again after 10 s", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const scripted = scriptedApi()
       scripted.getCryptoKey = () => keyWithPrimary(1, "DISABLED")
       yield* makeKeyVersionTracker(scripted.api, trackerConfig())
       assert.strictEqual(scripted.calls.getCryptoKey, 1)
       yield* TestClock.adjust(retryAfterFailureMillis)
       assert.strictEqual(scripted.calls.getCryptoKey, 2)
-    }).pipe(Effect.provide(Logger.layer([]))))
+    }).pipe(Effect.provide(Logger.layer([])))
+  )
 
   it.effect("a failed check is retried after 10 s", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const scripted = scriptedApi()
       scripted.getCryptoKey = denied("no get")
       scripted.encrypt = denied("no encrypt")
@@ -42,5 +44,6 @@ describe("key version tracker schedule", () => {
       assert.strictEqual(scripted.calls.getCryptoKey, 1)
       yield* TestClock.adjust(retryAfterFailureMillis)
       assert.strictEqual(scripted.calls.getCryptoKey, 2)
-    }).pipe(Effect.provide(Logger.layer([]))))
+    }).pipe(Effect.provide(Logger.layer([])))
+  )
 })

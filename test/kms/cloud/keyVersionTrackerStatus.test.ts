@@ -21,16 +21,18 @@ const key = scriptedKeyUri
 
 /** Status after the first check of a key whose GetCryptoKey answers `answer`. */
 const statusFor = (answer: CryptoKey) =>
-  Effect.scoped(Effect.gen(function*() {
-    const scripted = scriptedApi()
-    scripted.getCryptoKey = () => Promise.resolve(answer)
-    const tracker = yield* makeKeyVersionTracker(scripted.api, trackerConfig())
-    return yield* tracker.status
-  })).pipe(Effect.provide(Logger.layer([])))
+  Effect.scoped(
+    Effect.gen(function* () {
+      const scripted = scriptedApi()
+      scripted.getCryptoKey = () => Promise.resolve(answer)
+      const tracker = yield* makeKeyVersionTracker(scripted.api, trackerConfig())
+      return yield* tracker.status
+    })
+  ).pipe(Effect.provide(Logger.layer([])))
 
 describe("key version tracker status", () => {
   it.effect("before the first check has answered, start goes on after 3 s and Status says no check has completed", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const scripted = scriptedApi()
       scripted.getCryptoKey = () => new Promise(() => {})
       const starting = yield* Effect.forkChild(makeKeyVersionTracker(scripted.api, trackerConfig()))
@@ -38,10 +40,11 @@ describe("key version tracker status", () => {
       const tracker = yield* Fiber.join(starting)
       assert.deepStrictEqual(yield* tracker.status, { keyVersion: undefined, problem: `no check of ${key} has completed yet` })
       assert.isUndefined(yield* tracker.current)
-    }))
+    })
+  )
 
   it.effect("an enabled primary is the current version; any other state is a problem naming it", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       assert.deepStrictEqual(yield* statusFor({ name: key, primary: { name: scriptedVersion(3), state: "ENABLED" } }), {
         keyVersion: scriptedVersion(3),
         problem: undefined
@@ -59,7 +62,8 @@ describe("key version tracker status", () => {
         keyVersion: scriptedVersion(3),
         problem: `primary version ${scriptedVersion(3)} is in no known state; enable it or choose another primary`
       })
-    }))
+    })
+  )
 
   it.live("property: a primary that is not a version of the key means no usable version", () =>
     Effect.promise(() =>
@@ -71,7 +75,9 @@ describe("key version tracker status", () => {
             fc.constant<CryptoKey["primary"]>({ state: "ENABLED" }),
             fc.constant<CryptoKey["primary"]>({ name: null, state: "ENABLED" }),
             fc.string().map((name): CryptoKey["primary"] => ({ name, state: "ENABLED" })),
-            fc.integer({ min: 1, max: 99 }).map((n): CryptoKey["primary"] => ({ name: `${key}-b/cryptoKeyVersions/${n}`, state: "ENABLED" }))
+            fc
+              .integer({ min: 1, max: 99 })
+              .map((n): CryptoKey["primary"] => ({ name: `${key}-b/cryptoKeyVersions/${n}`, state: "ENABLED" }))
           ),
           async (primary) => {
             const status = await Effect.runPromise(statusFor(primary === undefined ? { name: key } : { name: key, primary }))
@@ -80,24 +86,28 @@ describe("key version tracker status", () => {
         ),
         { numRuns: 60 }
       )
-    ))
+    )
+  )
 
   it.effect("each check records its time as Unix seconds", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const registry = new Map()
       const before = (yield* Clock.currentTimeMillis) / 1000
-      yield* Effect.scoped(Effect.gen(function*() {
-        const scripted = scriptedApi()
-        scripted.getCryptoKey = () => keyWithPrimary(1)
-        yield* makeKeyVersionTracker(scripted.api, trackerConfig())
-      })).pipe(Effect.provideService(Metric.MetricRegistry, registry))
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const scripted = scriptedApi()
+          scripted.getCryptoKey = () => keyWithPrimary(1)
+          yield* makeKeyVersionTracker(scripted.api, trackerConfig())
+        })
+      ).pipe(Effect.provideService(Metric.MetricRegistry, registry))
       const after = (yield* Clock.currentTimeMillis) / 1000
       const { value } = yield* Effect.provideService(Metric.value(kmsLastCheck), Metric.MetricRegistry, registry)
       assert.isTrue(value >= before && value <= after, `${value} not in [${before}, ${after}]`)
-    }))
+    })
+  )
 
   it.effect("refreshNow without a deadline waits for the check, however long it takes", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const scripted = scriptedApi()
       scripted.getCryptoKey = () => keyWithPrimary(1)
       const tracker = yield* makeKeyVersionTracker(scripted.api, trackerConfig())
@@ -115,17 +125,19 @@ describe("key version tracker status", () => {
       assert.isUndefined(refreshing.pollUnsafe())
       answer({ name: key, primary: { name: scriptedVersion(2), state: "ENABLED" } })
       assert.strictEqual(yield* Fiber.join(refreshing), scriptedVersion(2))
-    }))
+    })
+  )
 
   it.effect("refreshNow with a deadline answers what is known by the deadline (less the margin); the check goes on", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const scripted = scriptedApi()
       scripted.getCryptoKey = () => keyWithPrimary(1)
       const tracker = yield* makeKeyVersionTracker(scripted.api, trackerConfig())
       let answer: (key: CryptoKey) => void = () => {}
-      scripted.getCryptoKey = () => new Promise((resolve) => {
-        answer = resolve
-      })
+      scripted.getCryptoKey = () =>
+        new Promise((resolve) => {
+          answer = resolve
+        })
       // 10 s budget: 1 s margin, 9 s of waiting.
       const refreshing = yield* Effect.forkChild(tracker.refreshNow((yield* Clock.currentTimeMillis) + 10_000))
       yield* TestClock.adjust("8 seconds")
@@ -136,5 +148,6 @@ describe("key version tracker status", () => {
       answer({ name: key, primary: { name: scriptedVersion(2), state: "ENABLED" } })
       scripted.getCryptoKey = () => keyWithPrimary(2)
       assert.strictEqual(yield* tracker.refreshNow(undefined), scriptedVersion(2))
-    }))
+    })
+  )
 })

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto"
-import { status } from "@grpc/grpc-js"
 import { assert, describe, it } from "@effect/vitest"
+import { status } from "@grpc/grpc-js"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -28,28 +28,32 @@ const flags = {
 }
 const deadlineMillis = 3_000
 
-const plugin = InProcessPlugin.layer({ backend: "cloud", flags, clientTimeoutMillis: deadlineMillis }).pipe(Layer.provideMerge(FakeCloud.layer))
+const plugin = InProcessPlugin.layer({ backend: "cloud", flags, clientTimeoutMillis: deadlineMillis }).pipe(
+  Layer.provideMerge(FakeCloud.layer)
+)
 
 const codeOf = (error: { readonly code: number }) => statusName(error.code)
 
 describe("--kms-qps-limit against a Cloud KMS quota", () => {
   it.live("below the quota: Cloud KMS refuses nothing; each caller gets OK or our RESOURCE_EXHAUSTED before its deadline", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const fake = yield* FakeCloud
       const { client } = yield* InProcessPlugin
       fake.setQuota({ callsPerSecond: quotaPerSecond })
       fake.resetCounters()
       const seeds = Array.from({ length: 60 }, () => randomBytes(32))
-      const encrypted = yield* Effect.forEach(seeds, (plaintext) => Effect.result(client.v2Encrypt({ plaintext })), { concurrency: "unbounded" })
-      const encryptCodes = encrypted.map((r) => r._tag === "Success" ? "OK" : codeOf(r.failure))
+      const encrypted = yield* Effect.forEach(seeds, (plaintext) => Effect.result(client.v2Encrypt({ plaintext })), {
+        concurrency: "unbounded"
+      })
+      const encryptCodes = encrypted.map((r) => (r._tag === "Success" ? "OK" : codeOf(r.failure)))
       // Then Decrypts of what was wrapped, all at once, through the same limit.
-      const wrapped = encrypted.flatMap((r, i) => r._tag === "Success" ? [{ answer: r.success, seed: seeds[i] }] : [])
+      const wrapped = encrypted.flatMap((r, i) => (r._tag === "Success" ? [{ answer: r.success, seed: seeds[i] }] : []))
       const decrypted = yield* Effect.forEach(
         wrapped,
         ({ answer }) => Effect.result(client.v2Decrypt({ ciphertext: answer.ciphertext, keyId: answer.keyId })),
         { concurrency: "unbounded" }
       )
-      const decryptCodes = decrypted.map((r) => r._tag === "Success" ? "OK" : codeOf(r.failure))
+      const decryptCodes = decrypted.map((r) => (r._tag === "Success" ? "OK" : codeOf(r.failure)))
 
       assert.strictEqual(fake.quotaRefusals(), 0, "Cloud KMS refused a call")
       for (const code of [...encryptCodes, ...decryptCodes]) assert.oneOf(code, ["OK", statusName(status.RESOURCE_EXHAUSTED)])
@@ -61,5 +65,6 @@ describe("--kms-qps-limit against a Cloud KMS quota", () => {
       decrypted.forEach((r, i) => {
         if (r._tag === "Success") assert.deepStrictEqual(Buffer.from(r.success.plaintext), wrapped[i]?.seed)
       })
-    }).pipe(Effect.provide(plugin)))
+    }).pipe(Effect.provide(plugin))
+  )
 })

@@ -1,15 +1,15 @@
-import { status } from "@grpc/grpc-js"
 import { assert, beforeEach, describe, it } from "@effect/vitest"
+import { status } from "@grpc/grpc-js"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import * as fc from "fast-check"
+import type { RetryPolicy } from "../../../src/config/PluginConfig.ts"
 import type { AttemptLimits } from "../../../src/kms/cloud/CloudKmsClient.ts"
 import { answerMarginFor, answerMarginMillis } from "../../../src/kms/cloud/Deadline.ts"
 import { retryingCall } from "../../../src/kms/cloud/RetryingCall.ts"
-import type { RetryPolicy } from "../../../src/config/PluginConfig.ts"
-import { attempt } from "../../support/cloudScriptedApi.ts"
 import { advance, grpcError, testPolicy, useVirtualTime, virtualClock, virtualNow } from "../../support/cloudScripted.ts"
+import { attempt } from "../../support/cloudScriptedApi.ts"
 import { capturingLogs } from "../../support/logCapture.ts"
 
 // How one Cloud KMS call is bounded by the caller's deadline: each attempt's
@@ -37,16 +37,20 @@ const scripted = (
   const limits: Array<AttemptLimits> = []
   const logs = capturingLogs()
   const { clock } = virtualClock(overshootMillis)
-  const outcome = retryingCall(policy, { deadline }, {
-    operation: "encrypt",
-    resource,
-    send: (limits_) =>
-      attempt(() => {
-        limits.push(limits_)
-        return script(limits.length)
-      }),
-    verify: (response: string) => Result.succeed(response)
-  }).pipe(logs.provide, Effect.provideService(Clock.Clock, clock))
+  const outcome = retryingCall(
+    policy,
+    { deadline },
+    {
+      operation: "encrypt",
+      resource,
+      send: (limits_) =>
+        attempt(() => {
+          limits.push(limits_)
+          return script(limits.length)
+        }),
+      verify: (response: string) => Result.succeed(response)
+    }
+  ).pipe(logs.provide, Effect.provideService(Clock.Clock, clock))
   return { limits, logs, outcome }
 }
 
@@ -57,52 +61,76 @@ describe("answer margin", () => {
     assert.strictEqual(answerMarginFor(500), answerMarginMillis)
     assert.strictEqual(answerMarginFor(1_000), 100)
     assert.strictEqual(answerMarginFor(5_000), 500)
-    fc.assert(fc.property(fc.double({ min: 0, max: 1e9, noNaN: true }), (budget) => {
-      const margin = answerMarginFor(budget)
-      return margin >= answerMarginMillis && margin >= budget / 10 && (margin === answerMarginMillis || margin === budget / 10)
-    }))
+    fc.assert(
+      fc.property(fc.double({ min: 0, max: 1e9, noNaN: true }), (budget) => {
+        const margin = answerMarginFor(budget)
+        return margin >= answerMarginMillis && margin >= budget / 10 && (margin === answerMarginMillis || margin === budget / 10)
+      })
+    )
   })
 })
 
 describe("attempt bounds", () => {
   it.live("an attempt's timeout is the attempt timeout, or what is left before the margin, whichever is less", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const now = virtualNow()
       const plenty = scripted(testPolicy({ attemptTimeoutMillis: 300 }), now + 10_000, () => Promise.resolve("ok"))
       assert.strictEqual(yield* plenty.outcome, "ok")
-      assert.deepStrictEqual(plenty.limits.map((l) => l.timeoutMillis), [300])
+      assert.deepStrictEqual(
+        plenty.limits.map((l) => l.timeoutMillis),
+        [300]
+      )
       // 1 s budget: 100 ms margin, 900 ms left.
       const short = scripted(testPolicy({ attemptTimeoutMillis: 5_000 }), now + 1_000, () => Promise.resolve("ok"))
       yield* short.outcome
-      assert.deepStrictEqual(short.limits.map((l) => l.timeoutMillis), [900])
+      assert.deepStrictEqual(
+        short.limits.map((l) => l.timeoutMillis),
+        [900]
+      )
       // Whole milliseconds: 1234 - 123.4 = 1110.6.
       const odd = scripted(testPolicy({ attemptTimeoutMillis: 5_000 }), now + 1_234, () => Promise.resolve("ok"))
       yield* odd.outcome
-      assert.deepStrictEqual(odd.limits.map((l) => l.timeoutMillis), [1_110])
-    }))
+      assert.deepStrictEqual(
+        odd.limits.map((l) => l.timeoutMillis),
+        [1_110]
+      )
+    })
+  )
 
   it.live("property: the first attempt's timeout is floor(min(attempt timeout, budget - margin))", () =>
     Effect.promise(() =>
       fc.assert(
-        fc.asyncProperty(fc.integer({ min: 150, max: 1_000_000 }), fc.integer({ min: 1, max: 100_000 }), async (budget, attemptTimeoutMillis) => {
-          const run = scripted(testPolicy({ attemptTimeoutMillis }), virtualNow() + budget, () => Promise.resolve("ok"))
-          await Effect.runPromise(run.outcome)
-          assert.deepStrictEqual(run.limits.map((l) => l.timeoutMillis), [Math.floor(Math.min(attemptTimeoutMillis, budget - answerMarginFor(budget)))])
-        }),
+        fc.asyncProperty(
+          fc.integer({ min: 150, max: 1_000_000 }),
+          fc.integer({ min: 1, max: 100_000 }),
+          async (budget, attemptTimeoutMillis) => {
+            const run = scripted(testPolicy({ attemptTimeoutMillis }), virtualNow() + budget, () => Promise.resolve("ok"))
+            await Effect.runPromise(run.outcome)
+            assert.deepStrictEqual(
+              run.limits.map((l) => l.timeoutMillis),
+              [Math.floor(Math.min(attemptTimeoutMillis, budget - answerMarginFor(budget)))]
+            )
+          }
+        ),
         { numRuns: 50 }
       )
-    ))
+    )
+  )
 
   it.live("without a caller deadline the call is bounded by --kms-call-timeout", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       // 5 s call timeout: 500 ms margin, 4500 ms left for the attempt.
       const run = scripted(testPolicy({ attemptTimeoutMillis: 60_000, callTimeoutMillis: 5_000 }), undefined, () => Promise.resolve("ok"))
       yield* run.outcome
-      assert.deepStrictEqual(run.limits.map((l) => l.timeoutMillis), [4_500])
-    }))
+      assert.deepStrictEqual(
+        run.limits.map((l) => l.timeoutMillis),
+        [4_500]
+      )
+    })
+  )
 
   it.live("an attempt shorter than 50 ms is not made: DeadlineExceeded names the operation and resource", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const now = virtualNow()
       // 149 ms budget: 100 ms margin leaves 49 ms.
       const tooShort = scripted(testPolicy(), now + 149, () => Promise.resolve("ok"))
@@ -116,13 +144,17 @@ describe("attempt bounds", () => {
       // 150 ms budget leaves exactly 50 ms: one attempt of 50 ms.
       const justEnough = scripted(testPolicy(), now + 150, () => Promise.resolve("ok"))
       assert.strictEqual(yield* justEnough.outcome, "ok")
-      assert.deepStrictEqual(justEnough.limits.map((l) => l.timeoutMillis), [50])
-    }))
+      assert.deepStrictEqual(
+        justEnough.limits.map((l) => l.timeoutMillis),
+        [50]
+      )
+    })
+  )
 })
 
 describe("retries within the deadline", () => {
   it.live("no retry when the next backoff, a 50 ms attempt and the margin no longer fit before the deadline", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       // 1 s budget, 100 ms margin. The first attempt takes 830 ms: a 8-12 ms
       // backoff + 50 + 100 still fits (<= 992 ms). The second fails at once:
       // a 16-24 ms backoff + 50 + 100 no longer does (>= 1004 ms).
@@ -135,25 +167,29 @@ describe("retries within the deadline", () => {
       assert.strictEqual(error.message, `Cloud KMS encrypt on ${resource}: UNAVAILABLE: down`)
       assert.strictEqual(run.limits.length, 2)
       assert.deepStrictEqual(run.logs.messages(), ["retrying Cloud KMS encrypt after UNAVAILABLE"])
-    }))
+    })
+  )
 
   it.live("when a late wake-up leaves no time for another attempt, the answer is the last attempt's error, not a deadline error", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       // The backoff is due at ~10 ms but the process wakes 850 ms late: 40 ms left.
       const run = scripted(testPolicy(), virtualNow() + 1_000, unavailable, 850)
       const error = yield* Effect.flip(run.outcome)
       assert.strictEqual(error._tag, "KmsUnavailable")
       assert.strictEqual(error.message, `Cloud KMS encrypt on ${resource}: UNAVAILABLE: down`)
       assert.strictEqual(run.limits.length, 1)
-    }))
+    })
+  )
 
   it.live("attempts that time out end in KmsUnavailable saying how long the last one waited", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const run = scripted(testPolicy({ maxAttempts: 2, attemptTimeoutMillis: 300 }), virtualNow() + 10_000, () =>
-        Promise.reject(grpcError(status.DEADLINE_EXCEEDED, "Deadline exceeded")))
+        Promise.reject(grpcError(status.DEADLINE_EXCEEDED, "Deadline exceeded"))
+      )
       const error = yield* Effect.flip(run.outcome)
       assert.strictEqual(error._tag, "KmsUnavailable")
       assert.strictEqual(error.message, `Cloud KMS encrypt on ${resource}: no answer to any attempt (the last waited 300ms)`)
       assert.deepStrictEqual(run.logs.messages(), ["retrying Cloud KMS encrypt after ATTEMPT_TIMEOUT"])
-    }))
+    })
+  )
 })

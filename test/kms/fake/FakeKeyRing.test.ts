@@ -23,17 +23,19 @@ const failure = (result: Result.Result<unknown, { readonly _tag: string; readonl
 describe("fake key ring", () => {
   it("seal/open round trip; the version travels in the ciphertext header; nonces differ (P)", () => {
     const key = newCryptoKey(name)
-    fc.assert(fc.property(fc.uint8Array({ minLength: 1, maxLength: 512 }), (plaintext) => {
-      const a = seal(key, plaintext)
-      const b = seal(key, plaintext)
-      assert.notDeepEqual(a.ciphertext, b.ciphertext)
-      assert.deepStrictEqual(a.keyVersion, { cryptoKey: name, version: 1 })
-      assert.strictEqual(a.ciphertext.readUInt8(0), 1)
-      assert.strictEqual(a.ciphertext.readUInt32BE(1), 1)
-      assert.strictEqual(a.ciphertext.length, plaintext.length + 33)
-      assert.deepStrictEqual(Result.getOrThrow(open(key, a.ciphertext, undefined)), Buffer.from(plaintext))
-      assert.deepStrictEqual(Result.getOrThrow(open(key, a.ciphertext, 1)), Buffer.from(plaintext))
-    }))
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 1, maxLength: 512 }), (plaintext) => {
+        const a = seal(key, plaintext)
+        const b = seal(key, plaintext)
+        assert.notDeepEqual(a.ciphertext, b.ciphertext)
+        assert.deepStrictEqual(a.keyVersion, { cryptoKey: name, version: 1 })
+        assert.strictEqual(a.ciphertext.readUInt8(0), 1)
+        assert.strictEqual(a.ciphertext.readUInt32BE(1), 1)
+        assert.strictEqual(a.ciphertext.length, plaintext.length + 33)
+        assert.deepStrictEqual(Result.getOrThrow(open(key, a.ciphertext, undefined)), Buffer.from(plaintext))
+        assert.deepStrictEqual(Result.getOrThrow(open(key, a.ciphertext, 1)), Buffer.from(plaintext))
+      })
+    )
   })
 
   it("rotation adds the next version and makes it primary; old versions still open; the key it came from is unchanged", () => {
@@ -68,9 +70,18 @@ describe("fake key ring", () => {
   it("refuses: another key's ciphertext, a key_id naming another version, short or unknown-format data, a missing or disabled version", () => {
     const key = newCryptoKey(name)
     const sealed = seal(key, Buffer.from("x")).ciphertext
-    assert.strictEqual(failure(open(newCryptoKey(other), sealed, undefined)), `InvalidCiphertext: ciphertext failed authentication under ${other}: corrupted, or made by another key`)
-    assert.strictEqual(failure(open(key, sealed, 2)), `InvalidCiphertext: key_id names version 2 of ${name}, but the ciphertext was not made with it`)
-    assert.strictEqual(failure(open(key, sealed.subarray(0, minimumCiphertextLength - 1), undefined)), `InvalidCiphertext: ciphertext was not made by fake key ${name}`)
+    assert.strictEqual(
+      failure(open(newCryptoKey(other), sealed, undefined)),
+      `InvalidCiphertext: ciphertext failed authentication under ${other}: corrupted, or made by another key`
+    )
+    assert.strictEqual(
+      failure(open(key, sealed, 2)),
+      `InvalidCiphertext: key_id names version 2 of ${name}, but the ciphertext was not made with it`
+    )
+    assert.strictEqual(
+      failure(open(key, sealed.subarray(0, minimumCiphertextLength - 1), undefined)),
+      `InvalidCiphertext: ciphertext was not made by fake key ${name}`
+    )
     const otherFormat = Buffer.from(sealed)
     otherFormat[0] = 2
     assert.strictEqual(failure(open(key, otherFormat, undefined)), `InvalidCiphertext: ciphertext was not made by fake key ${name}`)
@@ -78,8 +89,14 @@ describe("fake key ring", () => {
     unknownVersion.writeUInt32BE(7, 1)
     assert.strictEqual(failure(open(key, unknownVersion, undefined)), `InvalidCiphertext: ${name}/cryptoKeyVersions/7 does not exist`)
     const disabled = withVersionState(key, 1, "DISABLED") ?? key
-    assert.strictEqual(failure(open(disabled, sealed, undefined)), `KeyUnusable: ${name}/cryptoKeyVersions/1 is DISABLED; enable it, or rotate to a new primary version`)
-    assert.strictEqual(failure(sealWithPrimary(disabled, Buffer.from("y"))), `KeyUnusable: ${name}/cryptoKeyVersions/1 is DISABLED; enable it, or rotate to a new primary version`)
+    assert.strictEqual(
+      failure(open(disabled, sealed, undefined)),
+      `KeyUnusable: ${name}/cryptoKeyVersions/1 is DISABLED; enable it, or rotate to a new primary version`
+    )
+    assert.strictEqual(
+      failure(sealWithPrimary(disabled, Buffer.from("y"))),
+      `KeyUnusable: ${name}/cryptoKeyVersions/1 is DISABLED; enable it, or rotate to a new primary version`
+    )
   })
 
   it("the smallest ciphertext that can open holds one byte", () => {
@@ -89,7 +106,7 @@ describe("fake key ring", () => {
     assert.strictEqual(Result.getOrThrow(open(key, sealed, undefined)).toString(), "z")
   })
 
-  it("the ciphertext is AES-256-GCM over \"k8s-cloudkms-plugin fake kms|<key>|<version>\" as associated data", () => {
+  it('the ciphertext is AES-256-GCM over "k8s-cloudkms-plugin fake kms|<key>|<version>" as associated data', () => {
     const key = newCryptoKey(name)
     const material = key.versions.get(1)?.material ?? new Uint8Array()
     const sealed = seal(key, Buffer.from("bound")).ciphertext
@@ -100,6 +117,9 @@ describe("fake key ring", () => {
     assert.strictEqual(Buffer.concat([decipher.update(sealed.subarray(17, sealed.length - 16)), decipher.final()]).toString(), "bound")
     // The same key material under another key name does not open it.
     const twin = { name: other, primary: 1, versions: new Map([[1, keyVersion(1, material, "ENABLED")]]) }
-    assert.strictEqual(failure(open(twin, sealed, undefined)), `InvalidCiphertext: ciphertext failed authentication under ${other}: corrupted, or made by another key`)
+    assert.strictEqual(
+      failure(open(twin, sealed, undefined)),
+      `InvalidCiphertext: ciphertext failed authentication under ${other}: corrupted, or made by another key`
+    )
   })
 })

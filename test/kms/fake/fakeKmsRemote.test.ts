@@ -12,7 +12,7 @@ const limits = { deadline: undefined }
 
 describe("fake backend as a remote KMS", () => {
   it.effect("--fake-latency: Encrypt and Decrypt answer after exactly that delay", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { kms } = yield* fakeKms({ fakeLatency: Option.some("200ms") })
       const encrypting = yield* Effect.forkChild(kms.encrypt(Buffer.from("x"), limits), { startImmediately: true })
       yield* TestClock.adjust("199 millis")
@@ -24,18 +24,21 @@ describe("fake backend as a remote KMS", () => {
       assert.isUndefined(decrypting.pollUnsafe())
       yield* TestClock.adjust("1 millis")
       assert.strictEqual(Buffer.from(yield* Fiber.join(decrypting)).toString(), "x")
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped)
+  )
 
   it.effect("without --fake-latency: answers at once, the test clock never moving", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { kms } = yield* fakeKms()
       const encrypting = yield* Effect.forkChild(kms.encrypt(Buffer.from("x"), limits), { startImmediately: true })
       assert.isDefined(encrypting.pollUnsafe())
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped)
+  )
 
   it.effect("reports no missing permissions", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { kms } = yield* fakeKms()
       assert.deepStrictEqual(yield* kms.missingPermissions, [])
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped)
+  )
 })

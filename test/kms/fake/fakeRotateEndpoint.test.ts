@@ -11,7 +11,7 @@ import { InProcessPlugin } from "../../support/InProcessPlugin.ts"
 
 describe("POST /fake/rotate (fake backend)", () => {
   it.live("answers the new primary version; Status and Encrypt move to it", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { client, url } = yield* InProcessPlugin
       assert.deepStrictEqual(yield* post(`${url}/fake/rotate`), { status: 200, body: `${keyA}/cryptoKeyVersions/2\n` })
       assert.deepStrictEqual(yield* post(`${url}/fake/rotate`), { status: 200, body: `${keyA}/cryptoKeyVersions/3\n` })
@@ -21,10 +21,11 @@ describe("POST /fake/rotate (fake backend)", () => {
       const get = yield* Effect.promise(() => fetch(`${url}/fake/rotate`))
       assert.strictEqual(get.status, 404)
       assert.deepStrictEqual(yield* post(`${url}/fake/rotate`), { status: 200, body: `${keyA}/cryptoKeyVersions/4\n` })
-    }).pipe(Effect.provide(InProcessPlugin.layer({ health: true, flags: { keyUri: Option.some(keyA) } }))))
+    }).pipe(Effect.provide(InProcessPlugin.layer({ health: true, flags: { keyUri: Option.some(keyA) } })))
+  )
 
   it.live("kms_plugin_key_version_info follows the rotation: one series, for the current version; the old one is gone", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const { metricsUrl, url } = yield* InProcessPlugin
       const info = (text: string) => text.split("\n").filter((line) => line.startsWith("kms_plugin_key_version_info{"))
       const before = (yield* httpGet(`${metricsUrl}/metrics`)).body
@@ -33,5 +34,6 @@ describe("POST /fake/rotate (fake backend)", () => {
       const after = (yield* httpGet(`${metricsUrl}/metrics`)).body
       assert.deepStrictEqual(info(after), [`kms_plugin_key_version_info{key="${keyA}",version="2"} 1`])
       assert.isUndefined(sample(after, "kms_plugin_key_version_info", { version: "1" }))
-    }).pipe(Effect.provide(InProcessPlugin.layer({ health: true, flags: { keyUri: Option.some(keyA) } }))))
+    }).pipe(Effect.provide(InProcessPlugin.layer({ health: true, flags: { keyUri: Option.some(keyA) } })))
+  )
 })

@@ -21,12 +21,12 @@ const parseValue = (raw: string): string | undefined => {
     const c = raw[i] ?? ""
     if (c === "\\") {
       const next = raw[i + 1]
-      const escaped = next === "n" ? "\n" : next === "t" ? "\t" : next === "b" ? "\b" : next === "\"" || next === "\\" ? next : undefined
+      const escaped = next === "n" ? "\n" : next === "t" ? "\t" : next === "b" ? "\b" : next === '"' || next === "\\" ? next : undefined
       if (escaped === undefined) return undefined
       out += pendingSpace + escaped
       pendingSpace = ""
       i++
-    } else if (c === "\"") {
+    } else if (c === '"') {
       out += pendingSpace
       pendingSpace = ""
       quoted = !quoted
@@ -91,4 +91,5 @@ const tokenSourceOf = (file: string, text: string): Result.Result<HostedMasterTo
  */
 export const readGceConfig = (file: string): Effect.Effect<HostedMasterTokenSource | undefined, UnusableFile> =>
   Effect.flatMap(readOperatorFile(file, { private: false }), (text) =>
-    Effect.fromResult(Result.mapError(tokenSourceOf(file, text), (message) => new UnusableFile({ message, missing: false }))))
+    Effect.fromResult(Result.mapError(tokenSourceOf(file, text), (message) => new UnusableFile({ message, missing: false })))
+  )

@@ -1,4 +1,3 @@
-import type { OAuth2Client } from "google-auth-library"
 import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
@@ -6,6 +5,7 @@ import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import type { OAuth2Client } from "google-auth-library"
 import type { HostedMasterTokenSource } from "./GceConfig.ts"
 
 // Credentials of a GKE hosted master (the Go plugin's altTokenSource): POST
@@ -44,14 +44,19 @@ export const metadataServerToken = (): MetadataToken => {
   }
 }
 
-export const fetchHostedMasterToken = (source: HostedMasterTokenSource, metadataToken: MetadataToken): Effect.Effect<AccessToken, TokenError> =>
+export const fetchHostedMasterToken = (
+  source: HostedMasterTokenSource,
+  metadataToken: MetadataToken
+): Effect.Effect<AccessToken, TokenError> =>
   Effect.tryPromise({
     try: async (signal) => {
       let vmToken: string
       try {
         vmToken = await metadataToken()
       } catch (error) {
-        throw new TokenError({ message: `cannot get the VM's token from the metadata server: ${error instanceof Error ? error.message : String(error)}` })
+        throw new TokenError({
+          message: `cannot get the VM's token from the metadata server: ${error instanceof Error ? error.message : String(error)}`
+        })
       }
       const response = await fetch(source.tokenUrl, {
         method: "POST",
@@ -71,7 +76,9 @@ export const fetchHostedMasterToken = (source: HostedMasterTokenSource, metadata
       return { token: reply.accessToken, expiresAt: Date.parse(reply.expireTime) }
     },
     catch: (error) =>
-      error instanceof TokenError ? error : new TokenError({ message: `token-url: ${error instanceof Error ? error.message : String(error)}` })
+      error instanceof TokenError
+        ? error
+        : new TokenError({ message: `token-url: ${error instanceof Error ? error.message : String(error)}` })
   })
 
 /** Refresh this long before expiry: 5 minutes, or a fifth of a short-lived token's life. */
@@ -85,7 +92,7 @@ export const hostedMasterAuthClient = (
   source: HostedMasterTokenSource,
   metadataToken: MetadataToken = metadataServerToken()
 ): Effect.Effect<OAuth2Client, TokenError, Scope.Scope> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const fetchToken = fetchHostedMasterToken(source, metadataToken)
     const current = yield* Ref.make(yield* fetchToken)
     const { OAuth2Client } = yield* Effect.promise(() => import("google-auth-library"))
@@ -101,20 +108,21 @@ export const hostedMasterAuthClient = (
     // Only reached if the background refresh fell behind (e.g. token-url was
     // down); runs with this layer's services (its logger and clock included).
     const runPromise = Effect.runPromiseWith(yield* Effect.context<never>())
-    client.refreshHandler = () =>
-      runPromise(refreshNow).then((token) => ({ access_token: token.token, expiry_date: token.expiresAt }))
+    client.refreshHandler = () => runPromise(refreshNow).then((token) => ({ access_token: token.token, expiry_date: token.expiresAt }))
 
     const untilRefreshDue = Effect.flatMap(lifetime, (left) => Effect.sleep(Math.max(0, left - refreshAheadMillis(left))))
-    yield* Effect.forkScoped(Effect.forever(
-      Effect.andThen(
-        untilRefreshDue,
-        refreshNow.pipe(
-          Effect.tapError((error) => Effect.logWarning(`refreshing the hosted-master token: ${error.message}; retrying`)),
-          Effect.retry(Schedule.min([Schedule.exponential("1 second"), Schedule.spaced("30 seconds")]).pipe(Schedule.jittered)),
-          Effect.ignore
+    yield* Effect.forkScoped(
+      Effect.forever(
+        Effect.andThen(
+          untilRefreshDue,
+          refreshNow.pipe(
+            Effect.tapError((error) => Effect.logWarning(`refreshing the hosted-master token: ${error.message}; retrying`)),
+            Effect.retry(Schedule.min([Schedule.exponential("1 second"), Schedule.spaced("30 seconds")]).pipe(Schedule.jittered)),
+            Effect.ignore
+          )
         )
       )
-    ))
+    )
     yield* Effect.logInfo(`hosted-master credentials from token-url, refreshed ahead of expiry`)
     return client
   })

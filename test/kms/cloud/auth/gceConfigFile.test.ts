@@ -13,7 +13,7 @@ import { tempDir } from "../../../support/tempDir.ts"
 const readResult = (file: string) => Effect.result(Effect.mapError(readGceConfig(file), (error) => error.message))
 
 const withFile = (text: string) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const file = path.join(yield* tempDir, "gce.conf")
     fs.writeFileSync(file, text)
     return { file, read: yield* readResult(file) }
@@ -21,29 +21,36 @@ const withFile = (text: string) =>
 
 describe("--gce-config file", () => {
   it.effect("token-url over https or http, with a token-body: that token source, exactly", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       for (const tokenUrl of ["https://gkeauth.googleapis.com/v1/token", "http://127.0.0.1:8080/token"]) {
         const { read } = yield* withFile(`[global]\ntoken-url = ${tokenUrl}\ntoken-body = {}\n`)
         assert.deepStrictEqual(read, Result.succeed({ tokenUrl, tokenBody: "{}" }))
       }
-    }))
+    })
+  )
 
   it.effect("neither value (or both empty): no token source, so Application Default Credentials", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       assert.deepStrictEqual((yield* withFile("")).read, Result.succeed(undefined))
-      assert.deepStrictEqual((yield* withFile("[global]\ntoken-url =\ntoken-body = \"\"\n")).read, Result.succeed(undefined))
-    }))
+      assert.deepStrictEqual((yield* withFile('[global]\ntoken-url =\ntoken-body = ""\n')).read, Result.succeed(undefined))
+    })
+  )
 
   it.effect("only one of the two: refused, naming the file", () =>
-    Effect.gen(function*() {
-      for (const text of ["[global]\ntoken-url = https://x.example.com\n", "[global]\ntoken-body = {}\n", "[global]\ntoken-url = https://x.example.com\ntoken-body =\n"]) {
+    Effect.gen(function* () {
+      for (const text of [
+        "[global]\ntoken-url = https://x.example.com\n",
+        "[global]\ntoken-body = {}\n",
+        "[global]\ntoken-url = https://x.example.com\ntoken-body =\n"
+      ]) {
         const { file, read } = yield* withFile(text)
         assert.deepStrictEqual(read, Result.fail(`${file}: [global] needs both token-url and token-body, or neither`), text)
       }
-    }))
+    })
+  )
 
   it.effect("a token-url that is not a URL, or not http(s): refused, naming the file", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       for (const tokenUrl of ["gkeauth.googleapis.com/v1/token", "not a url", "/v1/token"]) {
         const { file, read } = yield* withFile(`[global]\ntoken-url = "${tokenUrl}"\ntoken-body = {}\n`)
         assert.deepStrictEqual(read, Result.fail(`${file}: token-url is not a URL`), tokenUrl)
@@ -52,13 +59,21 @@ describe("--gce-config file", () => {
         const { file, read } = yield* withFile(`[global]\ntoken-url = ${tokenUrl}\ntoken-body = {}\n`)
         assert.deepStrictEqual(read, Result.fail(`${file}: token-url must be http(s)`), tokenUrl)
       }
-    }))
+    })
+  )
 
   it.effect("an unreadable file or a syntax error: refused with the reason", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const dir = yield* tempDir
       const missing = path.join(dir, "missing.conf")
-      assert.deepStrictEqual(yield* readResult(missing), Result.fail(`cannot read ${missing}: ENOENT: no such file or directory, open '${missing}'`))
-      assert.deepStrictEqual((yield* withFile("[global]\ntoken-url = \"open\n")).read, Result.fail("line 2: unterminated quote or bad escape in token-url"))
-    }))
+      assert.deepStrictEqual(
+        yield* readResult(missing),
+        Result.fail(`cannot read ${missing}: ENOENT: no such file or directory, open '${missing}'`)
+      )
+      assert.deepStrictEqual(
+        (yield* withFile('[global]\ntoken-url = "open\n')).read,
+        Result.fail("line 2: unterminated quote or bad escape in token-url")
+      )
+    })
+  )
 })

@@ -21,22 +21,46 @@ describe("gce.conf lines", () => {
   })
 
   it("a backslash at the end of a line continues the value on the next one (LF or CRLF)", () => {
-    assert.deepStrictEqual(parseGceConfig("[global]\ntoken-url = https://gkeauth\\\n.googleapis.com/v1/token\n"), Result.succeed({ tokenUrl: url }))
-    assert.deepStrictEqual(parseGceConfig("[global]\r\ntoken-url = https://gkeauth\\\r\n.googleapis.com/v1/token\r\n"), Result.succeed({ tokenUrl: url }))
+    assert.deepStrictEqual(
+      parseGceConfig("[global]\ntoken-url = https://gkeauth\\\n.googleapis.com/v1/token\n"),
+      Result.succeed({ tokenUrl: url })
+    )
+    assert.deepStrictEqual(
+      parseGceConfig("[global]\r\ntoken-url = https://gkeauth\\\r\n.googleapis.com/v1/token\r\n"),
+      Result.succeed({ tokenUrl: url })
+    )
   })
 
   it("section headers: any case, blanks inside the brackets, a trailing comment, a quoted subsection", () => {
-    for (const header of ["[global]", "[GLOBAL]", "[ global ]", "[global]\t", "[global] ; comment", "[global]; comment", "[global]#c", "[global] # two words"]) {
+    for (const header of [
+      "[global]",
+      "[GLOBAL]",
+      "[ global ]",
+      "[global]\t",
+      "[global] ; comment",
+      "[global]; comment",
+      "[global]#c",
+      "[global] # two words"
+    ]) {
       assert.deepStrictEqual(parsed(header, `token-url = ${url}`), { tokenUrl: url }, header)
     }
     // Subsections, of [global] too, are other sections: their values are ignored.
-    for (const header of ["[global \"sub\"]", "[GLOBAL \"\"]", "[other \"sub\"]", "[other  \"sub\"]", "[other\t\"a \\\"q\\\" b\"]", "[other \"\"]", "[other \"x\" ]", "[other \"x\"] ; c"]) {
+    for (const header of [
+      '[global "sub"]',
+      '[GLOBAL ""]',
+      '[other "sub"]',
+      '[other  "sub"]',
+      '[other\t"a \\"q\\" b"]',
+      '[other ""]',
+      '[other "x" ]',
+      '[other "x"] ; c'
+    ]) {
       assert.deepStrictEqual(parsed("[global]", "token-body = b", header, `token-url = ${url}`), { tokenBody: "b" }, header)
     }
   })
 
   it("a header with anything before or after it, or an unquoted subsection, is a bad line", () => {
-    for (const header of ["x[global]", "[global] junk", "[global]]", "[glo bal]", "[other sub]", "[other \"sub]", "[other\"sub\"]", "[]"]) {
+    for (const header of ["x[global]", "[global] junk", "[global]]", "[glo bal]", "[other sub]", '[other "sub]', '[other"sub"]', "[]"]) {
       assert.strictEqual(parsed("; first", header), badLine(2), header)
     }
   })
@@ -55,9 +79,12 @@ describe("gce.conf lines", () => {
   })
 
   it("only [global] counts: values before any section, or in other sections, are ignored", () => {
-    assert.deepStrictEqual(parsed(`token-url = ${url}`, "[other]", "token-body = x", "[global]", "token-body = b", "[global-x]", "token-url = y"), {
-      tokenBody: "b"
-    })
+    assert.deepStrictEqual(
+      parsed(`token-url = ${url}`, "[other]", "token-body = x", "[global]", "token-body = b", "[global-x]", "token-url = y"),
+      {
+        tokenBody: "b"
+      }
+    )
     assert.deepStrictEqual(parsed("[global]", "Token-Body = b", "TOKEN-URL = u"), { tokenBody: "b", tokenUrl: "u" })
   })
 })

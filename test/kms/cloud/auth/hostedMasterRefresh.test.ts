@@ -11,7 +11,7 @@ import { lineCollector } from "../../../support/logCapture.ts"
 // failed refresh is retried (on the test clock), and a call that finds the
 // token expired fetching one itself.
 
-const body = "{\"projectNumber\":\"42\",\"clusterId\":\"c1\"}"
+const body = '{"projectNumber":"42","clusterId":"c1"}'
 const hour = 3_600_000
 
 /** Log lines as "LEVEL message", and a way to wait for one. */
@@ -29,7 +29,7 @@ const countingVmToken = () => {
 describe("hosted-master token refresh", () => {
   it.effect("says where credentials come from; a failed refresh is logged and retried about a second later", () => {
     const log = captured()
-    return Effect.gen(function*() {
+    return Effect.gen(function* () {
       const server = yield* scriptedServer
       const vm = countingVmToken()
       const starting = yield* Effect.forkChild(hostedMasterAuthClient({ tokenUrl: server.url, tokenBody: body }, vm.token))
@@ -47,7 +47,9 @@ describe("hosted-master token refresh", () => {
       assert.strictEqual(refresh.headers.authorization, "Bearer vm-token-2")
       refresh.reply(503, "{}")
       yield* log.waitForLine(2)
-      assert.deepStrictEqual(log.lines.slice(1), ["Warn refreshing the hosted-master token: token-url answered 503 Service Unavailable; retrying"])
+      assert.deepStrictEqual(log.lines.slice(1), [
+        "Warn refreshing the hosted-master token: token-url answered 503 Service Unavailable; retrying"
+      ])
 
       // The retry comes after 1s (±20% jitter): count 100ms steps of the test clock until it starts.
       let steps = 0
@@ -64,7 +66,7 @@ describe("hosted-master token refresh", () => {
   })
 
   it.live("a call that finds the token expired (the background refresh behind) fetches a fresh one itself", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const server = yield* scriptedServer
       const vm = countingVmToken()
       const starting = yield* Effect.forkChild(hostedMasterAuthClient({ tokenUrl: server.url, tokenBody: body }, vm.token))
@@ -84,5 +86,6 @@ describe("hosted-master token refresh", () => {
       const headers = yield* Fiber.join(call)
       assert.strictEqual(headers.get("authorization"), "Bearer hosted-fresh")
       background.reply(200, tokenReply("hosted-background", Date.now() + hour))
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped)
+  )
 })
