@@ -176,14 +176,15 @@ export const retryingCallUntil = <Response, A>(
 
     // With a rate limit, a token first: waiting for it counts against the
     // attempt, which must still be able to start a minimal attempt in time.
-    const attempt: Effect.Effect<A, AttemptFailure | OutOfTime | Throttled> = Effect.flatMap(due, (due) =>
+    const attempt: Effect.Effect<A, AttemptFailure | OutOfTime | Throttled> = Effect.flatMap(due, (dueAt) =>
       limiter === undefined
-        ? send(due)
-        : due - clock.currentTimeMillisUnsafe() < minimalAttemptMillis
+        ? send(dueAt)
+        : dueAt - clock.currentTimeMillisUnsafe() < minimalAttemptMillis
           ? Effect.fail(new OutOfTime({ last }))
           : Effect.andThen(
-              limiter.take(due - minimalAttemptMillis),
-              Effect.suspend(() => send(due))
+              limiter.take(dueAt - minimalAttemptMillis),
+              // Read again after the wait: a joined Decrypt's due moves as its callers come and go.
+              Effect.flatMap(due, send)
             )
     )
 
