@@ -8,6 +8,7 @@ import { ConfigError } from "../../config/ConfigError.ts"
 import { keyVersionName } from "../../config/KeyNames.ts"
 import type { UnusableFile } from "../../config/OperatorFile.ts"
 import { PluginConfig } from "../../config/PluginConfig.ts"
+import { operationNamer } from "../../observability/Operations.ts"
 import { type BackendRoute, BackendRoutes, KeyManagement, type KeyManagementShape, type KeyStatus } from "../KeyManagement.ts"
 import { InvalidCiphertext, type KeyUnusable, type KmsError, UnknownKey } from "../KmsErrors.ts"
 import { loadFakeKeys, saveFakeKeys } from "./FakeKeyFile.ts"
@@ -74,7 +75,9 @@ const make = Effect.gen(function* () {
   const remote = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
     config.fakeLatencyMillis === 0 ? effect : Effect.andThen(Effect.sleep(config.fakeLatencyMillis), effect)
 
-  const encrypt: KeyManagementShape["encrypt"] = Effect.fn("FakeKms.encrypt")((plaintext) =>
+  // Named as CloudKms's methods are: a span only with a tracing backend (Operations.ts).
+  const named = yield* operationNamer
+  const encrypt: KeyManagementShape["encrypt"] = (plaintext) =>
     remote(
       Effect.flatMap(SynchronizedRef.get(keys), (current) => {
         const sealed = sealWithPrimary(primaryKey(current), plaintext)
@@ -82,10 +85,9 @@ const make = Effect.gen(function* () {
           ? Effect.succeed({ ciphertext: sealed.success.ciphertext, keyVersion: keyVersionName(sealed.success.keyVersion) })
           : Effect.fail(sealed.failure)
       })
-    )
-  )
+    ).pipe(named("FakeKms.encrypt"))
 
-  const decrypt: KeyManagementShape["decrypt"] = Effect.fn("FakeKms.decrypt")((ciphertext, keyVersion) =>
+  const decrypt: KeyManagementShape["decrypt"] = (ciphertext, keyVersion) =>
     remote(
       Effect.flatMap(SynchronizedRef.get(keys), (current): Effect.Effect<Uint8Array, KmsError> => {
         if (keyVersion !== undefined) {
@@ -107,8 +109,7 @@ const make = Effect.gen(function* () {
           unusable ?? new InvalidCiphertext({ message: `no configured key (${configured.join(", ")}) opens this ciphertext` })
         )
       })
-    )
-  )
+    ).pipe(named("FakeKms.decrypt"))
 
   /** Saves the changed key, then sets it; if the save fails nothing changes, and the failure is logged. */
   const change = <A>(
