@@ -54,24 +54,20 @@ const durations = labelled(grpcDurationSeries)
 /** One method's series, found from the method itself (GrpcServer makes one RpcMethod per handler). */
 interface MethodSeries {
   readonly duration: ReturnType<typeof durations>
-  readonly byCode: Map<string, ReturnType<typeof requests>>
+  /** By code: every answer code's made up front; any other goes through `requests` (made once there). */
+  readonly byCode: ReadonlyMap<string, ReturnType<typeof requests>>
 }
 const seriesByMethod = new WeakMap<RpcMethod, MethodSeries>()
 
 const seriesOf = (method: RpcMethod): MethodSeries => {
   let found = seriesByMethod.get(method)
   if (found === undefined) {
-    found = { duration: durations({ api: method.api, method: method.name }), byCode: new Map() }
+    const labels = { api: method.api, method: method.name }
+    found = {
+      duration: durations(labels),
+      byCode: new Map(answerCodes.map(statusName).map((code) => [code, requests({ ...labels, code })]))
+    }
     seriesByMethod.set(method, found)
-  }
-  return found
-}
-
-const requestsOf = (method: RpcMethod, series: MethodSeries, code: string) => {
-  let found = series.byCode.get(code)
-  if (found === undefined) {
-    found = requests({ api: method.api, method: method.name, code })
-    series.byCode.set(code, found)
   }
   return found
 }
@@ -86,11 +82,11 @@ export const declareCallSeries = (methods: ReadonlyArray<RpcMethod>): Effect.Eff
 /** Counted and timed, in one step, with series made once per method and code. */
 const record = (outcome: CallOutcome): Effect.Effect<void> =>
   Effect.withFiberSucceed((fiber) => {
-    const series = seriesOf(outcome.method)
-    requestsOf(outcome.method, series, outcome.failure === undefined ? "OK" : statusName(outcome.failure.code)).updateUnsafe(
-      1,
-      fiber.context
-    )
+    const { method } = outcome
+    const series = seriesOf(method)
+    const code = outcome.failure === undefined ? "OK" : statusName(outcome.failure.code)
+    const counter = series.byCode.get(code) ?? requests({ api: method.api, method: method.name, code })
+    counter.updateUnsafe(1, fiber.context)
     series.duration.updateUnsafe(outcome.seconds, fiber.context)
   })
 

@@ -41,20 +41,14 @@ interface OperationSeries {
   readonly duration: Metric.Metric<number, unknown>
   readonly retries: Metric.Metric<number, unknown>
   readonly mismatches: Metric.Metric<number, unknown>
-  /** By outcome: every known one made at start, any other (a code gRPC has no name for) when first seen. */
-  readonly outcomes: Map<string, Metric.Metric<number, unknown>>
+  /** By outcome: every known one made at start; any other (a code gRPC has no name for) goes through `outcomes`. */
+  readonly outcomes: ReadonlyMap<string, Metric.Metric<number, unknown>>
 }
 
 const outcomes = labelled(cloudKmsCallsSeries)
 
-const outcomeSeries = (operation: Operation, series: OperationSeries, outcome: string) => {
-  let found = series.outcomes.get(outcome)
-  if (found === undefined) {
-    found = outcomes({ operation, outcome })
-    series.outcomes.set(outcome, found)
-  }
-  return found
-}
+const outcomeOfSeries = (operation: Operation, series: OperationSeries, outcome: string) =>
+  series.outcomes.get(outcome) ?? outcomes({ operation, outcome })
 
 const seriesOf: Readonly<Record<Operation, OperationSeries>> = (() => {
   const make = (operation: Operation): OperationSeries => ({
@@ -147,13 +141,13 @@ export const retryingCallUntil = <Response, A>(
       Effect.withFiber((fiber) => {
         series.duration.updateUnsafe(Number(clock.monotonicTimeNanosUnsafe() - started) / 1e9, fiber.context)
         if (exit._tag === "Success") {
-          outcomeSeries(spec.operation, series, "OK").updateUnsafe(1, fiber.context)
+          outcomeOfSeries(spec.operation, series, "OK").updateUnsafe(1, fiber.context)
           return Effect.void
         }
         const failure = exit.cause.reasons.find((r) => r._tag === "Fail")?.error
         if (failure === undefined) return Effect.void
         last = failure
-        outcomeSeries(spec.operation, series, outcomeOf(failure)).updateUnsafe(1, fiber.context)
+        outcomeOfSeries(spec.operation, series, outcomeOf(failure)).updateUnsafe(1, fiber.context)
         if (failure._tag === "IntegrityMismatch") series.mismatches.updateUnsafe(1, fiber.context)
         // Cloud KMS's quota is the project's: every caller slows down, not just this one.
         return failure._tag === "RpcFailed" && failure.code === status.RESOURCE_EXHAUSTED && limiter !== undefined
